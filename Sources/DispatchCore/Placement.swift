@@ -1,0 +1,331 @@
+import KubeModels
+
+/// Decides where a function runs: a pure function of rules, overrides, inventory, reservations and the request.
+public enum Placement {
+    /// Places one function and explains the decision.
+    ///
+    /// Order: an override (pin, prefer, exclude) for the Direktiv namespace, then the first rule
+    /// matching it; candidates are filtered (known, healthy, not excluded, the pod fits one node
+    /// after open reservations) and chosen by the strategy; with none eligible, the rule's
+    /// `onNoFit` applies. An existing placement is kept while its cluster stays healthy and allowed.
+    public static func decide(
+        _ request: PlacementRequest,
+        rules: Rules,
+        overrides: [String: NamespaceOverride] = [:],
+        inventory: ClusterInventory,
+        reservations: ReservationBook = ReservationBook()
+    ) -> PlacementDecision {
+        var evaluation = Evaluation(request: request, inventory: inventory, reservations: reservations)
+
+        guard let namespace = request.direktivNamespace else {
+            return evaluation.unplaced(
+                "the Direktiv namespace of this function is unknown: list it in direktivNamespaces or set the \(FunctionIdentity.namespaceAnnotation) annotation",
+                rule: nil,
+                override: nil
+            )
+        }
+        let override = overrides[namespace]
+        let matched = rules.rule(for: namespace)
+        let matchedRule = matched.map { MatchedRule(index: $0.index, rule: $0.rule) }
+        if matched == nil, override?.pin == nil, (override?.prefer ?? []).isEmpty {
+            return evaluation.unplaced("no rule matches Direktiv namespace \"\(namespace)\"", rule: nil, override: override)
+        }
+
+        // Groups are tried in order: the pin alone, or the preferred clusters, then the rule's candidates.
+        var groups: [(rows: [Int], strategy: PlacementStrategy)] = []
+        if let pin = override?.pin {
+            groups.append((evaluation.consider([.named(pin)], namespace: namespace), .ordered))
+        } else {
+            if let prefer = override?.prefer, !prefer.isEmpty {
+                groups.append((evaluation.consider(prefer.map(ClusterReference.named), namespace: namespace), .ordered))
+            }
+            if let rule = matched?.rule {
+                groups.append((evaluation.consider(rule.clusters, namespace: namespace), rule.strategy))
+            }
+        }
+        evaluation.applyOverride(excluded: override?.exclude ?? [], pinned: override?.pin != nil)
+
+        let ruleText = matchedRule.map { " by rule namespaces[\($0.index)] (\($0.match))" } ?? ""
+        var warnings: [String] = []
+        for name in override?.namedClusters ?? [] where inventory.cluster(named: name) == nil {
+            warnings.append("override for \"\(namespace)\" names unknown cluster \"\(name)\"")
+        }
+
+        if let current = request.currentCluster, let row = evaluation.candidateRow(current),
+            row.blockers.subtracting([.doesNotFit]).isEmpty
+        {
+            // Its pods already hold their share, so fit does not matter; moving would cost cold starts.
+            return evaluation.finish(.kept, cluster: current, summary: "kept on \(current): already placed there and the cluster is healthy", rule: matchedRule, override: override, warnings: warnings)
+        }
+
+        for (position, group) in groups.enumerated() {
+            guard let chosen = evaluation.choose(among: group.rows, strategy: group.strategy) else { continue }
+            let how: String
+            if override?.pin != nil {
+                how = "pinned by override"
+            } else if position == 0, override?.prefer?.isEmpty == false {
+                how = "first eligible preferred cluster (override)"
+            } else {
+                how = group.strategy == .leastLoaded ? "least loaded of \(evaluation.eligibleCount(group.rows)) eligible\(ruleText)" : "first eligible in order\(ruleText)"
+            }
+            return evaluation.finish(.placed, cluster: chosen, summary: "placed on \(chosen): \(how)", rule: matchedRule, override: override, warnings: warnings)
+        }
+
+        let considered = evaluation.condensedReasons()
+        let onNoFit = matched?.rule.onNoFit ?? .reject
+        switch onNoFit {
+        case .reject:
+            return evaluation.finish(.rejected, cluster: nil, summary: "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)", rule: matchedRule, override: override, warnings: warnings)
+        case .admitUnplaced:
+            let summary = "admitted unplaced: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)"
+            return evaluation.finish(.unplaced, cluster: nil, summary: summary, rule: matchedRule, override: override, warnings: warnings + [summary])
+        case .fallback(let fallback):
+            let row = evaluation.considerFallback(fallback)
+            let blockers = row?.blockers.subtracting([.doesNotFit]) ?? [.unknown]
+            guard blockers.isEmpty else {
+                let why = row.map { $0.withBlockers(blockers).reasons.joined(separator: "; ") } ?? "unknown cluster"
+                return evaluation.finish(.rejected, cluster: nil, summary: "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText) (\(considered)) and fallback \(fallback) is not usable: \(why)", rule: matchedRule, override: override, warnings: warnings)
+            }
+            if row?.blockers.contains(.doesNotFit) == true {
+                warnings.append("fallback cluster \(fallback) lacks free capacity for this function; its pods may stay Pending")
+            }
+            return evaluation.finish(.fallback, cluster: fallback, summary: "fallback to \(fallback): no eligible candidate (\(considered))", rule: matchedRule, override: override, warnings: warnings)
+        }
+    }
+}
+
+/// The working state of one decision: a row per inventory cluster plus rows for unknown candidates.
+private struct Evaluation {
+    let request: PlacementRequest
+    let inventory: ClusterInventory
+    let reservedByCluster: [String: [Reservation]]
+    let totalRequest: Resources
+    var rows: [ClusterEvaluation]
+    /// Consideration order of candidates, as indices into `rows`.
+    var candidateOrder: [Int] = []
+    var unknownIndex: [String: Int] = [:]
+
+    init(request: PlacementRequest, inventory: ClusterInventory, reservations: ReservationBook) {
+        self.request = request
+        self.inventory = inventory
+        var reserved = reservations.isEmpty ? [:] : reservations.byCluster()
+        if let own = request.function {
+            // A function's own earlier reservation must not count against it.
+            for (cluster, entries) in reserved where entries.contains(where: { $0.function == own }) {
+                reserved[cluster] = entries.filter { $0.function != own }
+            }
+        }
+        self.reservedByCluster = reserved
+        self.totalRequest = request.requestPerPod * Int64(request.replicas)
+        var rows: [ClusterEvaluation] = []
+        rows.reserveCapacity(inventory.clusters.count + 2)
+        for cluster in inventory.clusters {
+            let reservedTotal = reserved.isEmpty ? .zero : reserved[cluster.name]?.reduce(Resources.zero) { $0 + $1.total } ?? .zero
+            rows.append(
+                ClusterEvaluation(
+                    cluster: cluster.name,
+                    isCandidate: false,
+                    freeBefore: Self.clamped(cluster.schedulable.free - reservedTotal),
+                    blockers: cluster.isReady ? [.notCandidate] : [.notCandidate, .notReady],
+                    healthProblems: cluster.isReady ? [] : cluster.problems,
+                    largestNodeFree: cluster.largestNodeFree,
+                    requestNeeded: request.requestPerPod
+                )
+            )
+        }
+        self.rows = rows
+    }
+
+    static func clamped(_ resources: Resources) -> Resources {
+        Resources(milliCPU: max(0, resources.milliCPU), memoryBytes: max(0, resources.memoryBytes))
+    }
+
+    /// Turns cluster references into row indices, scoring each new candidate once; a cluster
+    /// named in several groups is considered where it first appears.
+    mutating func consider(_ references: [ClusterReference], namespace: String) -> [Int] {
+        var indices: [Int] = []
+        func add(_ index: Int) {
+            guard !rows[index].isCandidate else { return }
+            scoreCandidate(index)
+            candidateOrder.append(index)
+            indices.append(index)
+        }
+        for reference in references {
+            switch reference {
+            case .all:
+                for index in inventory.clusters.indices { add(index) }
+            case .named(let name):
+                addNamed(name, into: &indices)
+            case .direktivNamespace:
+                if KubernetesNames.isLabelValue(namespace) { addNamed(namespace, into: &indices) }
+            }
+        }
+        return indices
+    }
+
+    private mutating func addNamed(_ name: String, into indices: inout [Int]) {
+        if let known = inventory.index(of: name) {
+            guard !rows[known].isCandidate else { return }
+            scoreCandidate(known)
+            candidateOrder.append(known)
+            indices.append(known)
+        } else if unknownIndex[name] == nil {
+            var row = ClusterEvaluation(cluster: name, isCandidate: true, freeBefore: .zero, blockers: [.unknown], healthProblems: [], largestNodeFree: .zero, requestNeeded: request.requestPerPod)
+            row.candidateRank = candidateOrder.count
+            unknownIndex[name] = rows.count
+            candidateOrder.append(rows.count)
+            indices.append(rows.count)
+            rows.append(row)
+        }
+    }
+
+    mutating func applyOverride(excluded: [String], pinned: Bool) {
+        for name in excluded {
+            if let index = inventory.index(of: name) ?? unknownIndex[name] { rows[index].add(.excluded) }
+        }
+        if pinned {
+            // Under a pin the rule's candidates do not count; say so instead of "not a candidate of the rule".
+            for index in rows.indices where !rows[index].isCandidate {
+                rows[index].remove(.notCandidate)
+                rows[index].add(.notPinned)
+            }
+        }
+    }
+
+    /// Evaluates the fallback cluster like a candidate so its fit and free capacity are known.
+    mutating func considerFallback(_ name: String) -> ClusterEvaluation? {
+        guard let index = inventory.index(of: name) else { return unknownIndex[name].map { rows[$0] } }
+        if !rows[index].isCandidate {
+            rows[index].remove(.notPinned)
+            scoreCandidate(index)
+            candidateOrder.append(index)
+        }
+        return rows[index]
+    }
+
+    private mutating func scoreCandidate(_ index: Int) {
+        let cluster = inventory.clusters[index]
+        let after = rows[index].freeBefore - totalRequest
+        let allocatable = cluster.schedulable.allocatable
+        rows[index].isCandidate = true
+        rows[index].candidateRank = candidateOrder.count
+        rows[index].remove(.notCandidate)
+        rows[index].freeAfter = Self.clamped(after)
+        if allocatable.milliCPU > 0, allocatable.memoryBytes > 0 {
+            rows[index].score = min(Double(after.milliCPU) / Double(allocatable.milliCPU), Double(after.memoryBytes) / Double(allocatable.memoryBytes))
+        } else {
+            rows[index].score = 0
+        }
+        if cluster.isReady, !fits(cluster) { rows[index].add(.doesNotFit) }
+    }
+
+    /// Whether all of the request's pods fit on schedulable nodes once open reservations hold theirs.
+    private func fits(_ cluster: ClusterState) -> Bool {
+        let reserved = reservedByCluster.isEmpty ? [] : reservedByCluster[cluster.name] ?? []
+        if reserved.isEmpty, request.replicas == 1 { return cluster.fits(request.requestPerPod) }
+        // Pods go one by one to the node with the most free CPU that holds them, as a spreading scheduler would.
+        var frees = cluster.nodes.filter(\.isSchedulable).map(\.capacity.free)
+        func place(_ pod: Resources) -> Bool {
+            var best: Int?
+            for index in frees.indices where frees[index].covers(pod) {
+                if best == nil || frees[index].milliCPU > frees[best!].milliCPU { best = index }
+            }
+            guard let best else { return false }
+            frees[best] -= pod
+            return true
+        }
+        for reservation in reserved.sorted(by: { $0.function < $1.function }) {
+            for _ in 0..<reservation.replicas { _ = place(reservation.requestPerPod) }
+        }
+        for _ in 0..<request.replicas where !place(request.requestPerPod) { return false }
+        return true
+    }
+
+    func row(_ name: String) -> ClusterEvaluation? {
+        (inventory.index(of: name) ?? unknownIndex[name]).map { rows[$0] }
+    }
+
+    func candidateRow(_ name: String) -> ClusterEvaluation? {
+        row(name).flatMap { $0.isCandidate ? $0 : nil }
+    }
+
+    func eligibleCount(_ indices: [Int]) -> Int {
+        indices.reduce(0) { $0 + (rows[$1].isEligible ? 1 : 0) }
+    }
+
+    /// The chosen eligible cluster of a group: the first for `ordered`; for `least-loaded` the
+    /// highest score, then most free CPU after placing, then list order.
+    func choose(among indices: [Int], strategy: PlacementStrategy) -> String? {
+        var best: Int?
+        for index in indices where rows[index].isEligible {
+            if strategy == .ordered { return rows[index].cluster }
+            guard let current = best else {
+                best = index
+                continue
+            }
+            let score = rows[index].score ?? 0
+            let bestScore = rows[current].score ?? 0
+            if score > bestScore || (score == bestScore && (rows[index].freeAfter?.milliCPU ?? 0) > (rows[current].freeAfter?.milliCPU ?? 0)) {
+                best = index
+            }
+        }
+        return best.map { rows[$0].cluster }
+    }
+
+    /// `a (not ready: ...), b (does not fit: ...)` over the candidates.
+    func condensedReasons() -> String {
+        let parts = candidateOrder.map { index in
+            let row = rows[index]
+            let reasons = row.reasons
+            return reasons.isEmpty ? row.cluster : "\(row.cluster) (\(reasons.joined(separator: "; ")))"
+        }
+        return parts.isEmpty ? "the rule names no clusters" : parts.joined(separator: ", ")
+    }
+
+    func unplaced(_ summary: String, rule: MatchedRule?, override: NamespaceOverride?) -> PlacementDecision {
+        var copy = self
+        return copy.finish(.unplaced, cluster: nil, summary: "admitted unplaced: " + summary, rule: rule, override: override, warnings: ["admitted unplaced: " + summary])
+    }
+
+    mutating func finish(
+        _ outcome: PlacementDecision.Outcome,
+        cluster: String?,
+        summary: String,
+        rule: MatchedRule?,
+        override: NamespaceOverride?,
+        warnings: [String]
+    ) -> PlacementDecision {
+        if let cluster, let index = inventory.index(of: cluster) ?? unknownIndex[cluster] { rows[index].isChosen = true }
+        return PlacementDecision(
+            outcome: outcome,
+            cluster: cluster,
+            summary: summary,
+            direktivNamespace: request.direktivNamespace,
+            requestPerPod: request.requestPerPod,
+            replicas: request.replicas,
+            rule: rule,
+            override: override,
+            rows: rows,
+            warnings: warnings
+        )
+    }
+}
+
+extension ClusterEvaluation {
+    mutating func add(_ blocker: Blockers) {
+        blockers.insert(blocker)
+        isEligible = blockers.isEmpty
+    }
+
+    mutating func remove(_ blocker: Blockers) {
+        blockers.remove(blocker)
+        isEligible = blockers.isEmpty
+    }
+
+    func withBlockers(_ replacement: Blockers) -> ClusterEvaluation {
+        var copy = self
+        copy.blockers = replacement
+        copy.isEligible = replacement.isEmpty
+        return copy
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct DirektivDispatch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "direktiv-dispatch",
+        abstract: "Places Direktiv functions on Liqo-peered clusters and measures their invocations.",
+        subcommands: [CheckRulesCommand.self, ExplainCommand.self]
+    )
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+/// Runs the built `direktiv-dispatch` binary the way a user would.
+struct CLI {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary next to the test bundle (both are build products of the same configuration).
+    static var binary: URL {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("direktiv-dispatch")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = repositoryRoot
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite struct CheckRulesCommandTests {
+    @Test func validFileSummarises() throws {
+        let result = try CLI.run(["check-rules", "examples/rules.yaml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("valid: 3 namespace rule(s)"))
+    }
+
+    @Test func invalidFileListsEveryErrorWithPosition() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-rules-\(UUID().uuidString).yaml")
+        try "clusterLable: x\nnamespaces:\n  - match: \"Team*\"\n    clusters: []\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try CLI.run(["check-rules", file.path])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 3, "\(result.stderr)")
+        #expect(lines.first?.hasPrefix("\(file.path):1:1: clusterLable: unknown key") == true, "\(result.stderr)")
+        #expect(result.stderr.contains(":3:12: namespaces[0].match: bad glob"))
+        #expect(result.stderr.contains(":4:15: namespaces[0].clusters: must list at least one cluster"))
+    }
+
+    @Test func missingFileFails() throws {
+        let result = try CLI.run(["check-rules", "/nonexistent/rules.yaml"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot read"))
+    }
+}
+
+@Suite struct ExplainCommandTests {
+    let base = ["explain", "--rules", "examples/rules.yaml", "--nodes", "examples/seed-nodes.json", "--pods", "examples/seed-pods.json"]
+
+    @Test func placedExitsZeroWithTable() throws {
+        let result = try CLI.run(base + ["--namespace", "team-a", "--size", "medium"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Decision: placed -> external1"))
+        #expect(result.stdout.contains("CLUSTER"))
+    }
+
+    @Test func rejectedExitsTwo() throws {
+        let result = try CLI.run(base + ["--namespace", "external2", "--cpu", "3500m", "--memory", "1Gi"])
+        #expect(result.status == 2)
+        #expect(result.stdout.contains("Decision: rejected"))
+    }
+
+    @Test func unplacedExitsThree() throws {
+        let result = try CLI.run(base + ["--namespace", "anything", "--cpu", "64", "--memory", "1Gi"])
+        #expect(result.status == 3)
+    }
+
+    @Test func jsonOutputIsADecision() throws {
+        let result = try CLI.run(base + ["--namespace", "team-b", "--size", "small", "--overrides", "examples/overrides.json", "--output", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(json?["cluster"] as? String == "external2", "team-b is pinned to external2 in examples/overrides.json")
+        #expect(json?["outcome"] as? String == "placed")
+        #expect((json?["rows"] as? [Any])?.count == 3)
+    }
+
+    @Test func badInputIsRefused() throws {
+        #expect(try CLI.run(base + ["--namespace", "x"]).status != 0)
+        #expect(try CLI.run(base + ["--namespace", "x", "--size", "huge"]).status != 0)
+        let badQuantity = try CLI.run(base + ["--namespace", "x", "--cpu", "lots", "--memory", "1Gi"])
+        #expect(badQuantity.status != 0)
+        #expect(badQuantity.stderr.contains("not a Kubernetes quantity"))
+        let badNodes = try CLI.run(["explain", "--nodes", "examples/rules.yaml", "--namespace", "x", "--size", "small"])
+        #expect(badNodes.status != 0)
+        #expect(badNodes.stderr.contains("is not valid"))
+    }
+}

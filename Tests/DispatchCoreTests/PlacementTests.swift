@@ -1,0 +1,315 @@
+import DispatchCore
+import Foundation
+import KubeModels
+import Testing
+
+@Suite struct PlacementTests {
+    let small = Resources.cpu("100m", memory: "64M")
+
+    func decide(
+        _ namespace: String?,
+        request: Resources? = nil,
+        replicas: Int = 1,
+        current: String? = nil,
+        rules: Rules? = nil,
+        overrides: [String: NamespaceOverride] = [:],
+        inventory: ClusterInventory? = nil,
+        reservations: ReservationBook = ReservationBook()
+    ) throws -> PlacementDecision {
+        Placement.decide(
+            PlacementRequest(direktivNamespace: namespace, requestPerPod: request ?? small, replicas: replicas, currentCluster: current),
+            rules: try rules ?? exampleRules(),
+            overrides: overrides,
+            inventory: try inventory ?? seedInventory(),
+            reservations: reservations
+        )
+    }
+
+    func markNotReady(_ name: String) -> (inout [Node]) -> Void {
+        { nodes in
+            for index in nodes.indices where nodes[index].metadata.name == name {
+                nodes[index].status?.conditions = [Condition(type: "Ready", status: "Unknown", reason: "NodeStatusUnknown")]
+            }
+        }
+    }
+
+    @Test func namespaceRuleSendsEachNamespaceToItsCluster() throws {
+        #expect(try decide("external1").cluster == "external1")
+        #expect(try decide("external2").cluster == "external2")
+        let main = try decide("main")
+        #expect(main.cluster == "main")
+        #expect(main.outcome == .placed)
+        #expect(main.rule?.index == 2)
+    }
+
+    @Test func defaultRulesUseTheClusterNamedLikeTheNamespace() throws {
+        let decision = try decide("external2", rules: Rules())
+        #expect(decision.cluster == "external2")
+        let unknown = try decide("team-x", rules: Rules())
+        #expect(unknown.outcome == .unplaced)
+        #expect(unknown.warnings.count == 1)
+    }
+
+    @Test func leastLoadedPicksTheClusterWithMostRoomAfterPlacing() throws {
+        let decision = try decide("team-a")
+        #expect(decision.outcome == .placed)
+        #expect(decision.cluster == "external1")
+        let rows = decision.rows.prefix(2)
+        #expect(rows.map(\.cluster) == ["external1", "external2"])
+        #expect(rows.allSatisfy { $0.isEligible })
+        #expect((rows.first?.score ?? 0) > (rows.last?.score ?? 1))
+        #expect(decision.row(for: "external1")?.freeAfter == decision.row(for: "external1").map { $0.freeBefore - small })
+        #expect(decision.row(for: "main")?.reasons == ["not a candidate of the matched rule"])
+        #expect(decision.summary.contains("least loaded of 2 eligible by rule namespaces[1] (team-*)"))
+    }
+
+    @Test func fullClusterIsRejectedWithReasons() throws {
+        let decision = try decide("external2", request: .cpu("3500m", memory: "1Gi"))
+        #expect(decision.outcome == .rejected)
+        #expect(decision.cluster == nil)
+        let row = try #require(decision.row(for: "external2"))
+        #expect(!row.isEligible)
+        #expect(row.reasons.first?.hasPrefix("does not fit: needs cpu=3500m memory=1Gi on one node, largest free is cpu=2975m") == true, "\(row.reasons)")
+        #expect(decision.summary.contains("external2 (does not fit"))
+    }
+
+    @Test func notReadyClusterIsAvoided() throws {
+        let inventory = try seedInventory(nodes: markNotReady("liqo-external1"))
+        let decision = try decide("team-a", inventory: inventory)
+        #expect(decision.cluster == "external2")
+        #expect(decision.row(for: "external1")?.reasons == ["not ready: node liqo-external1: NotReady (NodeStatusUnknown)"])
+        let own = try decide("external1", inventory: inventory)
+        #expect(own.outcome == .rejected)
+        #expect(own.summary.contains("NotReady"))
+    }
+
+    @Test func fallbackWhenNoCandidateIsEligible() throws {
+        let inventory = try seedInventory(nodes: { nodes in
+            markNotReady("liqo-external1")(&nodes)
+            markNotReady("liqo-external2")(&nodes)
+        })
+        let decision = try decide("team-a", inventory: inventory)
+        #expect(decision.outcome == .fallback)
+        #expect(decision.cluster == "main")
+        #expect(decision.warnings.isEmpty)
+        #expect(decision.row(for: "main")?.isChosen == true)
+
+        let tooBig = try decide("team-a", request: .cpu("6", memory: "1Gi"), inventory: inventory)
+        #expect(tooBig.outcome == .fallback)
+        #expect(tooBig.warnings.contains { $0.contains("lacks free capacity") })
+    }
+
+    @Test func unusableFallbackRejects() throws {
+        let inventory = try seedInventory(nodes: { nodes in
+            for name in ["liqo-external1", "liqo-external2", "main-1", "main-2"] { markNotReady(name)(&nodes) }
+        })
+        let decision = try decide("team-a", inventory: inventory)
+        #expect(decision.outcome == .rejected)
+        #expect(decision.summary.contains("fallback main is not usable"))
+    }
+
+    @Test func admitUnplacedWarns() throws {
+        let decision = try decide("anything", request: .cpu("10", memory: "1Gi"))
+        #expect(decision.outcome == .unplaced)
+        #expect(decision.cluster == nil)
+        #expect(decision.warnings.first?.contains("admitted unplaced") == true)
+    }
+
+    @Test func pinOverrideWins() throws {
+        let decision = try decide("team-a", overrides: ["team-a": NamespaceOverride(pin: "external2")])
+        #expect(decision.cluster == "external2")
+        #expect(decision.summary.contains("pinned by override"))
+        #expect(decision.override?.pin == "external2")
+        #expect(decision.row(for: "external1")?.reasons == ["not the pinned cluster"])
+        #expect(decision.rows.filter(\.isCandidate).map(\.cluster) == ["external2"])
+    }
+
+    @Test func pinToUnknownClusterFollowsOnNoFitAndWarns() throws {
+        let decision = try decide("external1", overrides: ["external1": NamespaceOverride(pin: "gpu")])
+        #expect(decision.outcome == .rejected)
+        #expect(decision.warnings.contains("override for \"external1\" names unknown cluster \"gpu\""))
+        #expect(decision.row(for: "gpu")?.reasons.first?.hasPrefix("unknown cluster") == true)
+    }
+
+    @Test func preferThenRuleCandidates() throws {
+        let preferMain = try decide("team-a", overrides: ["team-a": NamespaceOverride(prefer: ["main"])])
+        #expect(preferMain.cluster == "main")
+        #expect(preferMain.summary.contains("preferred"))
+
+        let inventory = try seedInventory(nodes: { markNotReady("main-1")(&$0); markNotReady("main-2")(&$0) })
+        let fallsThrough = try decide("team-a", overrides: ["team-a": NamespaceOverride(prefer: ["main"])], inventory: inventory)
+        #expect(fallsThrough.cluster == "external1")
+    }
+
+    @Test func excludeRemovesClustersEverywhere() throws {
+        let decision = try decide("team-a", overrides: ["team-a": NamespaceOverride(exclude: ["external1"])])
+        #expect(decision.cluster == "external2")
+        #expect(decision.row(for: "external1")?.reasons == ["excluded by override"])
+
+        let excludedFallback = try decide(
+            "team-a",
+            overrides: ["team-a": NamespaceOverride(exclude: ["external1", "external2", "main"])]
+        )
+        #expect(excludedFallback.outcome == .rejected)
+        #expect(excludedFallback.summary.contains("fallback main is not usable: excluded by override"))
+    }
+
+    @Test func existingPlacementIsKeptWhileHealthy() throws {
+        let kept = try decide("team-a", current: "external2")
+        #expect(kept.outcome == .kept)
+        #expect(kept.cluster == "external2")
+
+        // Kept even when the pod would no longer fit: its pods already hold their share.
+        let keptFull = try decide("team-a", request: .cpu("3", memory: "1Gi"), current: "external2")
+        #expect(keptFull.outcome == .kept)
+
+        let moved = try decide("team-a", current: "external2", inventory: try seedInventory(nodes: markNotReady("liqo-external2")))
+        #expect(moved.outcome == .placed)
+        #expect(moved.cluster == "external1")
+
+        let excluded = try decide("team-a", current: "external2", overrides: ["team-a": NamespaceOverride(exclude: ["external2"])])
+        #expect(excluded.cluster == "external1")
+
+        let notAllowed = try decide("team-a", current: "main")
+        #expect(notAllowed.outcome == .placed, "main is not a team-* candidate")
+    }
+
+    @Test func unknownNamespaceOrNoRuleIsUnplaced() throws {
+        let unknown = try decide(nil)
+        #expect(unknown.outcome == .unplaced)
+        #expect(unknown.summary.contains("Direktiv namespace of this function is unknown"))
+
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("team-*"), clusters: [.named("external1")])])
+        let noRule = try decide("other", rules: rules)
+        #expect(noRule.outcome == .unplaced)
+        #expect(noRule.summary.contains("no rule matches"))
+
+        let pinned = try decide("other", rules: rules, overrides: ["other": NamespaceOverride(pin: "main")])
+        #expect(pinned.cluster == "main", "a pin places even without a rule")
+    }
+
+    @Test func replicasMustAllFit() throws {
+        let inventory = ClusterInventory(
+            nodes: [makeNode("a", cluster: "c", cpu: "4"), makeNode("b", cluster: "c", cpu: "4")],
+            pods: [],
+            clusterLabel: "direktiv.io/namespace"
+        )
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
+        #expect(try decide("x", request: .cpu("3", memory: "1Gi"), replicas: 2, rules: rules, inventory: inventory).outcome == .placed)
+        #expect(try decide("x", request: .cpu("3", memory: "1Gi"), replicas: 3, rules: rules, inventory: inventory).outcome == .rejected)
+    }
+
+    @Test func tiesBreakByListOrderDeterministically() throws {
+        let inventory = ClusterInventory(
+            nodes: [makeNode("z1", cluster: "zeta"), makeNode("a1", cluster: "alpha")],
+            pods: [],
+            clusterLabel: "direktiv.io/namespace"
+        )
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("zeta"), .named("alpha")])])
+        let first = try decide("x", rules: rules, inventory: inventory)
+        #expect(first.cluster == "zeta")
+        for _ in 0..<5 { #expect(try decide("x", rules: rules, inventory: inventory) == first) }
+    }
+
+    @Test func orderedStrategyTakesTheFirstEligible() throws {
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("external2"), .named("external1")], strategy: .ordered)])
+        #expect(try decide("x", rules: rules).cluster == "external2")
+        #expect(try decide("x", request: .cpu("3500m", memory: "1Gi"), rules: rules).cluster == "external1")
+    }
+
+    @Test func wildcardCandidatesCoverEveryCluster() throws {
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.all])])
+        let decision = try decide("x", rules: rules)
+        #expect(decision.rows.filter(\.isCandidate).count == 3)
+        #expect(decision.cluster == "external1")
+    }
+
+    /// A burst of creations before any pod shows up must spread by the reservations, never overfill.
+    @Test func burstOfFiftyPlacementsSpreadsWithReservations() throws {
+        let inventory = try seedInventory()
+        let rules = try exampleRules()
+        let request = Resources.cpu("250m", memory: "512Mi")
+        var book = ReservationBook()
+        let now = ContinuousClock.now
+        var counts: [String: Int] = [:]
+        for index in 0..<50 {
+            let function = FunctionKey(namespace: "direktiv-services-direktiv", name: "fn-\(index)")
+            let decision = Placement.decide(
+                PlacementRequest(function: function, direktivNamespace: "team-a", requestPerPod: request),
+                rules: rules,
+                inventory: inventory,
+                reservations: book
+            )
+            let cluster = try #require(decision.cluster, "placement \(index): \(decision.summary)")
+            let row = try #require(decision.row(for: cluster))
+            #expect(row.freeBefore.covers(request), "placement \(index) went to \(cluster) without room")
+            counts[cluster, default: 0] += 1
+            if decision.outcome == .placed || decision.outcome == .fallback {
+                book.reserve(Reservation(function: function, cluster: cluster, requestPerPod: request, replicas: 1, expiresAt: now + .seconds(120)))
+            }
+        }
+        // external1 has 7875m free, external2 2975m: least-loaded keeps both at a similar share and never
+        // exceeds external2's 11 slots (2975m / 250m), spilling to the main fallback only when both are full.
+        #expect(counts["external1", default: 0] > 0 && counts["external2", default: 0] > 0, "\(counts)")
+        #expect(counts["external2", default: 0] <= 11, "\(counts)")
+        #expect(counts["external1", default: 0] <= 31, "\(counts)")
+        #expect(counts.values.reduce(0, +) == 50)
+
+        // Without reservations the same burst lands on one cluster: the feature is what spreads it.
+        var withoutBook: Set<String> = []
+        for _ in 0..<50 {
+            let decision = Placement.decide(PlacementRequest(direktivNamespace: "team-a", requestPerPod: request), rules: rules, inventory: inventory)
+            withoutBook.insert(decision.cluster ?? "")
+        }
+        #expect(withoutBook == ["external1"])
+    }
+
+    @Test func reservationsEndWhenPodsAppearOrTimeOut() throws {
+        let now = ContinuousClock.now
+        var book = ReservationBook()
+        let visible = FunctionKey(namespace: "direktiv-services-direktiv", name: "external1-greeter-3b1f0c9a2d")
+        let pending = FunctionKey(namespace: "direktiv-services-direktiv", name: "new-fn")
+        let stale = FunctionKey(namespace: "direktiv-services-direktiv", name: "old-fn")
+        book.reserve(Reservation(function: visible, cluster: "external1", requestPerPod: small, replicas: 1, expiresAt: now + .seconds(60)))
+        book.reserve(Reservation(function: pending, cluster: "external2", requestPerPod: small, replicas: 1, expiresAt: now + .seconds(60)))
+        book.reserve(Reservation(function: stale, cluster: "external2", requestPerPod: small, replicas: 1, expiresAt: now - .seconds(1)))
+        book.prune(inventory: try seedInventory(), now: now)
+        #expect(Set(book.entries.keys) == [pending])
+        book.release(pending)
+        #expect(book.isEmpty)
+    }
+
+    @Test func ownReservationDoesNotCountAgainstItself() throws {
+        let inventory = ClusterInventory(nodes: [makeNode("n", cluster: "c", cpu: "1")], pods: [], clusterLabel: "direktiv.io/namespace")
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
+        let function = FunctionKey(namespace: "f", name: "a")
+        var book = ReservationBook()
+        book.reserve(Reservation(function: function, cluster: "c", requestPerPod: .cpu("800m", memory: "0"), replicas: 1, expiresAt: .now + .seconds(60)))
+        let again = Placement.decide(PlacementRequest(function: function, direktivNamespace: "x", requestPerPod: .cpu("800m", memory: "0")), rules: rules, inventory: inventory, reservations: book)
+        #expect(again.outcome == .placed)
+        let other = Placement.decide(PlacementRequest(function: FunctionKey(namespace: "f", name: "b"), direktivNamespace: "x", requestPerPod: .cpu("800m", memory: "0")), rules: rules, inventory: inventory, reservations: book)
+        #expect(other.outcome == .rejected)
+    }
+
+    @Test func decisionRoundTripsThroughJSON() throws {
+        let decision = try decide("external2", request: .cpu("3500m", memory: "1Gi"))
+        let data = try JSONEncoder().encode(decision)
+        let decoded = try JSONDecoder().decode(PlacementDecision.self, from: data)
+        #expect(decoded.outcome == decision.outcome)
+        #expect(decoded.rows.map(\.reasons) == decision.rows.map(\.reasons))
+        #expect(decoded.rows.map(\.freeBefore) == decision.rows.map(\.freeBefore))
+        let text = decision.renderText()
+        #expect(text.contains("Decision: rejected"))
+        #expect(text.contains("does not fit"))
+    }
+
+    @Test func overrideValidation() {
+        #expect(NamespaceOverride(pin: "a").validationErrors().isEmpty)
+        #expect(NamespaceOverride(prefer: ["a", "b"], exclude: ["c"]).validationErrors().isEmpty)
+        #expect(!NamespaceOverride().validationErrors().isEmpty)
+        #expect(!NamespaceOverride(pin: "a", prefer: ["b"]).validationErrors().isEmpty)
+        #expect(!NamespaceOverride(pin: "a", exclude: ["a"]).validationErrors().isEmpty)
+        #expect(!NamespaceOverride(prefer: ["a", "a"]).validationErrors().isEmpty)
+        #expect(!NamespaceOverride(pin: "no good").validationErrors().isEmpty)
+    }
+}
