@@ -19,47 +19,40 @@ extension ClusterInventory {
 
     /// Builds the inventory from Nodes and pod summaries.
     public init(nodes: [Node], podUsage pods: [PodUsage], clusterLabel: String, toleratedTaintKeys: Set<String> = []) {
-        var nodeIndex: [String: Int] = [:]
-        nodeIndex.reserveCapacity(nodes.count)
-        for (index, node) in nodes.enumerated() {
-            if let name = node.metadata.name { nodeIndex[name] = index }
-        }
-        let nodeClusters = nodes.map { $0.metadata.labels?[clusterLabel] }
+        self.init(nodes: nodes, aggregates: PodAggregates(pods), clusterLabel: clusterLabel, toleratedTaintKeys: toleratedTaintKeys)
+    }
 
-        var requested = [Resources](repeating: .zero, count: nodes.count)
-        var podCounts = [Int](repeating: 0, count: nodes.count)
-        var functionClusters: [FunctionKey: Set<String>] = [:]
-        var unreadable = 0
-        for pod in pods {
-            guard !pod.isTerminated, let nodeName = pod.nodeName, let index = nodeIndex[nodeName] else { continue }
-            guard let podRequests = pod.requests else {
-                unreadable += 1
-                continue
-            }
-            requested[index] += podRequests
-            podCounts[index] += 1
-            if let function = pod.functionKey, let cluster = nodeClusters[index] {
-                functionClusters[function, default: []].insert(cluster)
-            }
-        }
-
+    /// Builds the inventory from Nodes and the per-node sums of their pods.
+    public init(nodes: [Node], aggregates: PodAggregates, clusterLabel: String, toleratedTaintKeys: Set<String> = []) {
+        var nodeClusters: [String: String] = [:]
         var nodesByCluster: [String: [NodeState]] = [:]
         var unassigned: [String] = []
-        for (index, node) in nodes.enumerated() {
-            guard let cluster = nodeClusters[index], !cluster.isEmpty else {
-                unassigned.append(node.metadata.name ?? "")
+        for node in nodes {
+            let name = node.metadata.name ?? ""
+            guard let cluster = node.metadata.labels?[clusterLabel], !cluster.isEmpty else {
+                unassigned.append(name)
                 continue
             }
-            let state = Self.nodeState(node, requested: requested[index], podCount: podCounts[index], toleratedTaintKeys: toleratedTaintKeys)
+            nodeClusters[name] = cluster
+            let state = Self.nodeState(
+                node,
+                requested: aggregates.requestedByNode[name] ?? .zero,
+                podCount: aggregates.podsByNode[name] ?? 0,
+                toleratedTaintKeys: toleratedTaintKeys
+            )
             nodesByCluster[cluster, default: []].append(state)
         }
-
+        var functionClusters: [FunctionKey: Set<String>] = [:]
+        for (function, nodeCounts) in aggregates.functionNodes {
+            let clusters = Set(nodeCounts.keys.compactMap { nodeClusters[$0] })
+            if !clusters.isEmpty { functionClusters[function] = clusters }
+        }
         self.init(
             clusterLabel: clusterLabel,
             clusters: nodesByCluster.map { ClusterState(name: $0.key, nodes: $0.value) },
             unassignedNodes: unassigned.sorted(),
             functionClusters: functionClusters,
-            unreadablePods: unreadable
+            unreadablePods: aggregates.unreadablePods
         )
     }
 

@@ -31,6 +31,11 @@ struct CheckRulesCommand: ParsableCommand {
     }
 }
 
+/// Writes a line to standard output at once (unbuffered), for progress that pipes must see.
+func printLine(_ message: String) {
+    FileHandle.standardOutput.write(Data((message + "\n").utf8))
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }

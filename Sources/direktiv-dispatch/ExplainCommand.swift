@@ -1,13 +1,14 @@
 import ArgumentParser
 import DispatchCore
 import Foundation
+import KubeClient
 import KubeModels
 
 /// `direktiv-dispatch explain`: shows where a function of a Direktiv namespace would be placed, and why.
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Explain the placement of a function from rules, nodes and pods.",
+        abstract: "Explain the placement of a function from rules and the cluster's nodes and pods.",
         discussion: "Exit status: 0 placed (placed, fallback, kept), 2 rejected, 3 admitted unplaced."
     )
 
@@ -19,7 +20,10 @@ struct ExplainCommand: AsyncParsableCommand {
     var rules: String?
 
     @Option(help: "Nodes as `kubectl get nodes -o json` prints them.")
-    var nodes: String
+    var nodes: String?
+
+    @Option(help: "Read nodes and pods live from the cluster of this kubeconfig (instead of --nodes/--pods).")
+    var kubeconfig: String?
 
     @Option(help: "Pods as `kubectl get pods -A -o json` prints them.")
     var pods: String?
@@ -53,21 +57,24 @@ struct ExplainCommand: AsyncParsableCommand {
             throw ValidationError("give --size or --cpu and --memory")
         }
         if replicas < 1 { throw ValidationError("--replicas must be at least 1") }
+        if (nodes == nil) == (kubeconfig == nil) {
+            throw ValidationError("give either --nodes (and --pods) or --kubeconfig")
+        }
+        if kubeconfig != nil, pods != nil { throw ValidationError("--pods goes with --nodes, not with --kubeconfig") }
     }
 
     func run() async throws {
         let loadedRules = try loadRules()
         let request = PlacementRequest(direktivNamespace: namespace, requestPerPod: try resources(rules: loadedRules), replicas: replicas)
-        let nodeList = try decodeFile(KubeList<Node>.self, at: nodes)
-        let podList = try pods.map { try decodeFile(KubeList<Pod>.self, at: $0) } ?? KubeList(items: [])
+        let (nodeList, podUsage) = try await readCluster()
         let overrideTable = try overrides.map { try decodeFile([String: NamespaceOverride].self, at: $0) } ?? [:]
         for (name, override) in overrideTable {
             let errors = override.validationErrors()
             if !errors.isEmpty { throw ValidationError("override for \(name): \(errors.joined(separator: "; "))") }
         }
         let inventory = ClusterInventory(
-            nodes: nodeList.items,
-            pods: podList.items,
+            nodes: nodeList,
+            podUsage: podUsage,
             clusterLabel: loadedRules.clusterLabel,
             toleratedTaintKeys: loadedRules.liqo.addToleration ? [loadedRules.liqo.taintKey] : []
         )
@@ -92,6 +99,26 @@ struct ExplainCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             Swift.print(String(decoding: try encoder.encode(decision), as: UTF8.self))
+        }
+    }
+
+    /// Nodes and pods from the files, or live from the cluster.
+    private func readCluster() async throws -> ([Node], [PodUsage]) {
+        if let nodes {
+            let nodeList = try decodeFile(KubeList<Node>.self, at: nodes)
+            let podList = try pods.map { try decodeFile(KubeList<PodUsage>.self, at: $0) } ?? KubeList(items: [])
+            return (nodeList.items, podList.items)
+        }
+        let configuration = try KubeConfiguration.resolve(kubeconfig: kubeconfig)
+        let client = try KubeClient(configuration: configuration)
+        do {
+            let nodes = try await client.listAll(Node.self, .nodes).items
+            let pods = try await client.listAll(PodUsage.self, .pods, options: ListOptions(fieldSelector: "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")).items
+            try await client.shutdown()
+            return (nodes, pods)
+        } catch {
+            try? await client.shutdown()
+            throw ValidationError("cannot read the cluster: \(error)")
         }
     }
 

@@ -17,7 +17,16 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs the binary on a thread of its own, so waiting does not hold the concurrency pool.
+    static func run(_ arguments: [String]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try runBlocking(arguments) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -35,17 +44,17 @@ struct CLI {
 }
 
 @Suite struct CheckRulesCommandTests {
-    @Test func validFileSummarises() throws {
-        let result = try CLI.run(["check-rules", "examples/rules.yaml"])
+    @Test func validFileSummarises() async throws {
+        let result = try await CLI.run(["check-rules", "examples/rules.yaml"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("valid: 3 namespace rule(s)"))
     }
 
-    @Test func invalidFileListsEveryErrorWithPosition() throws {
+    @Test func invalidFileListsEveryErrorWithPosition() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-rules-\(UUID().uuidString).yaml")
         try "clusterLable: x\nnamespaces:\n  - match: \"Team*\"\n    clusters: []\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try CLI.run(["check-rules", file.path])
+        let result = try await CLI.run(["check-rules", file.path])
         #expect(result.status == 1)
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 3, "\(result.stderr)")
@@ -54,8 +63,8 @@ struct CLI {
         #expect(result.stderr.contains(":4:15: namespaces[0].clusters: must list at least one cluster"))
     }
 
-    @Test func missingFileFails() throws {
-        let result = try CLI.run(["check-rules", "/nonexistent/rules.yaml"])
+    @Test func missingFileFails() async throws {
+        let result = try await CLI.run(["check-rules", "/nonexistent/rules.yaml"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("cannot read"))
     }
@@ -64,26 +73,26 @@ struct CLI {
 @Suite struct ExplainCommandTests {
     let base = ["explain", "--rules", "examples/rules.yaml", "--nodes", "examples/seed-nodes.json", "--pods", "examples/seed-pods.json"]
 
-    @Test func placedExitsZeroWithTable() throws {
-        let result = try CLI.run(base + ["--namespace", "team-a", "--size", "medium"])
+    @Test func placedExitsZeroWithTable() async throws {
+        let result = try await CLI.run(base + ["--namespace", "team-a", "--size", "medium"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Decision: placed -> external1"))
         #expect(result.stdout.contains("CLUSTER"))
     }
 
-    @Test func rejectedExitsTwo() throws {
-        let result = try CLI.run(base + ["--namespace", "external2", "--cpu", "3500m", "--memory", "1Gi"])
+    @Test func rejectedExitsTwo() async throws {
+        let result = try await CLI.run(base + ["--namespace", "external2", "--cpu", "3500m", "--memory", "1Gi"])
         #expect(result.status == 2)
         #expect(result.stdout.contains("Decision: rejected"))
     }
 
-    @Test func unplacedExitsThree() throws {
-        let result = try CLI.run(base + ["--namespace", "anything", "--cpu", "64", "--memory", "1Gi"])
+    @Test func unplacedExitsThree() async throws {
+        let result = try await CLI.run(base + ["--namespace", "anything", "--cpu", "64", "--memory", "1Gi"])
         #expect(result.status == 3)
     }
 
-    @Test func jsonOutputIsADecision() throws {
-        let result = try CLI.run(base + ["--namespace", "team-b", "--size", "small", "--overrides", "examples/overrides.json", "--output", "json"])
+    @Test func jsonOutputIsADecision() async throws {
+        let result = try await CLI.run(base + ["--namespace", "team-b", "--size", "small", "--overrides", "examples/overrides.json", "--output", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(json?["cluster"] as? String == "external2", "team-b is pinned to external2 in examples/overrides.json")
@@ -91,13 +100,13 @@ struct CLI {
         #expect((json?["rows"] as? [Any])?.count == 3)
     }
 
-    @Test func badInputIsRefused() throws {
-        #expect(try CLI.run(base + ["--namespace", "x"]).status != 0)
-        #expect(try CLI.run(base + ["--namespace", "x", "--size", "huge"]).status != 0)
-        let badQuantity = try CLI.run(base + ["--namespace", "x", "--cpu", "lots", "--memory", "1Gi"])
+    @Test func badInputIsRefused() async throws {
+        #expect(try await CLI.run(base + ["--namespace", "x"]).status != 0)
+        #expect(try await CLI.run(base + ["--namespace", "x", "--size", "huge"]).status != 0)
+        let badQuantity = try await CLI.run(base + ["--namespace", "x", "--cpu", "lots", "--memory", "1Gi"])
         #expect(badQuantity.status != 0)
         #expect(badQuantity.stderr.contains("not a Kubernetes quantity"))
-        let badNodes = try CLI.run(["explain", "--nodes", "examples/rules.yaml", "--namespace", "x", "--size", "small"])
+        let badNodes = try await CLI.run(["explain", "--nodes", "examples/rules.yaml", "--namespace", "x", "--size", "small"])
         #expect(badNodes.status != 0)
         #expect(badNodes.stderr.contains("is not valid"))
     }

@@ -1,0 +1,257 @@
+import Foundation
+import Hummingbird
+import KubeModels
+import NIOCore
+
+/// Answers Kubernetes API requests from the simulator's store.
+struct KubeSimResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let sim: KubeSim
+    let watches: WatchTracker
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = APIPath.parse(request.uri.path)
+        if path == .health { return .text("ok") }
+        guard request.headers[.authorization] == "Bearer \(sim.token)" else {
+            return .status(.failure(401, .unauthorized, "Unauthorized"))
+        }
+        do {
+            return try await handle(path, request)
+        } catch let status as Status {
+            return .status(status)
+        } catch {
+            return .status(.failure(500, .internalError, "\(error)"))
+        }
+    }
+
+    private func handle(_ path: APIPath, _ request: Request) async throws -> Response {
+        switch path {
+        case .health: return .text("ok")
+        case .version: return .json(Discovery.version)
+        case .coreVersions: return .json(Discovery.coreVersions(serverAddress: request.uri.host.map { "\($0):\(request.uri.port ?? 443)" }))
+        case .groups: return .json(Discovery.groups())
+        case .group(let group): return .json(Discovery.group(group))
+        case .resourceList(let group, let version): return .json(Discovery.resourceList(group: group, version: version))
+        case .openAPI(let rest): return try OpenAPI.respond(rest)
+        case .unknownResource, .notFound:
+            throw Status.failure(404, .notFound, "the server could not find the requested resource")
+        case .resource(let type, let namespace, let name, let subresource):
+            return try await resource(request, type, namespace: namespace, name: name, subresource: subresource)
+        }
+    }
+
+    private func resource(_ request: Request, _ type: ResourceType, namespace: String?, name: String?, subresource: String?) async throws -> Response {
+        if let subresource, subresource != "status" || !type.hasStatusSubresource {
+            throw Status.failure(404, .notFound, "the server could not find the requested resource (\(subresource))")
+        }
+        let query = request.uri.queryParameters
+        switch (request.method, name) {
+        case (.get, nil):
+            if let watch = query["watch"], watch == "1" || watch == "true" {
+                return try watchResponse(request, type, namespace: namespace)
+            }
+            return try list(request, type, namespace: namespace)
+        case (.get, let name?):
+            return .json(try sim.store.get(type, namespace: namespace, name: name))
+        case (.post, nil):
+            let body = try await bodyJSON(request)
+            return .json(try sim.store.create(body, type, namespace: namespace), status: .created)
+        case (.put, let name?):
+            let body = try await bodyJSON(request)
+            return .json(try sim.store.update(body, type, namespace: namespace, name: name, subresource: subresource))
+        case (.patch, let name?):
+            let body = try await bodyBytes(request)
+            return try patch(request, type, namespace: namespace, name: name, subresource: subresource, body: body)
+        case (.delete, let name?):
+            let body = try await bodyBytes(request)
+            var preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)
+            if body.readableBytes > 0, let options = try? JSONValue.parse(body.readableBytesView) {
+                preconditions = (options[path: "preconditions", "uid"]?.stringValue, options[path: "preconditions", "resourceVersion"]?.stringValue)
+            }
+            return .json(try sim.store.delete(type, namespace: namespace, name: name, preconditions: preconditions))
+        default:
+            throw Status.failure(405, .methodNotAllowed, "the server does not allow this method on the requested resource")
+        }
+    }
+
+    // MARK: - Bodies
+
+    private func bodyBytes(_ request: Request) async throws -> ByteBuffer {
+        var request = request
+        do {
+            return try await request.collectBody(upTo: sim.options.maximumRequestBytes)
+        } catch {
+            throw Status.failure(413, .requestEntityTooLarge, "Request entity too large: limit is \(sim.options.maximumRequestBytes)")
+        }
+    }
+
+    private func bodyJSON(_ request: Request) async throws -> JSONValue {
+        let bytes = try await bodyBytes(request)
+        do {
+            return try JSONValue.parse(bytes.readableBytesView)
+        } catch {
+            // kubectl and client-go send JSON; YAML is accepted for convenience, as the API server does.
+            if let value = try? JSONValue(yaml: String(buffer: bytes)), value.objectValue != nil { return value }
+            throw Status.failure(400, .badRequest, "the body of the request was not valid JSON: \(error)")
+        }
+    }
+
+    // MARK: - List and watch
+
+    private func selectors(_ request: Request) throws -> (LabelSelector?, FieldSelector?) {
+        let query = request.uri.queryParameters
+        do {
+            let labels = try query["labelSelector"].map { try LabelSelector(parsing: String($0)) }
+            let fields = try query["fieldSelector"].map { try FieldSelector(parsing: String($0)) }
+            return (labels, fields)
+        } catch {
+            throw Status.failure(400, .badRequest, "\(error)")
+        }
+    }
+
+    private func list(_ request: Request, _ type: ResourceType, namespace: String?) throws -> Response {
+        let query = request.uri.queryParameters
+        let (labels, fields) = try selectors(request)
+        let page = try sim.store.list(
+            type,
+            namespace: namespace,
+            labelSelector: labels,
+            fieldSelector: fields,
+            limit: query["limit"].flatMap { Int($0) },
+            continueToken: query["continue"].map(String.init)
+        )
+        var metadata: [String: JSONValue] = ["resourceVersion": .string(page.resourceVersion)]
+        if let token = page.continueToken { metadata["continue"] = .string(token) }
+        if TablePrinter.wantsTable(request) {
+            return .json(TablePrinter.table(type, page.items, listMetadata: .object(metadata)))
+        }
+        return .json(["apiVersion": .string(type.apiVersion), "kind": .string("\(type.kind)List"), "metadata": .object(metadata), "items": .array(page.items)])
+    }
+
+    private func watchResponse(_ request: Request, _ type: ResourceType, namespace: String?) throws -> Response {
+        if let failure = sim.takeWatchFailure() { throw failure }
+        let query = request.uri.queryParameters
+        let (labels, fields) = try selectors(request)
+        let store = sim.store
+        let registration = try watches.register { () throws(Status) in
+            try store.watch(type, namespace: namespace, labelSelector: labels, fieldSelector: fields, resourceVersion: query["resourceVersion"].map(String.init))
+        }
+        let watches = watches
+        let timeout = query["timeoutSeconds"].flatMap { Int($0) }.map { Duration.seconds($0) } ?? sim.options.defaultWatchTimeout
+        let bookmarks = query["allowWatchBookmarks"] == "true" || query["allowWatchBookmarks"] == "1"
+        let interval = sim.options.bookmarkInterval
+        let table = TablePrinter.wantsTable(request)
+        let body = ResponseBody { writer in
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                registration.end()
+            }
+            let bookmarkTimer: Task<Void, any Error>? =
+                bookmarks
+                ? Task {
+                    while true {
+                        try await Task.sleep(for: interval)
+                        registration.bookmark()
+                    }
+                } : nil
+            defer {
+                timer.cancel()
+                bookmarkTimer?.cancel()
+                registration.end()
+                watches.finished(registration)
+            }
+            for await frame in registration.frames {
+                let line: JSONValue
+                switch frame {
+                case .event(let kind, let object):
+                    line = ["type": .string(kind.rawValue), "object": table ? TablePrinter.table(type, [object], listMetadata: nil) : object]
+                case .bookmark(let version):
+                    line = ["type": "BOOKMARK", "object": ["kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": ["resourceVersion": .string(version)]]]
+                case .error(let status):
+                    line = ["type": "ERROR", "object": try JSONValue(encoding: status)]
+                }
+                var buffer = ByteBuffer(bytes: try line.encoded())
+                buffer.writeString("\n")
+                try await writer.write(buffer)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+    }
+
+    // MARK: - Patch
+
+    private func patch(_ request: Request, _ type: ResourceType, namespace: String?, name: String, subresource: String?, body: ByteBuffer) throws -> Response {
+        let contentType = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 } ?? ""
+        let query = request.uri.queryParameters
+        let patchBody: JSONValue
+        do {
+            patchBody = contentType == "application/apply-patch+yaml" ? try JSONValue(yaml: String(buffer: body)) : try JSONValue.parse(body.readableBytesView)
+        } catch {
+            throw Status.failure(400, .badRequest, "the body of the request was not valid: \(error)")
+        }
+        if contentType == "application/apply-patch+yaml" {
+            guard let manager = query["fieldManager"], !manager.isEmpty else {
+                throw Status.failure(400, .badRequest, "PATCH \(request.uri.path): fieldManager is required for apply requests")
+            }
+            // Server-side apply creates what does not exist yet.
+            if (try? sim.store.get(type, namespace: namespace, name: name)) == nil {
+                return .json(try sim.store.create(patchBody.setting("metadata", (patchBody["metadata"] ?? [:]).setting("name", .string(name))), type, namespace: namespace), status: .created)
+            }
+        }
+        // The API server retries a patch that races another write; so does the simulator.
+        for _ in 0..<5 {
+            let current = try sim.store.get(type, namespace: namespace, name: name)
+            let patched: JSONValue
+            switch contentType {
+            case "application/json-patch+json":
+                let operations: [JSONPatchOperation]
+                do {
+                    operations = try patchBody.decode(as: [JSONPatchOperation].self)
+                } catch {
+                    throw Status.failure(400, .badRequest, "invalid JSON patch: \(error)")
+                }
+                do {
+                    patched = try JSONPatch.apply(operations, to: current)
+                } catch {
+                    throw Status.failure(422, .invalid, "the server rejected our request due to an error in our request: \(error)")
+                }
+            case "application/merge-patch+json", "application/apply-patch+yaml":
+                patched = JSONMergePatch.apply(patchBody, to: current)
+            case "application/strategic-merge-patch+json":
+                patched = JSONMergePatch.apply(StrategicMerge.simplified(patchBody), to: current)
+            default:
+                throw Status.failure(415, .unsupportedMediaType, "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
+            }
+            // Patches are conditional on the version they were computed from.
+            let conditional = patched.setting("metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
+            let result: Result<JSONValue, Status> = Result { () throws(Status) in
+                try sim.store.update(conditional, type, namespace: namespace, name: name, subresource: subresource)
+            }
+            switch result {
+            case .success(let object):
+                return .json(object)
+            case .failure(let failure):
+                // Only a race is retried; a version the client put in the patch itself stays a conflict.
+                guard failure.code == 409, patchBody[path: "metadata", "resourceVersion"] == nil else { throw failure }
+            }
+        }
+        throw ObjectStore.conflict(type, name)
+    }
+}
+
+extension Response {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? value.encoded()) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func status(_ status: Status) -> Response {
+        let value = (try? JSONValue(encoding: status)) ?? [:]
+        return .json(value, status: HTTPResponse.Status(code: status.code ?? 500))
+    }
+
+    static func text(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,499 @@
+import Foundation
+import KubeModels
+import Synchronization
+
+/// KubeSim's storage: Kubernetes objects as JSON with the API server's semantics.
+///
+/// One global resource version counter; `uid`, `creationTimestamp` and `generation` set on
+/// create; optimistic concurrency on `metadata.resourceVersion`; errors as `Status` values;
+/// label and field selectors; paged lists; and watches fed from a bounded window of recent
+/// events, answering `410 Expired` once a requested version has fallen out of it.
+public final class ObjectStore: Sendable {
+    struct ObjectKey: Hashable, Comparable {
+        var namespace: String
+        var name: String
+        static func < (lhs: ObjectKey, rhs: ObjectKey) -> Bool { (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name) }
+    }
+
+    /// One change, as kept in the event window.
+    struct Change {
+        var resourceVersion: Int
+        var type: ResourceType
+        var kind: WatchFrame.Kind
+        var old: JSONValue?
+        var new: JSONValue
+    }
+
+    struct Watcher {
+        var type: ResourceType
+        var namespace: String?
+        var labelSelector: LabelSelector?
+        var fieldSelector: FieldSelector?
+        var continuation: AsyncStream<WatchFrame>.Continuation
+    }
+
+    struct State {
+        var objects: [ResourceType: [ObjectKey: JSONValue]] = [:]
+        var resourceVersion = 100
+        var window: [Change] = []
+        var windowStart = 0
+        /// Events at or below this version are no longer in the window.
+        var compactedThrough = 100
+        var watchers: [UUID: Watcher] = [:]
+        /// Keys in list order, per type; rebuilt after a create or delete, not on every page.
+        var sortedKeys: [ResourceType: [ObjectKey]] = [:]
+
+        mutating func keys(of type: ResourceType) -> [ObjectKey] {
+            if let cached = sortedKeys[type] { return cached }
+            let keys = (objects[type] ?? [:]).keys.sorted()
+            sortedKeys[type] = keys
+            return keys
+        }
+    }
+
+    let state = Mutex(State())
+    /// Events kept for watches that resume from an older version.
+    public let eventWindow: Int
+
+    public init(eventWindow: Int = 10_000) {
+        self.eventWindow = max(1, eventWindow)
+    }
+
+    // MARK: - Reads
+
+    public func get(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSONValue {
+        try state.withLock { state throws(Status) in
+            guard let object = state.objects[type]?[ObjectKey(namespace: scope(type, namespace), name: name)] else {
+                throw Self.notFound(type, name)
+            }
+            return object
+        }
+    }
+
+    /// A page of a list: the items, the list's resource version, and a continue token when more follow.
+    public struct ListPage: Sendable {
+        public var items: [JSONValue]
+        public var resourceVersion: String
+        public var continueToken: String?
+    }
+
+    public func list(
+        _ type: ResourceType,
+        namespace: String? = nil,
+        labelSelector: LabelSelector? = nil,
+        fieldSelector: FieldSelector? = nil,
+        limit: Int? = nil,
+        continueToken: String? = nil
+    ) throws(Status) -> ListPage {
+        var after: ObjectKey?
+        if let continueToken, !continueToken.isEmpty {
+            guard let data = Data(base64Encoded: continueToken), let text = String(data: data, encoding: .utf8) else {
+                throw Status.failure(400, .badRequest, "invalid continue token")
+            }
+            let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw Status.failure(400, .badRequest, "invalid continue token") }
+            after = ObjectKey(namespace: String(parts[0]), name: String(parts[1]))
+        }
+        return state.withLock { state in
+            let allKeys = state.keys(of: type)
+            let objects = state.objects[type] ?? [:]
+            // Binary search for the first key after the continue token.
+            var low = 0
+            var high = allKeys.count
+            if let after {
+                while low < high {
+                    let middle = (low + high) / 2
+                    if allKeys[middle] > after { high = middle } else { low = middle + 1 }
+                }
+            }
+            let keys = allKeys[low...].lazy.filter { key in namespace == nil || !type.namespaced || key.namespace == namespace }
+            var items: [JSONValue] = []
+            var last: ObjectKey?
+            var more = false
+            for key in keys {
+                let object = objects[key]!
+                guard Self.matches(object, labelSelector, fieldSelector) else { continue }
+                if let limit, limit > 0, items.count == limit {
+                    more = true
+                    break
+                }
+                items.append(object)
+                last = key
+            }
+            let token = more ? last.map { Data("\($0.namespace)/\($0.name)".utf8).base64EncodedString() } : nil
+            return ListPage(items: items, resourceVersion: String(state.resourceVersion), continueToken: token)
+        }
+    }
+
+    /// The current resource version.
+    public var currentResourceVersion: String {
+        state.withLock { String($0.resourceVersion) }
+    }
+
+    // MARK: - Writes
+
+    /// Stores a new object; fills in uid, timestamps, version and generation.
+    public func create(_ object: JSONValue, _ type: ResourceType, namespace: String?) throws(Status) -> JSONValue {
+        var object = try Self.validated(object, type, namespace: namespace)
+        return try state.withLock { state throws(Status) in
+            var metadata = object["metadata"]?.objectValue ?? [:]
+            if metadata["name"]?.stringValue?.isEmpty ?? true, let prefix = metadata["generateName"]?.stringValue {
+                metadata["name"] = .string(prefix + Self.randomSuffix())
+            }
+            guard let name = metadata["name"]?.stringValue, !name.isEmpty else {
+                throw Status.failure(422, .invalid, "\(type.kind) \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                                     details: .init(group: type.group, kind: type.plural, causes: [.init(reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name")]))
+            }
+            try Self.checkName(name, type)
+            let key = ObjectKey(namespace: scope(type, namespace), name: name)
+            if type.namespaced, state.objects[.namespaces]?[ObjectKey(namespace: "", name: key.namespace)] == nil {
+                throw Self.notFound(.namespaces, key.namespace)
+            }
+            if state.objects[type]?[key] != nil {
+                throw Status.failure(409, .alreadyExists, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" already exists",
+                                     details: .init(name: name, group: type.group, kind: type.plural))
+            }
+            state.resourceVersion += 1
+            metadata["resourceVersion"] = .string(String(state.resourceVersion))
+            metadata["uid"] = .string(UUID().uuidString.lowercased())
+            metadata["creationTimestamp"] = .string(Self.timestamp())
+            if type.namespaced { metadata["namespace"] = .string(key.namespace) } else { metadata["namespace"] = nil }
+            if type.tracksGeneration { metadata["generation"] = .integer(1) } else { metadata["generation"] = nil }
+            metadata["deletionTimestamp"] = nil
+            object = object.setting("metadata", .object(metadata))
+            state.objects[type, default: [:]][key] = object
+            state.sortedKeys[type] = nil
+            record(&state, Change(resourceVersion: state.resourceVersion, type: type, kind: .added, old: nil, new: object))
+            return object
+        }
+    }
+
+    /// Replaces an object (PUT). A `metadata.resourceVersion` that is not the stored one is a conflict.
+    ///
+    /// With `subresource == "status"` only `.status` changes; otherwise `.status` is kept where the
+    /// type has a status subresource.
+    public func update(_ object: JSONValue, _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil) throws(Status) -> JSONValue {
+        let object = try Self.validated(object, type, namespace: namespace)
+        if let bodyName = object[path: "metadata", "name"]?.stringValue, bodyName != name {
+            throw Status.failure(400, .badRequest, "the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        return try state.withLock { state throws(Status) in
+            let key = ObjectKey(namespace: scope(type, namespace), name: name)
+            guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
+            if let expected = object[path: "metadata", "resourceVersion"]?.stringValue, !expected.isEmpty,
+                expected != current[path: "metadata", "resourceVersion"]?.stringValue
+            {
+                throw Self.conflict(type, name)
+            }
+            return try commit(&state, type, key, current: current, proposed: object, subresource: subresource)
+        }
+    }
+
+    /// Applies a change to the stored object under the lock, with no version check: for controllers.
+    @discardableResult
+    public func modify(_ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, _ change: (inout JSONValue) throws -> Void) throws -> JSONValue {
+        try state.withLock { state in
+            let key = ObjectKey(namespace: scope(type, namespace), name: name)
+            guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
+            var proposed = current
+            try change(&proposed)
+            return try commit(&state, type, key, current: current, proposed: proposed, subresource: subresource)
+        }
+    }
+
+    /// Stores `proposed` over `current`: keeps identity fields, honours the status subresource,
+    /// bumps generation on spec changes, and records a MODIFIED event when anything changed.
+    private func commit(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, current: JSONValue, proposed: JSONValue, subresource: String?) throws(Status) -> JSONValue {
+        var next = proposed
+        if type.hasStatusSubresource {
+            if subresource == "status" {
+                next = current.setting("status", proposed["status"])
+                next = next.setting("metadata", current["metadata"] ?? [:])
+            } else {
+                next = next.setting("status", current["status"])
+            }
+        }
+        var metadata = next["metadata"]?.objectValue ?? [:]
+        let currentMetadata = current["metadata"]?.objectValue ?? [:]
+        for field in ["uid", "creationTimestamp", "namespace", "name", "generation", "deletionTimestamp"] {
+            metadata[field] = currentMetadata[field]
+        }
+        metadata["resourceVersion"] = currentMetadata["resourceVersion"]
+        next = next.setting("metadata", .object(metadata))
+        try Self.checkLabels(next, type)
+        if next == current { return current }
+        if type.tracksGeneration, next["spec"] != current["spec"] {
+            metadata["generation"] = .integer((currentMetadata["generation"]?.integerValue ?? 0) + 1)
+        }
+        state.resourceVersion += 1
+        metadata["resourceVersion"] = .string(String(state.resourceVersion))
+        next = next.setting("metadata", .object(metadata))
+        state.objects[type, default: [:]][key] = next
+        record(&state, Change(resourceVersion: state.resourceVersion, type: type, kind: .modified, old: current, new: next))
+        return next
+    }
+
+    /// Removes an object and returns it as it was; deleting a namespace removes what it holds.
+    public func delete(_ type: ResourceType, namespace: String?, name: String, preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)) throws(Status) -> JSONValue {
+        try state.withLock { state throws(Status) in
+            let key = ObjectKey(namespace: scope(type, namespace), name: name)
+            guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
+            if let uid = preconditions.uid, uid != current[path: "metadata", "uid"]?.stringValue {
+                throw Status.failure(409, .conflict, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current[path: "metadata", "uid"]?.stringValue ?? "")")
+            }
+            if let version = preconditions.resourceVersion, version != current[path: "metadata", "resourceVersion"]?.stringValue {
+                throw Self.conflict(type, name)
+            }
+            if type == .namespaces {
+                for (otherType, objects) in state.objects where otherType.namespaced {
+                    for (otherKey, object) in objects where otherKey.namespace == name {
+                        remove(&state, otherType, otherKey, object)
+                    }
+                }
+            }
+            return remove(&state, type, key, current)
+        }
+    }
+
+    @discardableResult
+    private func remove(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, _ object: JSONValue) -> JSONValue {
+        state.objects[type]?[key] = nil
+        state.sortedKeys[type] = nil
+        state.resourceVersion += 1
+        var metadata = object["metadata"]?.objectValue ?? [:]
+        metadata["resourceVersion"] = .string(String(state.resourceVersion))
+        let deleted = object.setting("metadata", .object(metadata))
+        record(&state, Change(resourceVersion: state.resourceVersion, type: type, kind: .deleted, old: object, new: deleted))
+        return deleted
+    }
+
+    // MARK: - Watch
+
+    /// Starts a watch. From `resourceVersion` nil, empty or `"0"` it first sends the current
+    /// objects as ADDED; from a version inside the window it replays what followed; from an older
+    /// one it sends a `410 Expired` error and ends.
+    public func watch(
+        _ type: ResourceType,
+        namespace: String? = nil,
+        labelSelector: LabelSelector? = nil,
+        fieldSelector: FieldSelector? = nil,
+        resourceVersion: String? = nil
+    ) throws(Status) -> WatchRegistration {
+        var from: Int?
+        if let resourceVersion, !resourceVersion.isEmpty, resourceVersion != "0" {
+            guard let value = Int(resourceVersion) else {
+                throw Status.failure(400, .badRequest, "invalid resource version \"\(resourceVersion)\"")
+            }
+            from = value
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: WatchFrame.self, bufferingPolicy: .unbounded)
+        let id = UUID()
+        let watcher = Watcher(type: type, namespace: type.namespaced ? namespace : nil, labelSelector: labelSelector, fieldSelector: fieldSelector, continuation: continuation)
+        let expired: Bool = state.withLock { state in
+            if let from {
+                if from < state.compactedThrough {
+                    continuation.yield(.error(Status.failure(410, .expired, "too old resource version: \(from) (\(state.compactedThrough))")))
+                    return true
+                }
+                for change in state.window where change.resourceVersion > from {
+                    if let frame = Self.frame(for: change, watcher) { continuation.yield(frame) }
+                }
+            } else {
+                let objects = state.objects[type] ?? [:]
+                for key in objects.keys.sorted() where watcher.namespace == nil || key.namespace == watcher.namespace {
+                    let object = objects[key]!
+                    if Self.matches(object, labelSelector, fieldSelector) { continuation.yield(.event(.added, object)) }
+                }
+            }
+            state.watchers[id] = watcher
+            return false
+        }
+        if expired { continuation.finish() }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+        }
+        return WatchRegistration(id: id, frames: stream, store: self)
+    }
+
+    /// Sends a bookmark with the current version to one watch.
+    func bookmark(_ id: UUID) {
+        state.withLock { state in
+            state.watchers[id]?.continuation.yield(.bookmark(String(state.resourceVersion)))
+        }
+    }
+
+    /// Ends a watch from the server side (its timeout).
+    func endWatch(_ id: UUID) {
+        let watcher = state.withLock { $0.watchers.removeValue(forKey: id) }
+        watcher?.continuation.finish()
+    }
+
+    /// Ends every watch: what a restarting API server does to its clients.
+    public func endAllWatches() {
+        let watchers = state.withLock { state in
+            defer { state.watchers.removeAll() }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.continuation.finish() }
+    }
+
+    public var watcherCount: Int { state.withLock { $0.watchers.count } }
+
+    private func record(_ state: inout State, _ change: Change) {
+        if state.window.count - state.windowStart >= eventWindow {
+            state.compactedThrough = state.window[state.windowStart].resourceVersion
+            state.windowStart += 1
+            if state.windowStart > eventWindow {
+                state.window.removeFirst(state.windowStart)
+                state.windowStart = 0
+            }
+        }
+        state.window.append(change)
+        for watcher in state.watchers.values {
+            if let frame = Self.frame(for: change, watcher) { watcher.continuation.yield(frame) }
+        }
+    }
+
+    /// What a watcher sees of a change: objects moving into or out of its selectors appear as
+    /// added or deleted, as the API server's watch cache reports them.
+    static func frame(for change: Change, _ watcher: Watcher) -> WatchFrame? {
+        guard change.type == watcher.type else { return nil }
+        if let namespace = watcher.namespace, change.new[path: "metadata", "namespace"]?.stringValue != namespace { return nil }
+        let nowMatches = matches(change.new, watcher.labelSelector, watcher.fieldSelector)
+        switch change.kind {
+        case .added: return nowMatches ? .event(.added, change.new) : nil
+        case .deleted:
+            return matches(change.old ?? change.new, watcher.labelSelector, watcher.fieldSelector) ? .event(.deleted, change.new) : nil
+        case .modified:
+            let matchedBefore = change.old.map { matches($0, watcher.labelSelector, watcher.fieldSelector) } ?? false
+            switch (matchedBefore, nowMatches) {
+            case (true, true): return .event(.modified, change.new)
+            case (false, true): return .event(.added, change.new)
+            case (true, false): return .event(.deleted, change.new)
+            case (false, false): return nil
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func scope(_ type: ResourceType, _ namespace: String?) -> String {
+        type.namespaced ? (namespace ?? "default") : ""
+    }
+
+    static func matches(_ object: JSONValue, _ labels: LabelSelector?, _ fields: FieldSelector?) -> Bool {
+        if let labels, !labels.matches(object[path: "metadata", "labels"]?.stringMap ?? [:]) { return false }
+        if let fields, !fields.matches(object) { return false }
+        return true
+    }
+
+    static func notFound(_ type: ResourceType, _ name: String) -> Status {
+        .failure(404, .notFound, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" not found", details: .init(name: name, group: type.group, kind: type.plural))
+    }
+
+    static func conflict(_ type: ResourceType, _ name: String) -> Status {
+        .failure(409, .conflict, "Operation cannot be fulfilled on \(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+                 details: .init(name: name, group: type.group, kind: type.plural))
+    }
+
+    /// Checks `apiVersion`, `kind` and namespace against the request, as the API server does.
+    static func validated(_ object: JSONValue, _ type: ResourceType, namespace: String?) throws(Status) -> JSONValue {
+        guard case .object = object else { throw Status.failure(400, .badRequest, "the body of the request is not a JSON object") }
+        if let apiVersion = object["apiVersion"]?.stringValue, apiVersion != type.apiVersion {
+            throw Status.failure(400, .badRequest, "the API version in the data (\(apiVersion)) does not match the expected API version (\(type.apiVersion))")
+        }
+        if let kind = object["kind"]?.stringValue, kind != type.kind {
+            throw Status.failure(400, .badRequest, "the kind in the data (\(kind)) does not match the expected kind (\(type.kind))")
+        }
+        if let metadata = object["metadata"], metadata.objectValue == nil {
+            throw Status.failure(400, .badRequest, "metadata must be an object")
+        }
+        if type.namespaced, let namespace, let bodyNamespace = object[path: "metadata", "namespace"]?.stringValue, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+            throw Status.failure(400, .badRequest, "the namespace of the provided object does not match the namespace sent on the request")
+        }
+        var result = object
+        if result["apiVersion"] == nil { result = result.setting("apiVersion", .string(type.apiVersion)) }
+        if result["kind"] == nil { result = result.setting("kind", .string(type.kind)) }
+        try checkLabels(result, type)
+        return result
+    }
+
+    static func checkName(_ name: String, _ type: ResourceType) throws(Status) {
+        let valid: Bool
+        let rule: String
+        switch type {
+        case .knativeServices:
+            valid = isDNSLabel(name) && name.first!.isLetter
+            rule = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"
+        case .namespaces:
+            valid = isDNSLabel(name)
+            rule = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+        default:
+            valid = name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
+            rule = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        }
+        if !valid {
+            throw Status.failure(422, .invalid, "\(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": \(rule)",
+                                 details: .init(name: name, group: type.group, kind: type.kind, causes: [.init(reason: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(rule)", field: "metadata.name")]))
+        }
+    }
+
+    static func isDNSLabel(_ name: String) -> Bool {
+        guard (1...63).contains(name.count), let first = name.first, let last = name.last else { return false }
+        let allowed = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber || c == "-") }
+        return name.allSatisfy(allowed) && first != "-" && last != "-"
+    }
+
+    static func checkLabels(_ object: JSONValue, _ type: ResourceType) throws(Status) {
+        for field in ["labels", "annotations"] {
+            guard let map = object[path: "metadata", field] else { continue }
+            guard case .object(let members) = map, members.values.allSatisfy({ $0.stringValue != nil }) else {
+                let name = object[path: "metadata", "name"]?.stringValue ?? ""
+                throw Status.failure(422, .invalid, "\(type.kind) \"\(name)\" is invalid: metadata.\(field): Invalid value: values must be strings",
+                                     details: .init(name: name, kind: type.kind, causes: [.init(reason: "FieldValueInvalid", message: "values must be strings", field: "metadata.\(field)")]))
+            }
+        }
+    }
+
+    static func randomSuffix() -> String {
+        String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        date.formatted(.iso8601)
+    }
+}
+
+/// What a watch stream carries.
+public enum WatchFrame: Sendable {
+    public enum Kind: String, Sendable {
+        case added = "ADDED"
+        case modified = "MODIFIED"
+        case deleted = "DELETED"
+    }
+
+    case event(Kind, JSONValue)
+    case bookmark(String)
+    case error(Status)
+}
+
+/// A running watch: its frames, and a way to end it.
+public struct WatchRegistration: Sendable {
+    let id: UUID
+    public let frames: AsyncStream<WatchFrame>
+    let store: ObjectStore
+
+    /// Sends a bookmark carrying the current resource version.
+    public func bookmark() { store.bookmark(id) }
+    /// Ends the watch from the server's side.
+    public func end() { store.endWatch(id) }
+}
+
+extension JSONValue {
+    /// A copy with one member set (or removed when `value` is nil); non-objects become objects.
+    func setting(_ key: String, _ value: JSONValue?) -> JSONValue {
+        var members = objectValue ?? [:]
+        members[key] = value
+        return .object(members)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+import KubeModels
+
+/// Server-side printing: the `meta.k8s.io/v1` Table kubectl asks for to print `kubectl get`.
+enum TablePrinter {
+    static func wantsTable(_ request: Request) -> Bool {
+        request.headers[.accept]?.contains("as=Table") ?? false
+    }
+
+    struct Column {
+        var name: String
+        var type: String
+        var format: String = ""
+        var priority = 0
+        var cell: (JSONValue) -> JSONValue
+    }
+
+    static func table(_ type: ResourceType, _ objects: [JSONValue], listMetadata: JSONValue?) -> JSONValue {
+        let columns = self.columns(type)
+        var result: [String: JSONValue] = [
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "columnDefinitions": .array(columns.map { column in
+                ["name": .string(column.name), "type": .string(column.type), "format": .string(column.format), "description": "", "priority": .integer(Int64(column.priority))]
+            }),
+            "rows": .array(objects.map { object in
+                [
+                    "cells": .array(columns.map { $0.cell(object) }),
+                    "object": [
+                        "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": object["metadata"] ?? [:],
+                    ],
+                ]
+            }),
+        ]
+        if let listMetadata { result["metadata"] = listMetadata }
+        return .object(result)
+    }
+
+    static func name(_ object: JSONValue) -> JSONValue { object[path: "metadata", "name"] ?? "" }
+
+    static func age(_ object: JSONValue) -> JSONValue {
+        guard let text = object[path: "metadata", "creationTimestamp"]?.stringValue,
+            let date = try? Date(text, strategy: .iso8601)
+        else { return "<unknown>" }
+        let seconds = max(0, Int(Date().timeIntervalSince(date)))
+        switch seconds {
+        case ..<120: return .string("\(seconds)s")
+        case ..<7200: return .string("\(seconds / 60)m")
+        case ..<172_800: return .string("\(seconds / 3600)h")
+        default: return .string("\(seconds / 86400)d")
+        }
+    }
+
+    static func condition(_ object: JSONValue, _ type: String) -> JSONValue? {
+        object[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }
+    }
+
+    static func columns(_ type: ResourceType) -> [Column] {
+        let nameColumn = Column(name: "Name", type: "string", format: "name", cell: name)
+        let ageColumn = Column(name: "Age", type: "string", cell: age)
+        switch type {
+        case .nodes:
+            return [
+                nameColumn,
+                Column(name: "Status", type: "string") { object in
+                    var status = condition(object, "Ready")?["status"]?.stringValue == "True" ? "Ready" : "NotReady"
+                    if object[path: "spec", "unschedulable"]?.boolValue == true { status += ",SchedulingDisabled" }
+                    return .string(status)
+                },
+                Column(name: "Roles", type: "string") { object in
+                    let roles = (object[path: "metadata", "labels"]?.stringMap ?? [:]).keys
+                        .filter { $0.hasPrefix("node-role.kubernetes.io/") }.map { String($0.dropFirst("node-role.kubernetes.io/".count)) }.sorted()
+                    return .string(roles.isEmpty ? "<none>" : roles.joined(separator: ","))
+                },
+                ageColumn,
+                Column(name: "Version", type: "string") { $0[path: "status", "nodeInfo", "kubeletVersion"] ?? "" },
+            ]
+        case .pods:
+            return [
+                nameColumn,
+                Column(name: "Ready", type: "string") { object in
+                    let statuses = object[path: "status", "containerStatuses"]?.arrayValue ?? []
+                    let total = object[path: "spec", "containers"]?.arrayValue?.count ?? statuses.count
+                    let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
+                    return .string("\(ready)/\(total)")
+                },
+                Column(name: "Status", type: "string") { $0[path: "status", "phase"] ?? "Unknown" },
+                Column(name: "Restarts", type: "string") { _ in "0" },
+                ageColumn,
+                Column(name: "Node", type: "string", priority: 1) { $0[path: "spec", "nodeName"] ?? "<none>" },
+            ]
+        case .knativeServices:
+            return [
+                nameColumn,
+                Column(name: "URL", type: "string") { $0[path: "status", "url"] ?? "" },
+                Column(name: "LatestCreated", type: "string") { $0[path: "status", "latestCreatedRevisionName"] ?? "" },
+                Column(name: "LatestReady", type: "string") { $0[path: "status", "latestReadyRevisionName"] ?? "" },
+                Column(name: "Ready", type: "string") { condition($0, "Ready")?["status"] ?? "Unknown" },
+                Column(name: "Reason", type: "string") { condition($0, "Ready")?["reason"] ?? "" },
+            ]
+        case .deployments:
+            return [
+                nameColumn,
+                Column(name: "Ready", type: "string") { object in
+                    .string("\(object[path: "status", "readyReplicas"]?.integerValue ?? 0)/\(object[path: "spec", "replicas"]?.integerValue ?? 1)")
+                },
+                Column(name: "Up-to-date", type: "integer") { $0[path: "status", "updatedReplicas"] ?? 0 },
+                Column(name: "Available", type: "integer") { $0[path: "status", "availableReplicas"] ?? 0 },
+                ageColumn,
+            ]
+        case .namespaces:
+            return [nameColumn, Column(name: "Status", type: "string") { $0[path: "status", "phase"] ?? "Active" }, ageColumn]
+        case .configMaps:
+            return [nameColumn, Column(name: "Data", type: "integer") { .integer(Int64($0["data"]?.objectValue?.count ?? 0)) }, ageColumn]
+        default:
+            return [nameColumn, ageColumn]
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import KubeSim
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `direktiv-dispatch sim`: runs the simulated cluster on its own.
+struct SimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Run KubeSim, the simulated Kubernetes API server, until interrupted."
+    )
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 6443
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Write a kubeconfig for kubectl and direktiv-dispatch here.")
+    var kubeconfigOut: String?
+
+    @Option(help: "Starting state: \(Scenario.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scenario: Scenario = .seed
+
+    @Option(help: "Bearer token clients must present (random when omitted).")
+    var token: String?
+
+    func run() async throws {
+        var options = KubeSim.Options()
+        options.token = token
+        let logger = Logger(label: "kubesim")
+        let sim = try KubeSim(options: options, logger: logger)
+        try scenario.apply(to: sim.store)
+        let kubeconfigPath = kubeconfigOut
+        let host = host
+        let scenario = scenario
+        let server = try sim.server(host: host, port: port) { boundPort in
+            let url = "https://\(host.contains(":") ? "[\(host)]" : host):\(boundPort)"
+            if let kubeconfigPath {
+                do {
+                    try sim.kubeconfig(server: url).write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+                } catch {
+                    printError("cannot write the kubeconfig to \(kubeconfigPath): \(error)")
+                }
+            }
+            printLine("KubeSim serving the \(scenario.rawValue) scenario at \(url)")
+            if let kubeconfigPath { printLine("kubeconfig: \(kubeconfigPath)  (try: kubectl --kubeconfig \(kubeconfigPath) get nodes)") }
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension Scenario: ExpressibleByArgument {}

@@ -1,0 +1,220 @@
+import Foundation
+import KubeModels
+import KubeSim
+import Synchronization
+import TestSupport
+import Testing
+
+/// The real `kubectl` against KubeSim, as a user would run it.
+@Suite(.serialized, .enabled(if: Kubectl.path != nil, "kubectl is not on PATH: the kubectl compatibility tests are skipped"))
+struct KubectlTests {
+    @Test func getNodesAsJSONAndTable() async throws {
+        try await Kubectl.withSim { kubectl in
+            let json = try await kubectl.run(["get", "nodes", "-o", "json"])
+            #expect(json.status == 0, "\(json.stderr)")
+            let list = try JSONValue.parse(Data(json.stdout.utf8))
+            #expect(list["items"]?.arrayValue?.compactMap { $0[path: "metadata", "name"]?.stringValue }.sorted() == ["liqo-external1", "liqo-external2", "main-1", "main-2"])
+            #expect(list["items"]?[0]?[path: "status", "allocatable", "cpu"] != nil)
+
+            let table = try await kubectl.run(["get", "nodes"])
+            #expect(table.status == 0)
+            let lines = table.stdout.split(separator: "\n")
+            #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"])
+            #expect(lines.contains { $0.hasPrefix("liqo-external1") && $0.contains("Ready") })
+        }
+    }
+
+    @Test func applyGetAndDeleteAKnativeService() async throws {
+        try await Kubectl.withSim { kubectl in
+            let manifest = """
+                apiVersion: serving.knative.dev/v1
+                kind: Service
+                metadata:
+                  name: hello
+                  namespace: direktiv-services-direktiv
+                  labels:
+                    direktiv-app: direktiv
+                spec:
+                  template:
+                    spec:
+                      containers:
+                      - name: direktiv-container
+                        image: direktiv/greeting:v3
+                """
+            let file = try kubectl.write("ksvc.yaml", manifest)
+            let created = try await kubectl.run(["apply", "-f", file])
+            #expect(created.status == 0, "\(created.stderr)")
+            #expect(created.stdout.contains("service.serving.knative.dev/hello created"))
+            #expect(try await kubectl.run(["apply", "-f", file]).stdout.contains("unchanged"))
+            let changed = try kubectl.write("ksvc.yaml", manifest.replacingOccurrences(of: "greeting:v3", with: "greeting:v4"))
+            let configured = try await kubectl.run(["apply", "-f", changed])
+            #expect(configured.stdout.contains("configured"), "\(configured.stderr)")
+
+            let stored = try kubectl.sim.store.get(.knativeServices, namespace: "direktiv-services-direktiv", name: "hello")
+            #expect(stored[path: "spec", "template", "spec", "containers"]?[0]?["image"] == "direktiv/greeting:v4")
+            #expect(stored[path: "metadata", "generation"] == 2)
+
+            let table = try await kubectl.run(["get", "ksvc", "-n", "direktiv-services-direktiv"])
+            #expect(table.status == 0)
+            #expect(table.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "URL", "LATESTCREATED", "LATESTREADY", "READY", "REASON"])
+            #expect(table.stdout.contains("hello"))
+            let yaml = try await kubectl.run(["get", "ksvc", "hello", "-n", "direktiv-services-direktiv", "-o", "yaml"])
+            #expect(yaml.stdout.contains("image: direktiv/greeting:v4"))
+
+            let deleted = try await kubectl.run(["delete", "ksvc", "hello", "-n", "direktiv-services-direktiv"])
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            #expect(deleted.stdout.contains("\"hello\" deleted"))
+            let missing = try await kubectl.run(["get", "ksvc", "hello", "-n", "direktiv-services-direktiv"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("Error from server (NotFound): services.serving.knative.dev \"hello\" not found"))
+        }
+    }
+
+    @Test func watchReceivesAnEvent() async throws {
+        try await Kubectl.withSim { kubectl in
+            let watch = try kubectl.start(["get", "pods", "-n", "direktiv-services-direktiv", "-w"])
+            defer { watch.stop() }
+            _ = try await next(watch.lines) { $0.hasPrefix("NAME") }
+            let pod: JSONValue = ["metadata": ["name": "arrives-later"], "spec": ["containers": [["name": "c"]]], "status": ["phase": "Pending"]]
+            _ = try kubectl.sim.store.create(pod, .pods, namespace: "direktiv-services-direktiv")
+            let line = try await next(watch.lines) { $0.hasPrefix("arrives-later") }
+            #expect(line.contains("Pending"))
+            try kubectl.sim.store.modify(.pods, namespace: "direktiv-services-direktiv", name: "arrives-later", subresource: "status") { pod in
+                pod = .object((pod.objectValue ?? [:]).merging(["status": ["phase": "Running"]]) { $1 })
+            }
+            let running = try await next(watch.lines) { $0.hasPrefix("arrives-later") && $0.contains("Running") }
+            #expect(running.contains("Running"))
+        }
+    }
+
+    @Test func errorsReadAsTheRealAPIServersDo() async throws {
+        try await Kubectl.withSim { kubectl in
+            let bad = try kubectl.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n")
+            let invalid = try await kubectl.run(["apply", "-f", bad])
+            #expect(invalid.status == 1)
+            #expect(invalid.stderr.contains("is invalid"), "\(invalid.stderr)")
+            let wrongToken = try await kubectl.run(["get", "nodes", "--token", "nope"])
+            #expect(wrongToken.status == 1)
+            #expect(wrongToken.stderr.contains("You must be logged in to the server"), "\(wrongToken.stderr)")
+        }
+    }
+}
+
+/// Runs kubectl with a kubeconfig for a simulator and a fresh discovery cache.
+struct Kubectl: Sendable {
+    static let path: String? = {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(directory)/kubectl"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }()
+
+    let sim: KubeSim
+    let directory: URL
+
+    static func withSim(_ body: (Kubectl) async throws -> Void) async throws {
+        let harness = try await SimHarness.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try harness.sim.kubeconfig(server: harness.url).write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        do {
+            try await body(Kubectl(sim: harness.sim, directory: directory))
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
+    }
+
+    func write(_ name: String, _ contents: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    private func process(_ arguments: [String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.path!)
+        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--cache-dir", directory.appendingPathComponent("cache").path] + arguments
+        return process
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs kubectl to completion on a thread of its own: waiting on the concurrency pool would
+    /// starve the simulator answering it.
+    func run(_ arguments: [String]) async throws -> Result {
+        let process = process(arguments)
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result<Kubectl.Result, any Error> { try Self.complete(process) })
+            }
+        }
+    }
+
+    private static func complete(_ process: Process) throws -> Result {
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A running kubectl whose output arrives line by line.
+    final class Running: Sendable {
+        let process: Process
+        let lines: AsyncStream<String>
+
+        init(process: Process, lines: AsyncStream<String>) {
+            self.process = process
+            self.lines = lines
+        }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+    }
+
+    func start(_ arguments: [String]) throws -> Running {
+        let process = process(arguments)
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        let pending = Mutex("")
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                continuation.finish()
+                return
+            }
+            let complete: [String] = pending.withLock { buffer in
+                buffer += String(decoding: data, as: UTF8.self)
+                var parts = buffer.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                buffer = parts.removeLast()
+                return parts
+            }
+            for line in complete { continuation.yield(line) }
+        }
+        try process.run()
+        return Running(process: process, lines: lines)
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import KubeClient
+import KubeModels
+import KubeSim
+import Logging
+import ServiceLifecycle
+
+/// A KubeSim serving HTTPS on a free loopback port for the length of a test.
+public final class SimHarness: Sendable {
+    public let sim: KubeSim
+    private let running: RunningServer
+    public let port: Int
+
+    struct RunningServer: Sendable {
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+    }
+
+    public var url: String { "https://127.0.0.1:\(port)" }
+
+    private init(sim: KubeSim, running: RunningServer, port: Int) {
+        self.sim = sim
+        self.running = running
+        self.port = port
+    }
+
+    /// Starts a simulator with `scenario` applied.
+    public static func start(scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options()) async throws -> SimHarness {
+        var serverLogger = Logger(label: "kubesim-test")
+        // A hard stop makes the HTTP server log its cancelled connections as errors.
+        serverLogger.logLevel = .critical
+        let sim = try KubeSim(options: options, logger: serverLogger)
+        try scenario.apply(to: sim.store)
+        let (running, port) = try await serve(sim, port: 0)
+        return SimHarness(sim: sim, running: running, port: port)
+    }
+
+    private static func serve(_ sim: KubeSim, port: Int) async throws -> (RunningServer, Int) {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let server = try sim.server(port: port) { continuation.yield($0) }
+        let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "kubesim-test")))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let bound = await iterator.next() else { throw HarnessError("the simulator did not start") }
+        return (RunningServer(group: group, task: task), bound)
+    }
+
+    /// Stops the server at once, dropping its connections as a crashing API server would; the
+    /// store keeps its state.
+    public func stop() async {
+        running.task.cancel()
+        _ = try? await running.task.value
+    }
+
+    /// Stops the server gracefully: open watches end, new ones are refused, requests finish.
+    public func stopGracefully() async {
+        await running.group.triggerGracefulShutdown()
+        _ = try? await running.task.value
+    }
+
+    /// Stops this server and starts a new one with the same store on the same port.
+    public func restarted() async throws -> SimHarness {
+        await stop()
+        let (running, port) = try await Self.serve(sim, port: port)
+        return SimHarness(sim: sim, running: running, port: port)
+    }
+
+    public func configuration(readTimeout: Duration = .seconds(30)) -> KubeConfiguration {
+        KubeConfiguration(
+            server: url,
+            tls: .init(certificateAuthorityPEM: Array(sim.certificateAuthority.certificatePEM.utf8)),
+            credentials: .token(sim.token),
+            readTimeout: readTimeout,
+            connectTimeout: .seconds(2)
+        )
+    }
+
+    public func client() throws -> KubeClient {
+        try KubeClient(configuration: configuration())
+    }
+}
+
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` with a started simulator and a client, shutting both down afterwards.
+public func withSim<T>(
+    scenario: Scenario = .seed,
+    options: KubeSim.Options = KubeSim.Options(),
+    _ body: (SimHarness, KubeClient) async throws -> T
+) async throws -> T {
+    let harness = try await SimHarness.start(scenario: scenario, options: options)
+    let client = try harness.client()
+    do {
+        let result = try await body(harness, client)
+        try await client.shutdown()
+        await harness.stop()
+        return result
+    } catch {
+        try? await client.shutdown()
+        await harness.stop()
+        throw error
+    }
+}
+
+/// Waits for the next element satisfying `predicate`; the deadline only guards against a hang.
+public func next<S: AsyncSequence & Sendable>(
+    _ sequence: S,
+    within deadline: Duration = .seconds(15),
+    where predicate: @escaping @Sendable (S.Element) -> Bool
+) async throws -> S.Element where S.Element: Sendable {
+    try await withThrowingTaskGroup(of: S.Element?.self) { group in
+        group.addTask {
+            for try await element in sequence where predicate(element) { return element }
+            return nil
+        }
+        group.addTask {
+            try await Task.sleep(for: deadline)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let element = first else {
+            throw HarnessError("no matching element within \(deadline)")
+        }
+        return element
+    }
+}
+
+public func configMap(_ name: String, namespace: String = "default", data: [String: String] = [:], labels: [String: String]? = nil) -> ConfigMap {
+    ConfigMap(metadata: ObjectMeta(name: name, namespace: namespace, labels: labels), data: data)
+}
+
+/// Runs `body`, failing if it has not finished by `deadline`.
+public func withDeadline(_ deadline: Duration, _ body: @escaping @Sendable () async -> Void) async throws {
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            await body()
+            return true
+        }
+        group.addTask {
+            try await Task.sleep(for: deadline)
+            return false
+        }
+        defer { group.cancelAll() }
+        guard try await group.next() == true else { throw HarnessError("not finished within \(deadline)") }
+    }
+}
+
