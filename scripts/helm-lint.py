@@ -1,0 +1,621 @@
+#!/usr/bin/env python3
+"""Lint and render the Helm chart with the real Helm engine, then check what it renders.
+
+Usage: helm-lint.py [CHART_DIR]        (default: charts/direktiv-dispatch)
+
+Needs PyPI helm-sdkpy (Helm's Go library; `pip install --ignore-requires-python helm-sdkpy`)
+and PyYAML; installs nothing.
+
+1. `helm lint` through helm_sdkpy.Lint; fails when the result's Errors is non-empty.
+2. helm-sdkpy has no `helm template`, so rendering runs its Install action against a fake
+   Kubernetes API server on 127.0.0.1 that answers discovery and accepts every write. The
+   release it returns carries the rendered manifest, exactly what `helm install` would apply:
+   values.schema.json, lookup, genCA and .Capabilities.KubeVersion all take part.
+3. Asserts the chart's contract on the rendered objects, for the default values, for
+   cert-manager with every optional object on, for the other options, for an upgrade (existing
+   Secrets must be kept), for Kubernetes 1.29 (no sleep lifecycle action), and that bad values
+   are refused.
+"""
+import asyncio
+import base64
+import copy
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    import helm_sdkpy
+    import yaml
+except ImportError as error:
+    sys.exit(f"helm-lint: {error}; install with: pip install --ignore-requires-python helm-sdkpy pyyaml")
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RELEASE, NAMESPACE = "direktiv-dispatch", "direktiv-dispatch"
+FUNCTIONS_NS = "direktiv-services-direktiv"
+SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
+
+# The agent's contract (DESIGN + issue 7): what the chart must hand to the container.
+ENV_ALWAYS = [
+    "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_TLS_CERT", "DISPATCH_TLS_KEY",
+    "DISPATCH_ADMIN_TOKEN_FILE", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
+    "DISPATCH_BIND_ADDRESS", "DISPATCH_WEBHOOK_PORT", "DISPATCH_PROXY_PORT", "DISPATCH_ADMIN_PORT",
+    "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_DRAIN_SECONDS",
+    "DISPATCH_LOG_LEVEL",
+]
+ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE"]
+METRICS = [
+    "direktiv_dispatch_admission_requests_total", "direktiv_dispatch_placements_total",
+    "direktiv_dispatch_placement_duration_seconds", "direktiv_dispatch_invocations_total",
+    "direktiv_dispatch_invocation_duration_seconds", "direktiv_dispatch_invocations_in_flight",
+    "direktiv_dispatch_upstream_errors_total", "direktiv_dispatch_cold_starts_total",
+    "direktiv_dispatch_first_invocation_duration_seconds", "direktiv_dispatch_cluster_free_cpu_cores",
+    "direktiv_dispatch_cluster_free_memory_bytes", "direktiv_dispatch_cluster_ready",
+    "direktiv_dispatch_inventory_stale", "direktiv_dispatch_rules_reload_failures_total",
+    "direktiv_dispatch_knative_feature_disabled",
+]
+
+checked = []
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    checked.append(what)
+
+
+# ---------------------------------------------------------------------------------- lint
+
+def lint(chart):
+    result = asyncio.run(helm_sdkpy.Lint(helm_sdkpy.Configuration()).run(str(chart)))
+    for message in result.get("Messages") or []:
+        # helm-sdkpy serializes Go errors as {}: only severity and path survive.
+        print(f"  lint {SEVERITY.get(message.get('Severity'), '?')}: {message.get('Path')}")
+    errors = result.get("Errors") or []
+    print(f"helm lint: {result.get('TotalChartsLinted')} chart(s), {len(errors)} error(s)")
+    return errors
+
+
+# ------------------------------------------------------------------ fake API server
+
+def _resources(group_version, *specs):
+    resources = []
+    for spec in specs:
+        name, kind, namespaced = spec
+        resources.append({"name": name, "singularName": kind.lower(), "kind": kind, "namespaced": namespaced,
+                          "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+
+
+DISCOVERY = {
+    "v1": _resources("v1", ("configmaps", "ConfigMap", True), ("secrets", "Secret", True),
+                     ("services", "Service", True), ("serviceaccounts", "ServiceAccount", True),
+                     ("namespaces", "Namespace", False)),
+    "apps/v1": _resources("apps/v1", ("deployments", "Deployment", True)),
+    "policy/v1": _resources("policy/v1", ("poddisruptionbudgets", "PodDisruptionBudget", True)),
+    "rbac.authorization.k8s.io/v1": _resources(
+        "rbac.authorization.k8s.io/v1", ("clusterroles", "ClusterRole", False),
+        ("clusterrolebindings", "ClusterRoleBinding", False), ("roles", "Role", True),
+        ("rolebindings", "RoleBinding", True)),
+    "admissionregistration.k8s.io/v1": _resources(
+        "admissionregistration.k8s.io/v1",
+        ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False)),
+    "networking.k8s.io/v1": _resources("networking.k8s.io/v1", ("networkpolicies", "NetworkPolicy", True)),
+    "cert-manager.io/v1": _resources("cert-manager.io/v1", ("issuers", "Issuer", True),
+                                     ("certificates", "Certificate", True)),
+    "monitoring.coreos.com/v1": _resources("monitoring.coreos.com/v1", ("servicemonitors", "ServiceMonitor", True)),
+}
+
+
+class FakeAPIServer:
+    """Just enough of the Kubernetes API for helm install: version, legacy discovery, GET of
+    the objects it is given (for lookup), empty lists, and writes echoed back."""
+
+    def __init__(self, git_version, existing):
+        self.git_version, self.existing = git_version, existing
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, code, body):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                path = self.path.split("?")[0].rstrip("/")
+                if path == "/version":
+                    major, minor = outer.git_version.lstrip("v").split(".")[:2]
+                    return self.reply(200, {"major": major, "minor": minor, "gitVersion": outer.git_version})
+                if path == "/api":
+                    return self.reply(200, {"kind": "APIVersions", "versions": ["v1"]})
+                if path == "/apis":
+                    groups = {}
+                    for gv in DISCOVERY:
+                        if "/" in gv:
+                            group, version = gv.split("/")
+                            groups.setdefault(group, []).append({"groupVersion": gv, "version": version})
+                    return self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                        {"name": g, "versions": v, "preferredVersion": v[0]} for g, v in groups.items()]})
+                gv = path[len("/api/"):] if path.startswith("/api/") else path[len("/apis/"):]
+                if gv in DISCOVERY:
+                    return self.reply(200, DISCOVERY[gv])
+                if path in outer.existing:
+                    return self.reply(200, outer.existing[path])
+                if path.split("/")[-1] in ("secrets", "configmaps") or "labelSelector" in self.path:
+                    return self.reply(200, {"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []})
+                self.reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                 "reason": "NotFound", "code": 404, "message": f"{path} not found"})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    echoed = json.loads(body)
+                except ValueError:  # helm stores its release record as protobuf
+                    echoed = {"kind": "Secret", "apiVersion": "v1", "metadata": {}}
+                self.reply(201 if self.command == "POST" else 200, echoed)
+
+            do_PUT = do_PATCH = do_POST
+
+            def do_DELETE(self):
+                self.reply(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def render(chart, values=None, kube_version="v1.31.0", existing=None):
+    """Returns (objects, notes) rendered by helm install against the fake API server."""
+    with FakeAPIServer(kube_version, existing or {}) as url:
+        kubeconfig = yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": url}}],
+            "users": [{"name": "fake", "user": {"token": "fake"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+        })
+        config = helm_sdkpy.Configuration(namespace=NAMESPACE, kubeconfig=kubeconfig)
+        release = asyncio.run(helm_sdkpy.Install(config).run(
+            RELEASE, str(chart), values=values or {}, wait=False, timeout=60))
+    objects = [o for o in yaml.safe_load_all(release["manifest"]) if o]
+    return objects, (release.get("info") or {}).get("notes", "")
+
+
+# ------------------------------------------------------------------------ assertions
+
+def merged(defaults, given):
+    """Helm's coalescing of user values into the chart's: maps merge, everything else replaces."""
+    if not (isinstance(defaults, dict) and isinstance(given, dict)):
+        return copy.deepcopy(given)
+    result = copy.deepcopy(defaults)
+    for key, value in given.items():
+        result[key] = merged(defaults.get(key), value) if key in defaults else copy.deepcopy(value)
+    return result
+
+
+def find(objects, kind, name=None, namespace=None):
+    found = [o for o in objects if o["kind"] == kind
+             and (name is None or o["metadata"]["name"] == name)
+             and (namespace is None or o["metadata"].get("namespace") == namespace)]
+    return found
+
+
+def one(objects, kind, name=None, namespace=None):
+    found = find(objects, kind, name, namespace)
+    check(len(found) == 1, f"exactly one {kind} {name or ''} {namespace or ''}".replace("  ", " ").strip())
+    return found[0]
+
+
+def container_of(objects):
+    deployment = one(objects, "Deployment", RELEASE, NAMESPACE)
+    return deployment, deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def check_common(objects, values_rules):
+    deployment, container = container_of(objects)
+    pod = deployment["spec"]["template"]["spec"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    check(ports == {"webhook": 8443, "proxy": 8080, "admin": 9090}, "container ports webhook 8443, proxy 8080, admin 9090")
+
+    # Services: 443 -> 8443, 8080 -> 8080, 9090 -> 9090 through the named ports.
+    for name, port, target in [(f"{RELEASE}-webhook", 443, 8443), (f"{RELEASE}-proxy", 8080, 8080),
+                               (f"{RELEASE}-admin", 9090, 9090)]:
+        service = one(objects, "Service", name, NAMESPACE)
+        (service_port,) = service["spec"]["ports"]
+        resolved = ports.get(service_port["targetPort"], service_port["targetPort"])
+        check(service_port["port"] == port and resolved == target, f"Service {name} {port} -> {target}")
+        check(service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(),
+              f"Service {name} selects the agent's pods")
+
+    env = {e["name"]: e for e in container["env"]}
+    missing = [name for name in ENV_ALWAYS if name not in env]
+    check(not missing, f"container env has {len(ENV_ALWAYS)} DISPATCH_* variables (missing: {missing})")
+    check(env["DISPATCH_NAMESPACE"].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace",
+          "DISPATCH_NAMESPACE comes from the downward API metadata.namespace")
+    check("DISPATCH_KUBECONFIG" not in env, "no DISPATCH_KUBECONFIG: in-cluster config")
+    check(not any(n.upper() in ("HTTP_PROXY", "HTTPS_PROXY") for n in env), "the agent itself has no HTTP_PROXY")
+    check(env["DISPATCH_WEBHOOK_PORT"]["value"] == "8443" and env["DISPATCH_PROXY_PORT"]["value"] == "8080"
+          and env["DISPATCH_ADMIN_PORT"]["value"] == "9090", "port variables match the container ports")
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    check(not any("subPath" in m for m in mounts.values()), "no subPath mounts (they never see updates)")
+    check(all(m.get("readOnly") for m in mounts.values()), "all mounts read-only")
+    for variable, mount in [("DISPATCH_RULES", "rules"), ("DISPATCH_TLS_CERT", "tls"), ("DISPATCH_TLS_KEY", "tls"),
+                            ("DISPATCH_ADMIN_TOKEN_FILE", "admin-token")]:
+        check(env[variable]["value"].startswith(mounts[mount]["mountPath"] + "/"),
+              f"{variable} points into the {mount} volume")
+    check(env["DISPATCH_RULES"]["value"] == "/etc/direktiv-dispatch/rules/rules.yaml"
+          and env["DISPATCH_TLS_CERT"]["value"] == "/etc/direktiv-dispatch/tls/tls.crt"
+          and env["DISPATCH_TLS_KEY"]["value"] == "/etc/direktiv-dispatch/tls/tls.key"
+          and env["DISPATCH_ADMIN_TOKEN_FILE"]["value"] == "/etc/direktiv-dispatch/admin/token",
+          "file paths are the agent's defaults")
+
+    security = container["securityContext"]
+    check(security.get("runAsNonRoot") is True and security.get("runAsUser") == 65532
+          and security.get("runAsGroup") == 65532, "container runs as non-root 65532:65532")
+    check(security.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
+    check(security.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation false")
+    check(security.get("capabilities", {}).get("drop") == ["ALL"] and not security["capabilities"].get("add"),
+          "all capabilities dropped, none added")
+    check(pod["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault"
+          and security.get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault")
+    check(container["resources"].get("requests") and container["resources"].get("limits"), "resources requests and limits")
+    check(container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+          and container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"},
+          "liveness /healthz and readiness /readyz on the admin port")
+
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    check(terms and all({"key": "liqo.io/type", "operator": "NotIn", "values": ["virtual-node"]} in t["matchExpressions"]
+                        for t in terms), "required node affinity liqo.io/type NotIn [virtual-node] in every term")
+
+    # Webhook configuration.
+    webhook_config = one(objects, "MutatingWebhookConfiguration", RELEASE)
+    (webhook,) = webhook_config["webhooks"]
+    service = webhook["clientConfig"]["service"]
+    check(service == {"name": f"{RELEASE}-webhook", "namespace": NAMESPACE, "path": "/mutate", "port": 443},
+          "webhook calls the webhook Service on 443 at /mutate")
+    check(webhook["sideEffects"] == "None" and webhook["admissionReviewVersions"] == ["v1"],
+          "sideEffects None, admissionReviewVersions [v1]")
+    rules = {(r["apiGroups"][0], r["apiVersions"][0], r["resources"][0]): r["operations"] for r in webhook["rules"]}
+    check(rules == {("serving.knative.dev", "v1", "services"): ["CREATE", "UPDATE"],
+                    ("apps", "v1", "deployments"): ["CREATE", "UPDATE"]},
+          "webhook rules: serving.knative.dev/v1 services and apps/v1 deployments, CREATE and UPDATE")
+    expressions = webhook["namespaceSelector"]["matchExpressions"]
+    functions_namespaces = (values_rules or {}).get("functionsNamespaces", [FUNCTIONS_NS])
+    check({"key": "kubernetes.io/metadata.name", "operator": "In", "values": functions_namespaces} in expressions,
+          f"namespaceSelector In {functions_namespaces}")
+    check({"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [NAMESPACE]} in expressions,
+          "namespaceSelector NotIn the agent's own namespace")
+    check(webhook["failurePolicy"] in ("Fail", "Ignore") and 1 <= webhook["timeoutSeconds"] <= 30,
+          "failurePolicy and timeoutSeconds set")
+
+    # RBAC: no wildcard anywhere; exactly the grants of the contract.
+    for role in find(objects, "ClusterRole") + find(objects, "Role"):
+        fields = ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs")
+        check(not any("*" in rule.get(field, []) for rule in role["rules"] for field in fields),
+              f"no '*' in any rule of {role['kind']} {role['metadata']['name']}")
+    cluster_role = one(objects, "ClusterRole", RELEASE)
+    check(cluster_role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list", "watch"]}],
+          "ClusterRole: list/watch nodes and pods only")
+    for namespace in functions_namespaces:
+        role = one(objects, "Role", f"{RELEASE}-functions", namespace)
+        check({"apiGroups": ["serving.knative.dev"], "resources": ["services"],
+               "verbs": ["get", "list", "watch", "create", "delete"]} in role["rules"]
+              and {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]} in role["rules"],
+              f"Role in {namespace}: Knative services and apps deployments")
+    overrides_role = one(objects, "Role", f"{RELEASE}-overrides", NAMESPACE)
+    check(overrides_role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                                       "resourceNames": ["direktiv-dispatch-overrides"],
+                                       "verbs": ["get", "list", "watch", "update"]}],
+          "overrides Role: get/list/watch/update on direktiv-dispatch-overrides only")
+    service_account = pod["serviceAccountName"]
+    for binding in find(objects, "RoleBinding") + find(objects, "ClusterRoleBinding"):
+        ref = binding["roleRef"]
+        bound = find(objects, ref["kind"], ref["name"], None if ref["kind"] == "ClusterRole"
+                     else binding["metadata"]["namespace"])
+        check(len(bound) == 1 and binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}],
+            f"{binding['kind']} {binding['metadata']['name']} binds an existing role to the agent's ServiceAccount")
+    one(objects, "ServiceAccount", service_account, NAMESPACE)
+
+    for overrides in find(objects, "ConfigMap", "direktiv-dispatch-overrides", NAMESPACE):
+        check(overrides["metadata"]["annotations"].get("helm.sh/resource-policy") == "keep" and "data" not in overrides,
+              "overrides ConfigMap is empty and annotated helm.sh/resource-policy: keep")
+    rules_map = one(objects, "ConfigMap", f"{RELEASE}-rules", NAMESPACE)
+    check(yaml.safe_load(rules_map["data"]["rules.yaml"]) == values_rules, "rules ConfigMap holds the rules values")
+    check_rules_with_agent(rules_map["data"]["rules.yaml"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    check(volumes["rules"]["configMap"]["name"] == rules_map["metadata"]["name"], "rules volume is the rules ConfigMap")
+    check(volumes["tls"]["secret"]["secretName"] == f"{RELEASE}-tls", "tls volume is the TLS Secret")
+    return deployment, container, webhook
+
+
+def check_rules_with_agent(text):
+    """The agent's own strict parser on the rendered file, when a built binary is at hand."""
+    binary = pathlib.Path(os.environ.get("DISPATCH_BIN") or ROOT / ".build" / "debug" / "direktiv-dispatch")
+    if not binary.exists():
+        print(f"  (no {binary}: rendered rules.yaml not checked with check-rules)")
+        return
+    with tempfile.NamedTemporaryFile("w", suffix="-rules.yaml") as rules:
+        rules.write(text)
+        rules.flush()
+        result = subprocess.run([str(binary), "check-rules", rules.name], capture_output=True, text=True, timeout=60)
+    what = "direktiv-dispatch check-rules accepts the rendered rules.yaml"
+    check(result.returncode == 0, what if result.returncode == 0 else f"{what}: {result.stdout}{result.stderr}")
+
+
+def check_generated_tls(objects, webhook):
+    secret = one(objects, "Secret", f"{RELEASE}-tls", NAMESPACE)
+    check(secret["type"] == "kubernetes.io/tls" and {"ca.crt", "tls.crt", "tls.key"} <= secret["data"].keys(),
+          "generated TLS Secret has ca.crt, tls.crt, tls.key")
+    check(webhook["clientConfig"].get("caBundle") == secret["data"]["ca.crt"], "webhook caBundle is the Secret's CA")
+    try:
+        from cryptography import x509
+    except ImportError:
+        print("  (cryptography not installed: certificate SANs and signature not checked)")
+        return secret
+    ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    check(f"{RELEASE}-webhook.{NAMESPACE}.svc" in names, f"serving certificate names {RELEASE}-webhook.{NAMESPACE}.svc")
+    cert.verify_directly_issued_by(ca)
+    check(True, "serving certificate is signed by the caBundle CA")
+    return secret
+
+
+def scenario_defaults(chart, values_rules):
+    objects, notes = render(chart)
+    deployment, container, webhook = check_common(objects, values_rules)
+    pod = deployment["spec"]["template"]["spec"]
+    check(deployment["spec"]["replicas"] == 2, "2 replicas by default")
+    one(objects, "ConfigMap", "direktiv-dispatch-overrides", NAMESPACE)
+    anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    check(anti and anti[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname",
+          "preferred pod anti-affinity across nodes")
+    check(container["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}, "preStop sleep action (Kubernetes >= 1.30)")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    check(pod["terminationGracePeriodSeconds"] > 5 + int(env["DISPATCH_DRAIN_SECONDS"]),
+          "terminationGracePeriodSeconds > preStop + drain")
+    check(webhook["failurePolicy"] == "Fail" and webhook["timeoutSeconds"] == 5, "default failurePolicy Fail, timeout 5 s")
+    pdb = one(objects, "PodDisruptionBudget", RELEASE, NAMESPACE)
+    check(pdb["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(),
+          "PodDisruptionBudget selects the agent's pods")
+    features = one(objects, "Role", f"{RELEASE}-knative-features", "knative-serving")
+    check(features["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["config-features"],
+                                 "verbs": ["get"]}], "knative-serving Role: get config-features only")
+    token = one(objects, "Secret", f"{RELEASE}-admin-token", NAMESPACE)
+    value = base64.b64decode(token["data"]["token"]).decode()
+    check(len(value) == 32 and value.isalnum(), "admin token generated: 32 alphanumerics")
+    check_generated_tls(objects, webhook)
+    for kind in ("NetworkPolicy", "ServiceMonitor", "Certificate", "Issuer"):
+        check(not find(objects, kind), f"no {kind} by default")
+    check(not [o for o in find(objects, "ConfigMap") if "grafana_dashboard" in o["metadata"].get("labels", {})],
+          "no dashboard ConfigMap by default")
+    for namespaced in objects:
+        if namespaced["kind"] not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"):
+            check(namespaced["metadata"].get("namespace"), f"{namespaced['kind']} {namespaced['metadata']['name']} has a namespace")
+    if notes:
+        for needle in ("HTTP_PROXY=http://direktiv-dispatch-proxy.direktiv-dispatch.svc:8080", "NO_PROXY=localhost",
+                       "kubernetes.podspec-affinity", "kubernetes.podspec-tolerations",
+                       "kind: NamespaceOffloading", "podOffloadingStrategy: LocalAndRemote"):
+            check(needle in notes, f"NOTES.txt mentions {needle}")
+    else:
+        print("  (helm-sdkpy returned no notes: NOTES.txt not checked)")
+    return objects
+
+
+def scenario_cert_manager(chart, values_rules):
+    values = {
+        "tls": {"certManager": {"enabled": True}},
+        "serviceMonitor": {"enabled": True},
+        "networkPolicy": {"enabled": True},
+        "dashboards": {"enabled": True},
+        "direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"},
+        "agent": {"protectReads": True},
+    }
+    objects, _ = render(chart, values)
+    _, container, webhook = check_common(objects, values_rules)
+    check(not find(objects, "Secret", f"{RELEASE}-tls"), "cert-manager: the chart renders no TLS Secret")
+    check("caBundle" not in webhook["clientConfig"], "cert-manager: no caBundle (cainjector fills it)")
+    config = one(objects, "MutatingWebhookConfiguration", RELEASE)
+    certificate = one(objects, "Certificate", RELEASE, NAMESPACE)
+    check(config["metadata"]["annotations"].get("cert-manager.io/inject-ca-from") == f"{NAMESPACE}/{RELEASE}",
+          "cert-manager: cert-manager.io/inject-ca-from names the Certificate")
+    check(certificate["spec"]["secretName"] == f"{RELEASE}-tls"
+          and f"{RELEASE}-webhook.{NAMESPACE}.svc" in certificate["spec"]["dnsNames"],
+          "cert-manager: Certificate writes the mounted Secret for the webhook Service's names")
+    one(objects, "Issuer", f"{RELEASE}-selfsigned", NAMESPACE)
+    ca = one(objects, "Certificate", f"{RELEASE}-ca", NAMESPACE)
+    ca_issuer = one(objects, "Issuer", f"{RELEASE}-ca", NAMESPACE)
+    check(ca["spec"]["isCA"] and ca["spec"]["issuerRef"]["name"] == f"{RELEASE}-selfsigned"
+          and ca_issuer["spec"]["ca"]["secretName"] == ca["spec"]["secretName"]
+          and certificate["spec"]["issuerRef"]["name"] == ca_issuer["metadata"]["name"],
+          "cert-manager: serving certificate issued by the chart's own CA (stable caBundle across renewals)")
+    other, _ = render(chart, {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}}}})
+    check(not find(other, "Issuer") and one(other, "Certificate", RELEASE, NAMESPACE)["spec"]["issuerRef"]
+          == {"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+          "cert-manager: a given issuerRef is used and no Issuer is created")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    check(env.get("DISPATCH_FUNCTIONS_TARGET_NAMESPACE") == "dispatch-functions"
+          and env.get("DISPATCH_SIDECAR_IMAGE") == "direktiv/direktiv:v0.8.10" and env["DISPATCH_PROTECT_READS"] == "true",
+          f"optional env set when given: {', '.join(ENV_OPTIONAL)}, protectReads")
+    target = one(objects, "Role", f"{RELEASE}-functions-api", "dispatch-functions")
+    check(target["rules"] == [{"apiGroups": ["serving.knative.dev"], "resources": ["services"],
+                               "verbs": ["get", "create", "delete"]}], "target namespace Role: get/create/delete services")
+    monitor = one(objects, "ServiceMonitor", RELEASE, NAMESPACE)
+    check(monitor["spec"]["endpoints"][0]["port"] == "admin" and monitor["spec"]["endpoints"][0]["path"] == "/metrics",
+          "ServiceMonitor scrapes /metrics on the admin port")
+    policy = one(objects, "NetworkPolicy", RELEASE, NAMESPACE)
+    by_port = {rule["ports"][0]["port"]: rule for rule in policy["spec"]["ingress"]}
+    check("from" not in by_port["webhook"], "NetworkPolicy: webhook port open (API server)")
+    check(by_port["proxy"]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "direktiv"}}}],
+          "NetworkPolicy: proxy port only from Direktiv's namespace")
+    check(by_port["admin"]["from"], "NetworkPolicy: admin port restricted")
+    dashboards = [o for o in find(objects, "ConfigMap") if o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    check(len(dashboards) == 1 and "direktiv-dispatch.json" in dashboards[0]["data"], "dashboard ConfigMap labelled grafana_dashboard: \"1\"")
+    json.loads(dashboards[0]["data"]["direktiv-dispatch.json"])
+
+
+def scenario_upgrade(chart, values_rules):
+    first, _ = render(chart)
+    old_tls = one(first, "Secret", f"{RELEASE}-tls", NAMESPACE)
+    old_token = one(first, "Secret", f"{RELEASE}-admin-token", NAMESPACE)
+    existing = {}
+    for secret in (old_tls, old_token):
+        live = copy.deepcopy(secret)
+        live["metadata"].setdefault("annotations", {}).update(
+            {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE})
+        existing[f"/api/v1/namespaces/{NAMESPACE}/secrets/{secret['metadata']['name']}"] = live
+    second, _ = render(chart, existing=existing)
+    new_tls = one(second, "Secret", f"{RELEASE}-tls", NAMESPACE)
+    check(new_tls["data"] == old_tls["data"], "upgrade keeps the generated CA and certificate (lookup)")
+    (webhook,) = one(second, "MutatingWebhookConfiguration", RELEASE)["webhooks"]
+    check(webhook["clientConfig"]["caBundle"] == old_tls["data"]["ca.crt"], "upgrade keeps caBundle matching the kept CA")
+    check(one(second, "Secret", f"{RELEASE}-admin-token", NAMESPACE)["data"] == old_token["data"],
+          "upgrade keeps the generated admin token (lookup)")
+
+
+def scenario_other_options(chart, values_rules):
+    values = {
+        "rules": {"functionsNamespaces": ["fns-a", "fns-b"]},
+        "replicaCount": 3, "podAntiAffinity": "required", "preStop": {"mode": "none"},
+        "extraNodeAffinityExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"}],
+        "knative": {"enabled": False}, "adminToken": {"existingSecret": "ops-token"}, "overrides": {"create": False},
+        "webhook": {"failurePolicy": "Ignore", "objectSelector": None}, "podDisruptionBudget": {"enabled": False},
+        "imagePullSecrets": [{"name": "pull"}], "podAnnotations": {"a": "b"}, "nodeSelector": {"pool": "system"},
+        "tolerations": [{"key": "dedicated", "operator": "Exists"}], "priorityClassName": "system-cluster-critical",
+    }
+    objects, _ = render(chart, values)
+    deployment, container, webhook = check_common(objects, merged(values_rules, values["rules"]))
+    pod = deployment["spec"]["template"]["spec"]
+    for namespace in ("fns-a", "fns-b"):
+        one(objects, "RoleBinding", f"{RELEASE}-functions", namespace)
+    check(webhook["failurePolicy"] == "Ignore" and "objectSelector" not in webhook, "failurePolicy and objectSelector from values")
+    (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    check({"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"} in term["matchExpressions"],
+          "extra node affinity expressions join the NotIn virtual-node term")
+    check("requiredDuringSchedulingIgnoredDuringExecution" in pod["affinity"]["podAntiAffinity"], "required anti-affinity")
+    check("lifecycle" not in container, "preStop mode none: no lifecycle hook")
+    check(not find(objects, "Role", f"{RELEASE}-knative-features"), "knative disabled: no knative-serving Role")
+    check(not find(objects, "Secret", f"{RELEASE}-admin-token")
+          and {v["name"]: v for v in pod["volumes"]}["admin-token"]["secret"]["secretName"] == "ops-token",
+          "adminToken.existingSecret is mounted instead of a generated Secret")
+    check(not find(objects, "ConfigMap", "direktiv-dispatch-overrides"), "overrides.create false: no overrides ConfigMap")
+    check(not find(objects, "PodDisruptionBudget"), "podDisruptionBudget.enabled false: no PDB")
+    check(deployment["spec"]["replicas"] == 3 and pod["imagePullSecrets"] == [{"name": "pull"}]
+          and pod["nodeSelector"] == {"pool": "system"} and pod["tolerations"] == values["tolerations"]
+          and pod["priorityClassName"] == "system-cluster-critical"
+          and deployment["spec"]["template"]["metadata"]["annotations"] == {"a": "b"},
+          "replicas, pull secrets, nodeSelector, tolerations, priority class, pod annotations from values")
+    # rulesYaml: a whole file, verbatim, replacing the rules map (no merging with the example).
+    text = "# ops' rules\nfunctionsNamespaces: [fns-c]\nnamespaces:\n  - match: \"*\"\n    clusters: [main]\n"
+    verbatim, _ = render(chart, {"rulesYaml": text})
+    (verbatim_webhook,) = one(verbatim, "MutatingWebhookConfiguration", RELEASE)["webhooks"]
+    check(one(verbatim, "ConfigMap", f"{RELEASE}-rules", NAMESPACE)["data"]["rules.yaml"].strip() == text.strip()
+          and {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["fns-c"]}
+          in verbatim_webhook["namespaceSelector"]["matchExpressions"]
+          and find(verbatim, "Role", f"{RELEASE}-functions", "fns-c"),
+          "rulesYaml is mounted verbatim and its functionsNamespaces drive the webhook and Roles")
+    check_rules_with_agent(text)
+    empty, _ = render(chart, {"rulesYaml": "# all defaults\n"})
+    (empty_webhook,) = one(empty, "MutatingWebhookConfiguration", RELEASE)["webhooks"]
+    check({"key": "kubernetes.io/metadata.name", "operator": "In", "values": [FUNCTIONS_NS]}
+          in empty_webhook["namespaceSelector"]["matchExpressions"],
+          "rules without functionsNamespaces: webhook on the agent's default functions namespace")
+
+
+def scenario_old_kubernetes(chart):
+    objects, _ = render(chart, kube_version="v1.29.4")
+    _, container = container_of(objects)
+    check(container["lifecycle"]["preStop"] == {"exec": {"command": ["/bin/sleep", "5"]}},
+          "Kubernetes 1.29: preStop falls back to /bin/sleep from the image")
+
+
+def scenario_refusals(chart):
+    # Each must fail for its own reason, not because the chart fails to render at all.
+    bad = [
+        ("an unknown value key", {"bogus": 1}, "'bogus' not allowed"),
+        ("an unknown rules key", {"rules": {"clusterLabels": "x"}}, "'clusterLabels' not allowed"),
+        ("rulesYaml that is not a mapping", {"rulesYaml": "- a\n- b\n"}, "rulesYaml is not a YAML mapping"),
+        ("failurePolicy Maybe", {"webhook": {"failurePolicy": "Maybe"}}, "/webhook/failurePolicy"),
+        ("timeoutSeconds 31", {"webhook": {"timeoutSeconds": 31}}, "/webhook/timeoutSeconds"),
+        ("the agent's namespace as a functions namespace", {"rules": {"functionsNamespaces": [NAMESPACE]}},
+         "must not contain the agent's own namespace"),
+        ("a functions namespace as target namespace", {"direktiv": {"functionsTargetNamespace": FUNCTIONS_NS}},
+         "is a functions namespace"),
+        ("a grace period shorter than preStop + drain", {"terminationGracePeriodSeconds": 12},
+         "terminationGracePeriodSeconds (12) must exceed"),
+    ]
+    for what, values, reason in bad:
+        try:
+            render(chart, values)
+        except helm_sdkpy.HelmError as error:
+            message = " ".join(str(error).split())
+            check(reason in message, f"refuses {what}: {reason}" if reason in message
+                  else f"refuses {what} because {reason!r}, not: {message[-200:]}")
+        else:
+            check(False, f"refuses {what}")
+
+
+def check_dashboard(chart):
+    for path in sorted((chart / "dashboards").glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        text = " ".join(expressions)
+        used = {m for m in METRICS if m in text}
+        names = {re.sub(r"_(bucket|sum|count)$", "", n) for n in re.findall(r"direktiv_dispatch_[a-z_]+", text)}
+        unknown = names - set(METRICS)
+        check(not unknown, f"{path.name}: only contract metric names (unknown: {sorted(unknown)})")
+        check(used == set(METRICS), f"{path.name}: uses all {len(METRICS)} metrics (missing: {sorted(set(METRICS) - used)})")
+
+
+def main():
+    chart = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "charts" / "direktiv-dispatch"
+    chart = chart.resolve()
+    errors = lint(chart)
+    if errors:
+        print(f"helm lint found {len(errors)} error(s) (helm-sdkpy drops their text; the render below shows it)",
+              file=sys.stderr)
+
+    values_rules = yaml.safe_load((chart / "values.yaml").read_text())["rules"]
+    example = ROOT / "examples" / "rules.yaml"
+    if example.exists():
+        check(values_rules == yaml.safe_load(example.read_text()), "values.yaml rules equal examples/rules.yaml")
+    failed = bool(errors)
+    for name, run in [("defaults", lambda: scenario_defaults(chart, values_rules)),
+                      ("cert-manager and every option", lambda: scenario_cert_manager(chart, values_rules)),
+                      ("upgrade over existing Secrets", lambda: scenario_upgrade(chart, values_rules)),
+                      ("other options", lambda: scenario_other_options(chart, values_rules)),
+                      ("Kubernetes 1.29", lambda: scenario_old_kubernetes(chart)),
+                      ("bad values", lambda: scenario_refusals(chart)),
+                      ("dashboard", lambda: check_dashboard(chart))]:
+        before = len(checked)
+        try:
+            run()
+            print(f"render {name}: ok, {len(checked) - before} checks")
+        except (AssertionError, helm_sdkpy.HelmError) as error:
+            failed = True
+            print(f"render {name}: FAILED: {error}", file=sys.stderr)
+    for what in dict.fromkeys(checked):
+        print(f"  checked: {what}")
+    print(f"{len(checked)} checks, {'FAILED' if failed else 'all passed'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
