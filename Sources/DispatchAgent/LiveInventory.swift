@@ -40,12 +40,14 @@ public final class LiveInventory: Service, Sendable {
         var podsSynced = false
         var nodesConnected = true
         var podsConnected = true
+        /// A snapshot built after both lists completed has been published.
+        var snapshotSynced = false
         var subscribers: [Int: AsyncStream<ClusterInventory>.Continuation] = [:]
         var readinessSubscribers: [Int: AsyncStream<Readiness>.Continuation] = [:]
         var nextSubscriber = 0
 
         var isStale: Bool { !(nodesConnected && podsConnected) }
-        var readiness: Readiness { Readiness(isSynced: nodesSynced && podsSynced, isStale: isStale) }
+        var readiness: Readiness { Readiness(isSynced: snapshotSynced, isStale: isStale) }
     }
 
     /// Whether the inventory can be trusted: listed at least once, and not cut off since.
@@ -211,11 +213,18 @@ public final class LiveInventory: Service, Sendable {
 
     private func rebuildLoop() async {
         for await _ in rebuildSignal {
-            let (nodes, aggregates, settings) = state.withLock { state in (Array(state.nodes.values), state.aggregates, state.settings) }
+            let (nodes, aggregates, settings, listed) = state.withLock { state in
+                (Array(state.nodes.values), state.aggregates, state.settings, state.nodesSynced && state.podsSynced)
+            }
             // Built outside the lock: events keep flowing while a large inventory is assembled.
             let inventory = ClusterInventory(nodes: nodes, aggregates: aggregates, clusterLabel: settings.clusterLabel, toleratedTaintKeys: settings.toleratedTaintKeys)
             let subscribers = state.withLock { state in
                 state.snapshot = inventory
+                if listed, !state.snapshotSynced {
+                    state.snapshotSynced = true
+                    logger.notice("inventory synced", metadata: ["clusters": "\(inventory.clusters.count)", "nodes": "\(nodes.count)"])
+                    for continuation in state.readinessSubscribers.values { continuation.yield(state.readiness) }
+                }
                 return Array(state.subscribers.values)
             }
             for continuation in subscribers { continuation.yield(inventory) }

@@ -15,6 +15,8 @@ public struct ClusterInventory: Sendable {
     public let unreadablePods: Int
 
     private let indexByName: [String: Int]
+    /// Changes when the set of cluster names does; lets callers cache what depends on the names.
+    public let clusterNamesDigest: Int
 
     public init(
         clusterLabel: String,
@@ -29,8 +31,13 @@ public struct ClusterInventory: Sendable {
         self.functionClusters = functionClusters
         self.unreadablePods = unreadablePods
         var index: [String: Int] = [:]
-        for (position, cluster) in self.clusters.enumerated() { index[cluster.name] = position }
+        var hasher = Hasher()
+        for (position, cluster) in self.clusters.enumerated() {
+            index[cluster.name] = position
+            hasher.combine(cluster.name)
+        }
         self.indexByName = index
+        self.clusterNamesDigest = hasher.finalize()
     }
 
     /// An inventory with no clusters.

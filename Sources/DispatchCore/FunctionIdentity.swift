@@ -43,20 +43,7 @@ extension FunctionIdentity {
     /// Resolves a 0.8.1+ service ID (`<ns>-<name>-<path>` cleaned, cut to 50, `-<10 hex>`) against
     /// the known Direktiv namespaces, longest first; returns the namespace and the rest of the text.
     public static func resolveServiceID(_ id: String, knownNamespaces: [String]) -> (namespace: String, remainder: String)? {
-        let text = serviceIDText(id)
-        let candidates = knownNamespaces
-            .map { (name: $0, text: DirektivNames.idText($0)) }
-            .sorted { ($0.text.count, $0.name) > ($1.text.count, $1.name) }
-        for candidate in candidates where !candidate.text.isEmpty {
-            if text.hasPrefix(candidate.text + "-") {
-                return (candidate.name, String(text.dropFirst(candidate.text.count + 1)))
-            }
-            // The ID text is cut at 50 characters, possibly inside a long namespace name.
-            if text == candidate.text || (text.count == 50 && candidate.text.hasPrefix(text)) {
-                return (candidate.name, "")
-            }
-        }
-        return nil
+        NamespaceResolver(names: knownNamespaces).resolve(id)
     }
 
     /// The ID without its `-<10 hex digits>` hash suffix, when it has one.

@@ -79,6 +79,17 @@ public enum WorkloadReader {
         sizes: SizeTable,
         namespace: String? = nil
     ) throws(WorkloadError) -> FunctionWorkload {
+        try read(object, kind: kind, namespaces: NamespaceResolver(names: knownNamespaces), sizes: sizes, namespace: namespace)
+    }
+
+    /// Reads a workload with a resolver built once for many objects.
+    public static func read(
+        _ object: JSONValue,
+        kind: WorkloadKind,
+        namespaces: NamespaceResolver,
+        sizes: SizeTable,
+        namespace: String? = nil
+    ) throws(WorkloadError) -> FunctionWorkload {
         guard case .object = object else { throw .notAnObject }
         let metadata = object["metadata"]
         guard let name = metadata?["name"]?.stringValue ?? metadata?["generateName"]?.stringValue, !name.isEmpty else {
@@ -97,7 +108,7 @@ public enum WorkloadReader {
             kind: kind,
             labels: labels.merging(templateLabels) { object, _ in object },
             annotations: annotations,
-            knownNamespaces: knownNamespaces
+            namespaces: namespaces
         )
 
         let (request, source) = try request(podSpec: podSpec, sizeHint: annotations[direktivSizeAnnotation] ?? templateAnnotations[direktivSizeAnnotation], sizes: sizes)
@@ -129,7 +140,7 @@ public enum WorkloadReader {
         kind: WorkloadKind,
         labels: [String: String],
         annotations: [String: String],
-        knownNamespaces: [String]
+        namespaces: NamespaceResolver
     ) -> FunctionIdentity {
         let functionName = labels[FunctionIdentity.functionNameLabel]
         if let explicit = annotations[FunctionIdentity.namespaceAnnotation], !explicit.isEmpty {
@@ -139,11 +150,11 @@ public enum WorkloadReader {
             return FunctionIdentity(key: key, direktivNamespace: namespace, function: functionName ?? key.name, source: .direktivLabels)
         }
         if kind == .deployment, let id = labels[FunctionIdentity.deploymentServiceLabel],
-            let resolved = FunctionIdentity.resolveServiceID(id, knownNamespaces: knownNamespaces)
+            let resolved = namespaces.resolve(id)
         {
             return FunctionIdentity(key: key, direktivNamespace: resolved.namespace, function: resolved.remainder.isEmpty ? id : resolved.remainder, source: .deploymentLabel)
         }
-        if let resolved = FunctionIdentity.resolveServiceID(key.name, knownNamespaces: knownNamespaces) {
+        if let resolved = namespaces.resolve(key.name) {
             return FunctionIdentity(key: key, direktivNamespace: resolved.namespace, function: resolved.remainder.isEmpty ? key.name : resolved.remainder, source: .serviceID)
         }
         return FunctionIdentity(key: key, direktivNamespace: nil, function: functionName ?? key.name, source: .unresolved)

@@ -40,9 +40,10 @@ extension KubeClient {
     }
 
     /// Creates an object and returns it as stored.
-    public func create<T: Codable>(_ object: T, _ resource: ResourceDescriptor, namespace: String? = nil, fieldManager: String? = nil) async throws -> T {
+    public func create<T: Codable>(_ object: T, _ resource: ResourceDescriptor, namespace: String? = nil, fieldManager: String? = nil, dryRun: Bool = false) async throws -> T {
         var query: [(String, String)] = []
         if let fieldManager { query.append(("fieldManager", fieldManager)) }
+        if dryRun { query.append(("dryRun", "All")) }
         let body = try await perform(Request(method: .POST, path: resource.path(namespace: namespace), query: query, body: try Self.encode(object)))
         return try Self.decode(T.self, from: body, what: "created \(resource)")
     }

@@ -18,10 +18,18 @@ public final class KubeClient: Sendable {
     let logger: Logger
     /// Largest non-watch answer accepted.
     let maximumResponseBytes: Int
+    /// Receives each warning the API server sends (`Warning: 299 - "..."`), such as admission warnings.
+    let onWarning: @Sendable (String) -> Void
 
-    public init(configuration: KubeConfiguration, logger: Logger = Logger(label: "kube-client"), maximumResponseBytes: Int = 256 << 20) throws {
+    public init(
+        configuration: KubeConfiguration,
+        logger: Logger = Logger(label: "kube-client"),
+        maximumResponseBytes: Int = 256 << 20,
+        onWarning: (@Sendable (String) -> Void)? = nil
+    ) throws {
         self.configuration = configuration
         self.logger = logger
+        self.onWarning = onWarning ?? { [logger] warning in logger.warning("Kubernetes API warning: \(warning)") }
         self.maximumResponseBytes = maximumResponseBytes
         self.tokens = BearerTokenSource(configuration.credentials)
         var clientConfiguration = HTTPClient.Configuration(
@@ -114,6 +122,9 @@ public final class KubeClient: Sendable {
             } catch {
                 throw KubeClientError.transport("\(request.method) \(request.path): \(error)")
             }
+            for header in response.headers["Warning"] {
+                if let text = Self.warningText(header) { onWarning(text) }
+            }
             if (200..<300).contains(response.status.code) { return response }
             let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
             if response.status.code == 401, tokens.canRefresh, !refreshed {
@@ -135,6 +146,22 @@ public final class KubeClient: Sendable {
         } catch {
             throw KubeClientError.transport("\(request.method) \(request.path): reading the answer: \(error)")
         }
+    }
+
+    /// The text of a `299 - "text"` warning header.
+    static func warningText(_ header: String) -> String? {
+        guard header.hasPrefix("299 "), let open = header.firstIndex(of: "\""), let close = header.lastIndex(of: "\""), open < close else { return nil }
+        var text = ""
+        var escaped = false
+        for character in header[header.index(after: open)..<close] {
+            if escaped || character != "\\" {
+                text.append(character)
+                escaped = false
+            } else {
+                escaped = true
+            }
+        }
+        return text
     }
 
     /// The `Status` in an error body, or one made from the HTTP status when the body is not one.

@@ -136,17 +136,18 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 }
 
 extension JSONValue {
-    /// Decodes a JSON document.
-    public static func parse(_ data: some DataProtocol) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(data))
+    /// Parses a JSON document.
+    public static func parse(_ data: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        try JSONParser.parse(Array(data))
     }
 
-    /// Encodes the value as compact JSON with sorted keys, so equal values give equal bytes.
+    /// Encodes the value as compact (or indented) JSON with sorted keys, so equal values give equal bytes.
     public func encoded(pretty: Bool = false) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        Data(JSONWriter.write(self, pretty: pretty))
     }
+
+    /// The JSON bytes of the value, compact with sorted keys.
+    public var jsonBytes: [UInt8] { JSONWriter.write(self) }
 
     /// Converts the value into a `Decodable` type by way of its JSON encoding.
     public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {

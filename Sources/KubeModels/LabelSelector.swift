@@ -36,6 +36,27 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
         requirements = result
     }
 
+    /// Reads the structured form (`matchLabels` and `matchExpressions`) used in API objects.
+    public init(structured selector: JSONValue) throws(SelectorError) {
+        var result: [Requirement] = []
+        for (key, value) in (selector["matchLabels"]?.stringMap ?? [:]).sorted(by: { $0.key < $1.key }) {
+            result.append(.equals(key, value))
+        }
+        for expression in selector["matchExpressions"]?.arrayValue ?? [] {
+            guard let key = expression["key"]?.stringValue, let op = expression["operator"]?.stringValue else { throw .invalid("\(expression)") }
+            let values = Set((expression["values"]?.arrayValue ?? []).compactMap(\.stringValue))
+            switch op {
+            case "In": result.append(.in(key, values))
+            case "NotIn": result.append(.notIn(key, values))
+            case "Exists": result.append(.exists(key))
+            case "DoesNotExist": result.append(.doesNotExist(key))
+            default: throw .invalid("unknown operator \(op)")
+            }
+        }
+        requirements = result
+        text = ""
+    }
+
     /// Matches `labels` when every requirement holds.
     public func matches(_ labels: [String: String]) -> Bool {
         requirements.allSatisfy { $0.matches(labels) }

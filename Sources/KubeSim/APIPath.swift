@@ -14,6 +14,8 @@ enum APIPath: Equatable {
     case openAPI(String)
     /// A collection, an object or an object's subresource.
     case resource(ResourceType, namespace: String?, name: String?, subresource: String?)
+    /// `/kubesim/v1/peers/<cluster>/<reachable|unreachable>`: Liqo peer loss and return.
+    case peer(cluster: String, reachable: Bool)
     /// A resource path for a group, version or resource this server does not serve.
     case unknownResource(String)
     case notFound
@@ -25,6 +27,9 @@ enum APIPath: Equatable {
         case "version": return parts.count == 1 ? .version : .notFound
         case "healthz", "livez", "readyz": return .health
         case "openapi": return .openAPI(parts.dropFirst().joined(separator: "/"))
+        case "kubesim":
+            guard parts.count == 5, parts[1] == "v1", parts[2] == "peers", ["reachable", "unreachable"].contains(parts[4]) else { return .notFound }
+            return .peer(cluster: parts[3], reachable: parts[4] == "reachable")
         case "api":
             if parts.count == 1 { return .coreVersions }
             guard parts[1] == "v1" else { return .unknownResource(path) }

@@ -39,6 +39,7 @@ public final class KubeSim: Sendable {
     let serving: IssuedCertificate
     private let tokenState: Mutex<String>
     private let pendingWatchFailures = Mutex<[Status]>([])
+    private let serviceEndpoints = Mutex<[String: String]>([:])
     let logger: Logger
 
     public init(options: Options = Options(), logger: Logger = Logger(label: "kubesim")) throws {
@@ -64,6 +65,16 @@ public final class KubeSim: Sendable {
         pendingWatchFailures.withLock { $0.append(status) }
     }
 
+    /// Makes a Service reachable for webhook calls: `namespace/name` answers at `host:port`
+    /// (the simulator has no cluster DNS).
+    public func registerEndpoint(namespace: String, name: String, address: String) {
+        serviceEndpoints.withLock { $0["\(namespace)/\(name)"] = address }
+    }
+
+    var admission: AdmissionChain {
+        AdmissionChain(store: store, endpoint: { key in self.serviceEndpoints.withLock { $0[key] } }, logger: logger)
+    }
+
     func takeWatchFailure() -> Status? {
         pendingWatchFailures.withLock { $0.isEmpty ? nil : $0.removeFirst() }
     }
@@ -79,6 +90,7 @@ public final class KubeSim: Sendable {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(serving.privateKeyPEM.utf8), format: .pem))
         )
         tls.minimumTLSVersion = .tlsv12
+        tls.shutdownTimeout = .seconds(1)
         let watches = WatchTracker()
         let application = Application(
             responder: KubeSimResponder(sim: self, watches: watches),

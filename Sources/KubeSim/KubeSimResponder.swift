@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KubeModels
 import NIOCore
@@ -19,6 +20,8 @@ struct KubeSimResponder: HTTPResponder {
             return try await handle(path, request)
         } catch let status as Status {
             return .status(status)
+        } catch let refusal as AdmissionChain.Refusal {
+            return .status(refusal.status, warnings: refusal.warnings)
         } catch {
             return .status(.failure(500, .internalError, "\(error)"))
         }
@@ -33,6 +36,11 @@ struct KubeSimResponder: HTTPResponder {
         case .group(let group): return .json(Discovery.group(group))
         case .resourceList(let group, let version): return .json(Discovery.resourceList(group: group, version: version))
         case .openAPI(let rest): return try OpenAPI.respond(rest)
+        case .peer(let cluster, let reachable):
+            guard request.method == .post else { throw Status.failure(405, .methodNotAllowed, "use POST") }
+            let nodes = try sim.setPeer(cluster: cluster, reachable: reachable)
+            guard !nodes.isEmpty else { throw Status.failure(404, .notFound, "no Liqo virtual node belongs to cluster \"\(cluster)\"") }
+            return .json(["cluster": .string(cluster), "reachable": .bool(reachable), "nodes": .array(nodes.map(JSONValue.string))])
         case .unknownResource, .notFound:
             throw Status.failure(404, .notFound, "the server could not find the requested resource")
         case .resource(let type, let namespace, let name, let subresource):
@@ -54,14 +62,22 @@ struct KubeSimResponder: HTTPResponder {
         case (.get, let name?):
             return .json(try sim.store.get(type, namespace: namespace, name: name))
         case (.post, nil):
-            let body = try await bodyJSON(request)
-            return .json(try sim.store.create(body, type, namespace: namespace), status: .created)
+            let body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
+            let candidate = type.namespaced ? body.setting("metadata", (body["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default"))) : body
+            let admitted = try await sim.admission.admit(.create, type, namespace: namespace, object: candidate, oldObject: nil, dryRun: dryRun(request))
+            return .json(try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created, warnings: admitted.warnings)
         case (.put, let name?):
-            let body = try await bodyJSON(request)
-            return .json(try sim.store.update(body, type, namespace: namespace, name: name, subresource: subresource))
+            let body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
+            if subresource == "status" {
+                return .json(try sim.store.update(body, type, namespace: namespace, name: name, subresource: subresource, dryRun: dryRun(request)))
+            }
+            let current = try sim.store.get(type, namespace: namespace, name: name)
+            let candidate = body.setting("metadata", (body["metadata"] ?? [:]).setting("namespace", current[path: "metadata", "namespace"]).setting("name", .string(name)))
+            let admitted = try await sim.admission.admit(.update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: dryRun(request))
+            return .json(try sim.store.update(admitted.object, type, namespace: namespace, name: name, dryRun: dryRun(request)), warnings: admitted.warnings)
         case (.patch, let name?):
             let body = try await bodyBytes(request)
-            return try patch(request, type, namespace: namespace, name: name, subresource: subresource, body: body)
+            return try await patch(request, type, namespace: namespace, name: name, subresource: subresource, body: body)
         case (.delete, let name?):
             let body = try await bodyBytes(request)
             var preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)
@@ -181,7 +197,11 @@ struct KubeSimResponder: HTTPResponder {
 
     // MARK: - Patch
 
-    private func patch(_ request: Request, _ type: ResourceType, namespace: String?, name: String, subresource: String?, body: ByteBuffer) throws -> Response {
+    private func dryRun(_ request: Request) -> Bool {
+        request.uri.queryParameters["dryRun"] == "All"
+    }
+
+    private func patch(_ request: Request, _ type: ResourceType, namespace: String?, name: String, subresource: String?, body: ByteBuffer) async throws -> Response {
         let contentType = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 } ?? ""
         let query = request.uri.queryParameters
         let patchBody: JSONValue
@@ -196,7 +216,11 @@ struct KubeSimResponder: HTTPResponder {
             }
             // Server-side apply creates what does not exist yet.
             if (try? sim.store.get(type, namespace: namespace, name: name)) == nil {
-                return .json(try sim.store.create(patchBody.setting("metadata", (patchBody["metadata"] ?? [:]).setting("name", .string(name))), type, namespace: namespace), status: .created)
+                var object = try ObjectStore.validated(patchBody, type, namespace: namespace)
+                object = object.setting("metadata", (object["metadata"] ?? [:]).setting("name", .string(name)))
+                if type.namespaced { object = object.setting("metadata", (object["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default"))) }
+                let admitted = try await sim.admission.admit(.create, type, namespace: namespace, object: object, oldObject: nil, dryRun: dryRun(request))
+                return .json(try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created, warnings: admitted.warnings)
             }
         }
         // The API server retries a patch that races another write; so does the simulator.
@@ -224,13 +248,21 @@ struct KubeSimResponder: HTTPResponder {
                 throw Status.failure(415, .unsupportedMediaType, "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
             }
             // Patches are conditional on the version they were computed from.
-            let conditional = patched.setting("metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
+            var conditional = patched.setting("metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
+            var warnings: [String] = []
+            if subresource == nil {
+                let admitted = try await sim.admission.admit(.update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: dryRun(request))
+                conditional = admitted.object
+                warnings = admitted.warnings
+            }
+            let toStore = conditional
+            let isDryRun = dryRun(request)
             let result: Result<JSONValue, Status> = Result { () throws(Status) in
-                try sim.store.update(conditional, type, namespace: namespace, name: name, subresource: subresource)
+                try sim.store.update(toStore, type, namespace: namespace, name: name, subresource: subresource, dryRun: isDryRun)
             }
             switch result {
             case .success(let object):
-                return .json(object)
+                return .json(object, warnings: warnings)
             case .failure(let failure):
                 // Only a race is retried; a version the client put in the patch itself stays a conflict.
                 guard failure.code == 409, patchBody[path: "metadata", "resourceVersion"] == nil else { throw failure }
@@ -241,14 +273,20 @@ struct KubeSimResponder: HTTPResponder {
 }
 
 extension Response {
-    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, warnings: [String] = []) -> Response {
         let data = (try? value.encoded()) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        // As the API server passes on admission warnings: one `299` warning header each.
+        for warning in warnings {
+            let escaped = warning.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(escaped)\""))
+        }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func status(_ status: Status) -> Response {
+    static func status(_ status: Status, warnings: [String] = []) -> Response {
         let value = (try? JSONValue(encoding: status)) ?? [:]
-        return .json(value, status: HTTPResponse.Status(code: status.code ?? 500))
+        return .json(value, status: HTTPResponse.Status(code: status.code ?? 500), warnings: warnings)
     }
 
     static func text(_ text: String) -> Response {

@@ -133,7 +133,7 @@ public final class ObjectStore: Sendable {
     // MARK: - Writes
 
     /// Stores a new object; fills in uid, timestamps, version and generation.
-    public func create(_ object: JSONValue, _ type: ResourceType, namespace: String?) throws(Status) -> JSONValue {
+    public func create(_ object: JSONValue, _ type: ResourceType, namespace: String?, dryRun: Bool = false) throws(Status) -> JSONValue {
         var object = try Self.validated(object, type, namespace: namespace)
         return try state.withLock { state throws(Status) in
             var metadata = object["metadata"]?.objectValue ?? [:]
@@ -153,13 +153,15 @@ public final class ObjectStore: Sendable {
                 throw Status.failure(409, .alreadyExists, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" already exists",
                                      details: .init(name: name, group: type.group, kind: type.plural))
             }
-            state.resourceVersion += 1
-            metadata["resourceVersion"] = .string(String(state.resourceVersion))
             metadata["uid"] = .string(UUID().uuidString.lowercased())
             metadata["creationTimestamp"] = .string(Self.timestamp())
             if type.namespaced { metadata["namespace"] = .string(key.namespace) } else { metadata["namespace"] = nil }
             if type.tracksGeneration { metadata["generation"] = .integer(1) } else { metadata["generation"] = nil }
             metadata["deletionTimestamp"] = nil
+            // A dry run answers with what would be stored and changes nothing.
+            if dryRun { return object.setting("metadata", .object(metadata)) }
+            state.resourceVersion += 1
+            metadata["resourceVersion"] = .string(String(state.resourceVersion))
             object = object.setting("metadata", .object(metadata))
             state.objects[type, default: [:]][key] = object
             state.sortedKeys[type] = nil
@@ -172,7 +174,7 @@ public final class ObjectStore: Sendable {
     ///
     /// With `subresource == "status"` only `.status` changes; otherwise `.status` is kept where the
     /// type has a status subresource.
-    public func update(_ object: JSONValue, _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil) throws(Status) -> JSONValue {
+    public func update(_ object: JSONValue, _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, dryRun: Bool = false) throws(Status) -> JSONValue {
         let object = try Self.validated(object, type, namespace: namespace)
         if let bodyName = object[path: "metadata", "name"]?.stringValue, bodyName != name {
             throw Status.failure(400, .badRequest, "the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
@@ -185,7 +187,7 @@ public final class ObjectStore: Sendable {
             {
                 throw Self.conflict(type, name)
             }
-            return try commit(&state, type, key, current: current, proposed: object, subresource: subresource)
+            return try commit(&state, type, key, current: current, proposed: object, subresource: subresource, dryRun: dryRun)
         }
     }
 
@@ -203,7 +205,7 @@ public final class ObjectStore: Sendable {
 
     /// Stores `proposed` over `current`: keeps identity fields, honours the status subresource,
     /// bumps generation on spec changes, and records a MODIFIED event when anything changed.
-    private func commit(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, current: JSONValue, proposed: JSONValue, subresource: String?) throws(Status) -> JSONValue {
+    private func commit(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, current: JSONValue, proposed: JSONValue, subresource: String?, dryRun: Bool = false) throws(Status) -> JSONValue {
         var next = proposed
         if type.hasStatusSubresource {
             if subresource == "status" {
@@ -225,6 +227,7 @@ public final class ObjectStore: Sendable {
         if type.tracksGeneration, next["spec"] != current["spec"] {
             metadata["generation"] = .integer((currentMetadata["generation"]?.integerValue ?? 0) + 1)
         }
+        if dryRun { return next.setting("metadata", .object(metadata)) }
         state.resourceVersion += 1
         metadata["resourceVersion"] = .string(String(state.resourceVersion))
         next = next.setting("metadata", .object(metadata))
@@ -429,7 +432,8 @@ public final class ObjectStore: Sendable {
             valid = isDNSLabel(name)
             rule = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
         default:
-            valid = name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
+            // IsDNS1123Subdomain: at most 253 characters of dot-separated parts; a part may exceed 63.
+            valid = name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0), maximumLength: 253) }
             rule = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
         }
         if !valid {
@@ -438,8 +442,8 @@ public final class ObjectStore: Sendable {
         }
     }
 
-    static func isDNSLabel(_ name: String) -> Bool {
-        guard (1...63).contains(name.count), let first = name.first, let last = name.last else { return false }
+    static func isDNSLabel(_ name: String, maximumLength: Int = 63) -> Bool {
+        guard (1...maximumLength).contains(name.count), let first = name.first, let last = name.last else { return false }
         let allowed = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber || c == "-") }
         return name.allSatisfy(allowed) && first != "-" && last != "-"
     }
@@ -491,7 +495,7 @@ public struct WatchRegistration: Sendable {
 
 extension JSONValue {
     /// A copy with one member set (or removed when `value` is nil); non-objects become objects.
-    func setting(_ key: String, _ value: JSONValue?) -> JSONValue {
+    public func setting(_ key: String, _ value: JSONValue?) -> JSONValue {
         var members = objectValue ?? [:]
         members[key] = value
         return .object(members)

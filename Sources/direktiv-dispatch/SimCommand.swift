@@ -47,8 +47,10 @@ struct SimCommand: AsyncParsableCommand {
             }
             printLine("KubeSim serving the \(scenario.rawValue) scenario at \(url)")
             if let kubeconfigPath { printLine("kubeconfig: \(kubeconfigPath)  (try: kubectl --kubeconfig \(kubeconfigPath) get nodes)") }
+            printLine("Liqo peers: POST \(url)/kubesim/v1/peers/<cluster>/unreachable (or /reachable) with the kubeconfig's token")
         }
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let controlPlane = ControlPlane(store: sim.store, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [controlPlane, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

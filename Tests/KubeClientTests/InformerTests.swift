@@ -142,11 +142,3 @@ struct PodSummary: Sendable, Equatable {
     }
 }
 
-extension JSONValue {
-    func replacing(_ path: [String], with value: JSONValue) -> JSONValue {
-        guard let first = path.first else { return value }
-        var members = objectValue ?? [:]
-        members[first] = (members[first] ?? [:]).replacing(Array(path.dropFirst()), with: value)
-        return .object(members)
-    }
-}

@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized, .enabled(if: Kubectl.path != nil, "kubectl is not on PATH: the kubectl compatibility tests are skipped"))
 struct KubectlTests {
     @Test func getNodesAsJSONAndTable() async throws {
-        try await Kubectl.withSim { kubectl in
+        try await KubectlSession.withSim { kubectl in
             let json = try await kubectl.run(["get", "nodes", "-o", "json"])
             #expect(json.status == 0, "\(json.stderr)")
             let list = try JSONValue.parse(Data(json.stdout.utf8))
@@ -25,7 +25,7 @@ struct KubectlTests {
     }
 
     @Test func applyGetAndDeleteAKnativeService() async throws {
-        try await Kubectl.withSim { kubectl in
+        try await KubectlSession.withSim { kubectl in
             let manifest = """
                 apiVersion: serving.knative.dev/v1
                 kind: Service
@@ -71,7 +71,7 @@ struct KubectlTests {
     }
 
     @Test func watchReceivesAnEvent() async throws {
-        try await Kubectl.withSim { kubectl in
+        try await KubectlSession.withSim { kubectl in
             let watch = try kubectl.start(["get", "pods", "-n", "direktiv-services-direktiv", "-w"])
             defer { watch.stop() }
             _ = try await next(watch.lines) { $0.hasPrefix("NAME") }
@@ -88,7 +88,7 @@ struct KubectlTests {
     }
 
     @Test func errorsReadAsTheRealAPIServersDo() async throws {
-        try await Kubectl.withSim { kubectl in
+        try await KubectlSession.withSim { kubectl in
             let bad = try kubectl.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n")
             let invalid = try await kubectl.run(["apply", "-f", bad])
             #expect(invalid.status == 1)
@@ -100,27 +100,19 @@ struct KubectlTests {
     }
 }
 
-/// Runs kubectl with a kubeconfig for a simulator and a fresh discovery cache.
-struct Kubectl: Sendable {
-    static let path: String? = {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let candidate = "\(directory)/kubectl"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }()
-
+/// kubectl with a kubeconfig for a simulator and a fresh discovery cache.
+struct KubectlSession: Sendable {
     let sim: KubeSim
     let directory: URL
 
-    static func withSim(_ body: (Kubectl) async throws -> Void) async throws {
+    static func withSim(_ body: (KubectlSession) async throws -> Void) async throws {
         let harness = try await SimHarness.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try harness.sim.kubeconfig(server: harness.url).write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
         do {
-            try await body(Kubectl(sim: harness.sim, directory: directory))
+            try await body(KubectlSession(sim: harness.sim, directory: directory))
         } catch {
             await harness.stop()
             throw error
@@ -134,82 +126,16 @@ struct Kubectl: Sendable {
         return url.path
     }
 
-    private func process(_ arguments: [String]) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.path!)
-        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--cache-dir", directory.appendingPathComponent("cache").path] + arguments
-        return process
+    private var common: [String] {
+        ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--cache-dir", directory.appendingPathComponent("cache").path]
     }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    func run(_ arguments: [String]) async throws -> ProcessResult {
+        try await Kubectl.run(common + arguments)
     }
 
-    /// Runs kubectl to completion on a thread of its own: waiting on the concurrency pool would
-    /// starve the simulator answering it.
-    func run(_ arguments: [String]) async throws -> Result {
-        let process = process(arguments)
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result<Kubectl.Result, any Error> { try Self.complete(process) })
-            }
-        }
-    }
-
-    private static func complete(_ process: Process) throws -> Result {
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// A running kubectl whose output arrives line by line.
-    final class Running: Sendable {
-        let process: Process
-        let lines: AsyncStream<String>
-
-        init(process: Process, lines: AsyncStream<String>) {
-            self.process = process
-            self.lines = lines
-        }
-
-        func stop() {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-        }
-    }
-
-    func start(_ arguments: [String]) throws -> Running {
-        let process = process(arguments)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        let pending = Mutex("")
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                continuation.finish()
-                return
-            }
-            let complete: [String] = pending.withLock { buffer in
-                buffer += String(decoding: data, as: UTF8.self)
-                var parts = buffer.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                buffer = parts.removeLast()
-                return parts
-            }
-            for line in complete { continuation.yield(line) }
-        }
-        try process.run()
-        return Running(process: process, lines: lines)
+    func start(_ arguments: [String]) throws -> RunningProcess {
+        try RunningProcess(URL(fileURLWithPath: Kubectl.path!), arguments: common + arguments, output: .standardOutput)
     }
 }
 

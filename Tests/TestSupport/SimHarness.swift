@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import KubeClient
 import KubeModels
@@ -18,27 +19,34 @@ public final class SimHarness: Sendable {
 
     public var url: String { "https://127.0.0.1:\(port)" }
 
-    private init(sim: KubeSim, running: RunningServer, port: Int) {
+    private let controlPlane: Bool
+
+    private init(sim: KubeSim, running: RunningServer, port: Int, controlPlane: Bool) {
         self.sim = sim
         self.running = running
         self.port = port
+        self.controlPlane = controlPlane
     }
 
     /// Starts a simulator with `scenario` applied.
-    public static func start(scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options()) async throws -> SimHarness {
+    public static func start(scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options(), controlPlane: Bool = false) async throws -> SimHarness {
         var serverLogger = Logger(label: "kubesim-test")
         // A hard stop makes the HTTP server log its cancelled connections as errors.
         serverLogger.logLevel = .critical
         let sim = try KubeSim(options: options, logger: serverLogger)
         try scenario.apply(to: sim.store)
-        let (running, port) = try await serve(sim, port: 0)
-        return SimHarness(sim: sim, running: running, port: port)
+        let (running, port) = try await serve(sim, port: 0, controlPlane: controlPlane)
+        return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane)
     }
 
-    private static func serve(_ sim: KubeSim, port: Int) async throws -> (RunningServer, Int) {
+    private static func serve(_ sim: KubeSim, port: Int, controlPlane: Bool) async throws -> (RunningServer, Int) {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = try sim.server(port: port) { continuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "kubesim-test")))
+        var controlPlaneOptions = ControlPlane.Options()
+        controlPlaneOptions.podStartDelay = .milliseconds(20)
+        controlPlaneOptions.tick = .milliseconds(50)
+        let services: [any Service] = controlPlane ? [ControlPlane(store: sim.store, options: controlPlaneOptions), server] : [server]
+        let group = ServiceGroup(configuration: .init(services: services, logger: Logger(label: "kubesim-test")))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw HarnessError("the simulator did not start") }
@@ -61,8 +69,8 @@ public final class SimHarness: Sendable {
     /// Stops this server and starts a new one with the same store on the same port.
     public func restarted() async throws -> SimHarness {
         await stop()
-        let (running, port) = try await Self.serve(sim, port: port)
-        return SimHarness(sim: sim, running: running, port: port)
+        let (running, port) = try await Self.serve(sim, port: port, controlPlane: controlPlane)
+        return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane)
     }
 
     public func configuration(readTimeout: Duration = .seconds(30)) -> KubeConfiguration {
@@ -75,8 +83,8 @@ public final class SimHarness: Sendable {
         )
     }
 
-    public func client() throws -> KubeClient {
-        try KubeClient(configuration: configuration())
+    public func client(onWarning: (@Sendable (String) -> Void)? = nil) throws -> KubeClient {
+        try KubeClient(configuration: configuration(), onWarning: onWarning)
     }
 }
 
@@ -148,3 +156,21 @@ public func withDeadline(_ deadline: Duration, _ body: @escaping @Sendable () as
     }
 }
 
+
+/// Values collected from callbacks, read back by the test.
+public final class Recorder<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    public init() {}
+    public func append(_ value: Value) { values.withLock { $0.append(value) } }
+    public var all: [Value] { values.withLock { $0 } }
+}
+
+extension JSONValue {
+    /// A copy with the value at `path` replaced, creating objects on the way.
+    public func replacing(_ path: [String], with value: JSONValue) -> JSONValue {
+        guard let first = path.first else { return value }
+        var members = objectValue ?? [:]
+        members[first] = (members[first] ?? [:]).replacing(Array(path.dropFirst()), with: value)
+        return .object(members)
+    }
+}

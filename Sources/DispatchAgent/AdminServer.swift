@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// What `/readyz` asks: each part that must be ready, and why it is not.
+public struct ReadinessChecks: Sendable {
+    public var checks: [(name: String, check: @Sendable () -> String?)]
+
+    public init(_ checks: [(name: String, check: @Sendable () -> String?)]) {
+        self.checks = checks
+    }
+
+    /// `nil` per ready part, else the reason.
+    func evaluate() -> [(String, String?)] {
+        checks.map { ($0.name, $0.check()) }
+    }
+}
+
+/// The plain-HTTP admin port: health and readiness (and, in later issues, metrics and the admin API).
+public enum AdminServer {
+    public static func router(readiness: ReadinessChecks) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
+        router.get("readyz") { _, _ -> Response in
+            let results = readiness.evaluate()
+            var body: [String: String] = [:]
+            for (name, problem) in results { body[name] = problem ?? "ok" }
+            let ready = results.allSatisfy { $0.1 == nil }
+            return .json(ReadyBody(ready: ready, checks: body), status: ready ? .ok : .serviceUnavailable)
+        }
+        return router
+    }
+
+    struct ReadyBody: Encodable {
+        var ready: Bool
+        var checks: [String: String]
+    }
+
+    public static func application(router: Router<BasicRequestContext>, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "direktiv-dispatch-admin"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+}

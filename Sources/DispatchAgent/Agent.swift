@@ -1,0 +1,77 @@
+import DispatchCore
+import Hummingbird
+import KubeClient
+import Logging
+import ServiceLifecycle
+
+/// The running agent: its shared state and every long-running part, wired together.
+///
+/// `serve` runs these services in one `ServiceGroup`; the demo runs them against KubeSim.
+public final class Agent: Sendable {
+    public let settings: AgentSettings
+    public let state: AgentState
+    public let inventory: LiveInventory
+    public let controller: AdmissionController
+    public let certificates: CertificateReloader
+    public let rulesReloader: RulesReloader
+    public let knativePreflight: KnativePreflight
+    let client: KubeClient
+    let logger: Logger
+    let metrics: DispatchMetrics
+
+    /// Loads the rules and the TLS certificate; either being unusable stops the agent here.
+    public init(settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) throws {
+        self.settings = settings
+        self.client = client
+        self.logger = logger
+        self.metrics = metrics
+        let (rules, rulesContents) = try RulesReloader.load(path: settings.rulesPath)
+        state = AgentState(rules: rules)
+        let inventory = LiveInventory(client: client, settings: .init(rules: rules), logger: logger, metrics: metrics)
+        self.inventory = inventory
+        controller = AdmissionController(state: state, inventory: { inventory.snapshot }, metrics: metrics, logger: logger)
+        certificates = CertificateReloader(certificatePath: settings.tlsCertificatePath, keyPath: settings.tlsKeyPath, interval: settings.fileCheckInterval, logger: logger)
+        try certificates.load()
+        rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger) { rules in
+            inventory.reconfigure(.init(rules: rules))
+        }
+        rulesReloader.loaded(rulesContents)
+        knativePreflight = KnativePreflight(client: client, state: state, interval: settings.knativeCheckInterval, metrics: metrics, logger: logger)
+    }
+
+    /// Bound ports, reported as each server starts.
+    public struct Ports: Sendable {
+        public var onWebhook: @Sendable (Int) async -> Void = { _ in }
+        public var onAdmin: @Sendable (Int) async -> Void = { _ in }
+        public init() {}
+    }
+
+    /// What `/readyz` checks.
+    public var readiness: ReadinessChecks {
+        let inventory = inventory
+        let certificates = certificates
+        return ReadinessChecks([
+            ("inventory", {
+                let readiness = inventory.readiness
+                if !readiness.isSynced { return "not synced with the Kubernetes API yet" }
+                return readiness.isStale ? "stale: the Kubernetes API cannot be reached" : nil
+            }),
+            ("rules", { nil }),
+            ("tls", { certificates.isLoaded ? nil : "no TLS certificate loaded" }),
+        ])
+    }
+
+    /// The services in start order; a graceful shutdown stops them in reverse, so the servers
+    /// finish their requests before the inventory behind them stops.
+    public func services(ports: Ports = Ports()) throws -> [any Service] {
+        [
+            inventory,
+            rulesReloader,
+            certificates,
+            knativePreflight,
+            try WebhookServer.application(
+                controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
+            AdminServer.application(router: AdminServer.router(readiness: readiness), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
+        ]
+    }
+}

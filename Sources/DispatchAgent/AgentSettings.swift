@@ -1,0 +1,32 @@
+import Logging
+
+/// Everything `serve` is configured with (flags or `DISPATCH_*` environment variables).
+public struct AgentSettings: Sendable {
+    public var kubeconfig: String?
+    public var rulesPath = "/etc/direktiv-dispatch/rules/rules.yaml"
+    public var tlsCertificatePath = "/etc/direktiv-dispatch/tls/tls.crt"
+    public var tlsKeyPath = "/etc/direktiv-dispatch/tls/tls.key"
+    public var bindAddress = "0.0.0.0"
+    public var webhookPort = 8443
+    public var proxyPort = 8080
+    public var adminPort = 9090
+    /// The agent's own namespace (for its overrides ConfigMap).
+    public var namespace = "direktiv-dispatch"
+    public var overridesConfigMap = "direktiv-dispatch-overrides"
+    public var adminTokenFile = "/etc/direktiv-dispatch/admin/token"
+    public var protectReads = false
+    public var functionsTargetNamespace: String?
+    public var sidecarImage: String?
+    public var connectTimeout: Duration = .seconds(1)
+    public var defaultDeadline: Duration = .seconds(300)
+    /// How long a graceful shutdown may take before what is left is cancelled.
+    public var drain: Duration = .seconds(10)
+    public var logLevel: Logger.Level = .info
+    /// A file mapping function hosts to addresses, for running beside KubeSim (issue 5).
+    public var resolverFile: String?
+    /// How often files (rules, certificates) are checked for changes.
+    public var fileCheckInterval: Duration = .seconds(2)
+    public var knativeCheckInterval: Duration = .seconds(60)
+
+    public init() {}
+}

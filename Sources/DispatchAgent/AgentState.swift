@@ -1,0 +1,100 @@
+import DispatchCore
+import KubeModels
+import Synchronization
+
+/// What the agent's parts share and change while it runs: the rules, the overrides, open
+/// reservations, recent placements, and what Knative allows.
+public final class AgentState: Sendable {
+    private struct State {
+        var rules: Rules
+        var overrides: [String: NamespaceOverride] = [:]
+        var reservations = ReservationBook()
+        var memory = PlacementMemory()
+        var knativeFeatures: KnativeFeatures?
+    }
+
+    private let state: Mutex<State>
+
+    public init(rules: Rules) {
+        state = Mutex(State(rules: rules))
+    }
+
+    public var rules: Rules {
+        get { state.withLock { $0.rules } }
+        set { state.withLock { $0.rules = newValue } }
+    }
+
+    public var overrides: [String: NamespaceOverride] {
+        get { state.withLock { $0.overrides } }
+        set { state.withLock { $0.overrides = newValue } }
+    }
+
+    public var knativeFeatures: KnativeFeatures? {
+        get { state.withLock { $0.knativeFeatures } }
+        set { state.withLock { $0.knativeFeatures = newValue } }
+    }
+
+    /// Everything a decision reads, in one consistent copy.
+    public struct PlacementInputs: Sendable {
+        public var rules: Rules
+        public var overrides: [String: NamespaceOverride]
+        public var reservations: ReservationBook
+        public var rememberedCluster: String?
+    }
+
+    /// The inputs for placing `function`, with reservations pruned against `inventory`.
+    public func placementInputs(for function: FunctionKey?, inventory: ClusterInventory, now: ContinuousClock.Instant) -> PlacementInputs {
+        state.withLock { state in
+            state.reservations.prune(inventory: inventory, now: now)
+            return PlacementInputs(
+                rules: state.rules,
+                overrides: state.overrides,
+                reservations: state.reservations,
+                rememberedCluster: function.flatMap { state.memory.cluster(of: $0, at: now) }
+            )
+        }
+    }
+
+    /// Records a placement: reserves its request (unless a dry run) and remembers its cluster.
+    public func record(_ decision: PlacementDecision, for function: FunctionKey, dryRun: Bool, now: ContinuousClock.Instant) {
+        guard let cluster = decision.cluster, !dryRun else { return }
+        state.withLock { state in
+            state.memory.remember(function, on: cluster, at: now)
+            if decision.outcome == .placed || decision.outcome == .fallback {
+                let timeout = Duration.seconds(state.rules.reservationTimeoutSeconds)
+                state.reservations.reserve(Reservation(function: function, cluster: cluster, requestPerPod: decision.requestPerPod, replicas: decision.replicas, expiresAt: now + timeout))
+            }
+        }
+    }
+
+    /// Open reservations, for explanations and tests.
+    public var reservations: ReservationBook { state.withLock { $0.reservations } }
+}
+
+/// Knative's `config-features` switches that decide whether a patched Service is accepted.
+public struct KnativeFeatures: Sendable, Hashable {
+    public var affinityEnabled: Bool
+    public var tolerationsEnabled: Bool
+
+    public init(affinityEnabled: Bool, tolerationsEnabled: Bool) {
+        self.affinityEnabled = affinityEnabled
+        self.tolerationsEnabled = tolerationsEnabled
+    }
+
+    public static let affinityFlag = "kubernetes.podspec-affinity"
+    public static let tolerationsFlag = "kubernetes.podspec-tolerations"
+
+    /// Reads the ConfigMap's data; a missing key means Knative's default, disabled.
+    public init(configMapData data: [String: String]) {
+        affinityEnabled = data[Self.affinityFlag]?.lowercased() == "enabled"
+        tolerationsEnabled = data[Self.tolerationsFlag]?.lowercased() == "enabled"
+    }
+
+    /// The flags that must be enabled but are not.
+    public func missingFlags(addsTolerations: Bool) -> [String] {
+        var flags: [String] = []
+        if !affinityEnabled { flags.append(Self.affinityFlag) }
+        if addsTolerations, !tolerationsEnabled { flags.append(Self.tolerationsFlag) }
+        return flags
+    }
+}

@@ -1,0 +1,69 @@
+import DispatchCore
+import KubeClient
+import KubeModels
+import Logging
+import ServiceLifecycle
+
+/// Checks Knative's `config-features` at start and periodically: without
+/// `kubernetes.podspec-affinity` (and `-tolerations`, when tolerations are added) Knative's own
+/// webhook refuses every Service the agent patches. Each change is logged once, exposed as a
+/// gauge, and turned into an admission warning by the ``AdmissionController``.
+public final class KnativePreflight: Service, Sendable {
+    public static let namespace = "knative-serving"
+    public static let configMap = "config-features"
+
+    private let client: KubeClient
+    private let state: AgentState
+    private let interval: Duration
+    private let metrics: DispatchMetrics
+    private let logger: Logger
+    private let lastReport = LockedValue<String?>(nil)
+
+    public init(client: KubeClient, state: AgentState, interval: Duration = .seconds(60), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) {
+        self.client = client
+        self.state = state
+        self.interval = interval
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            repeat {
+                await self.check()
+            } while (try? await Task.sleep(for: self.interval)) != nil
+        }
+    }
+
+    /// Reads the ConfigMap once and records what it says.
+    public func check() async {
+        let addsTolerations = state.rules.liqo.addToleration
+        do {
+            let configMap = try await client.get(ConfigMap.self, .configMaps, name: Self.configMap, namespace: Self.namespace)
+            let features = KnativeFeatures(configMapData: configMap.data ?? [:])
+            state.knativeFeatures = features
+            let missing = features.missingFlags(addsTolerations: addsTolerations)
+            for flag in [KnativeFeatures.affinityFlag, KnativeFeatures.tolerationsFlag] {
+                metrics.knativeFeature(flag, disabled: missing.contains(flag))
+            }
+            report(missing.isEmpty ? "ok" : "missing \(missing)") {
+                if missing.isEmpty {
+                    logger.info("Knative allows affinity\(addsTolerations ? " and tolerations" : "") in Services")
+                } else {
+                    logger.warning("Knative's config-features disables what placed Services need: Knative will refuse them", metadata: ["enable": "\(missing.map { "\($0): enabled" }.joined(separator: ", "))", "configMap": "knative-serving/config-features"])
+                }
+            }
+        } catch let error as KubeAPIError where error.isNotFound {
+            // No Knative (Direktiv 0.10 runs Deployments): nothing to check.
+            state.knativeFeatures = nil
+            report("absent") { logger.info("no Knative config-features ConfigMap; Knative checks are off") }
+        } catch {
+            report("error \(error)") { logger.warning("cannot read Knative's config-features", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Runs `log` only when the report differs from the previous one: once per change.
+    private func report(_ summary: String, _ log: () -> Void) {
+        if lastReport.exchange(summary) != summary { log() }
+    }
+}

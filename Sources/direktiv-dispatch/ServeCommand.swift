@@ -1,0 +1,204 @@
+import ArgumentParser
+import Configuration
+import DispatchAgent
+import Foundation
+import KubeClient
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `direktiv-dispatch serve`: the production entry point.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the agent: admission webhook, invocation proxy, admin API and metrics.",
+        discussion: "Every option can also be set with the environment variable shown in brackets; flags win."
+    )
+
+    @Option(help: "Kubeconfig file (else KUBECONFIG, else the in-cluster service account). [DISPATCH_KUBECONFIG]")
+    var kubeconfig: String?
+
+    @Option(help: "Rules file, re-read when it changes and on SIGHUP. [DISPATCH_RULES]")
+    var rules: String?
+
+    @Option(help: "Webhook TLS certificate (PEM), re-read when it changes. [DISPATCH_TLS_CERT]")
+    var tlsCert: String?
+
+    @Option(help: "Webhook TLS private key (PEM). [DISPATCH_TLS_KEY]")
+    var tlsKey: String?
+
+    @Option(help: "Address to listen on. [DISPATCH_BIND_ADDRESS]")
+    var bindAddress: String?
+
+    @Option(help: "Admission webhook port (HTTPS, POST /mutate). [DISPATCH_WEBHOOK_PORT]")
+    var webhookPort: Int?
+
+    @Option(help: "Invocation proxy port. [DISPATCH_PROXY_PORT]")
+    var proxyPort: Int?
+
+    @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
+    var adminPort: Int?
+
+    @Option(help: "The agent's own namespace. [DISPATCH_NAMESPACE]")
+    var namespace: String?
+
+    @Option(help: "ConfigMap storing per-namespace overrides, in the agent's namespace. [DISPATCH_OVERRIDES_CONFIGMAP]")
+    var overridesConfigmap: String?
+
+    @Option(help: "File holding the bearer token for mutating admin calls. [DISPATCH_ADMIN_TOKEN_FILE]")
+    var adminTokenFile: String?
+
+    @Flag(inversion: .prefixedNo, help: "Require the admin token for reads too. [DISPATCH_PROTECT_READS]")
+    var protectReads: Bool?
+
+    @Option(help: "Namespace where POST /v1/functions creates Knative Services. [DISPATCH_FUNCTIONS_TARGET_NAMESPACE]")
+    var functionsTargetNamespace: String?
+
+    @Option(help: "Direktiv sidecar image for POST /v1/functions. [DISPATCH_SIDECAR_IMAGE]")
+    var sidecarImage: String?
+
+    @Option(help: "Seconds to wait for a function's connection. [DISPATCH_CONNECT_TIMEOUT]")
+    var connectTimeout: Double?
+
+    @Option(help: "Seconds an invocation may take without a Direktiv-Deadline. [DISPATCH_DEFAULT_DEADLINE]")
+    var defaultDeadline: Double?
+
+    @Option(help: "Seconds a graceful shutdown may take. [DISPATCH_DRAIN_SECONDS]")
+    var drainSeconds: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. [DISPATCH_LOG_LEVEL]")
+    var logLevel: String?
+
+    func run() async throws {
+        let settings = try resolveSettings()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "direktiv-dispatch")
+        let configuration: KubeConfiguration
+        let client: KubeClient
+        do {
+            configuration = try KubeConfiguration.resolve(kubeconfig: settings.kubeconfig)
+            client = try KubeClient(configuration: configuration, logger: logger)
+        } catch {
+            printError("direktiv-dispatch: \(error)")
+            throw ExitCode(1)
+        }
+        do {
+            let agent = try Agent(settings: settings, client: client, logger: logger)
+            var ports = Agent.Ports()
+            ports.onWebhook = { logger.notice("webhook listening", metadata: ["port": "\($0)"]) }
+            ports.onAdmin = { logger.notice("admin listening", metadata: ["port": "\($0)"]) }
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: try agent.services(ports: ports).map { .init(service: $0) },
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    cancellationSignals: [],
+                    logger: logger
+                )
+            )
+            logger.notice("direktiv-dispatch starting", metadata: ["api": "\(configuration.server)", "rules": "\(settings.rulesPath)"])
+            try await withGracefulShutdownTimeout(settings.drain) {
+                try await group.run()
+            }
+            try await client.shutdown()
+        } catch {
+            // The client must be shut down on every path: AsyncHTTPClient traps otherwise.
+            try? await client.shutdown()
+            printError("direktiv-dispatch: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Flags first, then `DISPATCH_*` environment variables, then the defaults.
+    func resolveSettings() throws -> AgentSettings {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        func put(_ key: String, _ value: ConfigContent?) {
+            if let value { values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(value, isSecret: false) }
+        }
+        put("dispatch.kubeconfig", kubeconfig.map { .string($0) })
+        put("dispatch.rules", rules.map { .string($0) })
+        put("dispatch.tls.cert", tlsCert.map { .string($0) })
+        put("dispatch.tls.key", tlsKey.map { .string($0) })
+        put("dispatch.bind.address", bindAddress.map { .string($0) })
+        put("dispatch.webhook.port", webhookPort.map { .int($0) })
+        put("dispatch.proxy.port", proxyPort.map { .int($0) })
+        put("dispatch.admin.port", adminPort.map { .int($0) })
+        put("dispatch.namespace", namespace.map { .string($0) })
+        put("dispatch.overrides.configmap", overridesConfigmap.map { .string($0) })
+        put("dispatch.admin.token.file", adminTokenFile.map { .string($0) })
+        put("dispatch.protect.reads", protectReads.map { .bool($0) })
+        put("dispatch.functions.target.namespace", functionsTargetNamespace.map { .string($0) })
+        put("dispatch.sidecar.image", sidecarImage.map { .string($0) })
+        put("dispatch.connect.timeout", connectTimeout.map { .double($0) })
+        put("dispatch.default.deadline", defaultDeadline.map { .double($0) })
+        put("dispatch.drain.seconds", drainSeconds.map { .int($0) })
+        put("dispatch.log.level", logLevel.map { .string($0) })
+        let config = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
+
+        var settings = AgentSettings()
+        settings.kubeconfig = config.string(forKey: "dispatch.kubeconfig")
+        settings.rulesPath = config.string(forKey: "dispatch.rules", default: settings.rulesPath)
+        settings.tlsCertificatePath = config.string(forKey: "dispatch.tls.cert", default: settings.tlsCertificatePath)
+        settings.tlsKeyPath = config.string(forKey: "dispatch.tls.key", default: settings.tlsKeyPath)
+        settings.bindAddress = config.string(forKey: "dispatch.bind.address", default: settings.bindAddress)
+        settings.webhookPort = try port(config, "dispatch.webhook.port", settings.webhookPort)
+        settings.proxyPort = try port(config, "dispatch.proxy.port", settings.proxyPort)
+        settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)
+        settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
+        settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)
+        settings.adminTokenFile = config.string(forKey: "dispatch.admin.token.file", default: settings.adminTokenFile)
+        settings.protectReads = config.bool(forKey: "dispatch.protect.reads", default: settings.protectReads)
+        settings.functionsTargetNamespace = config.string(forKey: "dispatch.functions.target.namespace").flatMap { $0.isEmpty ? nil : $0 }
+        settings.sidecarImage = config.string(forKey: "dispatch.sidecar.image").flatMap { $0.isEmpty ? nil : $0 }
+        settings.connectTimeout = try seconds(config, "dispatch.connect.timeout", 1)
+        settings.defaultDeadline = try seconds(config, "dispatch.default.deadline", 300)
+        let drain = config.int(forKey: "dispatch.drain.seconds", default: 10)
+        guard drain >= 0 else { throw CommandFailure("--drain-seconds must not be negative") }
+        settings.drain = .seconds(drain)
+        let level = config.string(forKey: "dispatch.log.level", default: "info")
+        guard let parsed = Logger.Level(rawValue: level) else { throw CommandFailure("unknown log level \(level)") }
+        settings.logLevel = parsed
+        return settings
+    }
+
+    private func port(_ config: ConfigReader, _ key: String, _ fallback: Int) throws -> Int {
+        let value = config.int(forKey: ConfigKey(key.split(separator: ".").map(String.init)), default: fallback)
+        guard (0...65535).contains(value) else { throw CommandFailure("\(key): \(value) is not a port") }
+        return value
+    }
+
+    private func seconds(_ config: ConfigReader, _ key: String, _ fallback: Double) throws -> Duration {
+        let value = config.double(forKey: ConfigKey(key.split(separator: ".").map(String.init)), default: fallback)
+        guard value > 0 else { throw CommandFailure("\(key) must be positive") }
+        return .milliseconds(Int64(value * 1000))
+    }
+
+    /// The pod's namespace from its service account, when running in a cluster.
+    static func podNamespace() -> String? {
+        FileManager.default.contents(atPath: KubeConfiguration.serviceAccountDirectory + "/namespace")
+            .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+}
+
+/// A clear error that stops a command with exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Bounds a graceful shutdown: once the group is told to shut down, it gets `limit` to finish.
+func withGracefulShutdownTimeout(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try? await gracefulShutdown()
+            try await Task.sleep(for: limit)
+            throw CommandFailure("graceful shutdown took longer than \(limit): stopping")
+        }
+        defer { group.cancelAll() }
+        try await group.next()
+    }
+}

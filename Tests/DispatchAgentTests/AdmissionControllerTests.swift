@@ -1,0 +1,196 @@
+import DispatchAgent
+import DispatchCore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import KubeModels
+import Logging
+import Metrics
+import MetricsTestKit
+import NIOCore
+import TestSupport
+import Testing
+
+/// The webhook's HTTP surface and admission logic, without TLS or a cluster.
+@Suite struct AdmissionControllerTests {
+    let metricsFactory = TestMetrics()
+
+    func controller(rules: Rules? = nil) throws -> (AdmissionController, AgentState) {
+        let rules = try rules ?? RulesParser.parse(exampleRulesText())
+        let state = AgentState(rules: rules)
+        let nodes = try JSONDecoder().decode(KubeList<Node>.self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("examples/seed-nodes.json"))).items
+        let inventory = ClusterInventory(nodes: nodes, pods: [], clusterLabel: rules.clusterLabel, toleratedTaintKeys: [rules.liqo.taintKey])
+        return (AdmissionController(state: state, inventory: { inventory }, metrics: DispatchMetrics(factory: metricsFactory), logger: Logger(label: "admission-test")), state)
+    }
+
+    func review(_ object: JSONValue?, operation: String = "CREATE", kind: GroupVersionKind = .knativeService, namespace: String = "direktiv-services-direktiv", oldObject: JSONValue? = nil, dryRun: Bool = false, uid: String = "0b9f6a3c-1") -> Data {
+        let request = AdmissionReview.Request(
+            uid: uid, kind: kind, resource: GroupVersionResource(group: kind.group, version: kind.version, resource: kind == .deployment ? "deployments" : "services"),
+            name: object?[path: "metadata", "name"]?.stringValue, namespace: namespace, operation: operation, object: object, oldObject: oldObject, dryRun: dryRun
+        )
+        return try! JSONEncoder().encode(AdmissionReview(request: request))
+    }
+
+    /// Posts `body` to `/mutate` and returns the status and decoded answer.
+    func post(_ body: some Sequence<UInt8>, controller: AdmissionController) async throws -> (HTTPResponse.Status, JSONValue) {
+        let app = Application(router: WebhookServer.router(controller: controller))
+        let buffer = ByteBuffer(bytes: Array(body))
+        return try await app.test(.router) { client in
+            try await client.execute(uri: "/mutate", method: .post, body: buffer) { response in
+                (response.status, try JSONValue.parse(response.body.readableBytesView))
+            }
+        }
+    }
+
+    func patch(_ answer: JSONValue) throws -> [JSONPatchOperation] {
+        guard let text = answer[path: "response", "patch"]?.stringValue, let data = Data(base64Encoded: text) else { return [] }
+        return try JSONDecoder().decode([JSONPatchOperation].self, from: data)
+    }
+
+    @Test func placesAKnativeServiceAndEchoesTheUID() async throws {
+        let (controller, state) = try controller()
+        let object = try exampleObject("direktiv/ksvc-0.8.10.json")
+        let (status, answer) = try await post(review(object, uid: "abc-123"), controller: controller)
+        #expect(status == .ok)
+        #expect(answer["apiVersion"] == "admission.k8s.io/v1")
+        #expect(answer["kind"] == "AdmissionReview")
+        #expect(answer[path: "response", "uid"] == "abc-123")
+        #expect(answer[path: "response", "allowed"] == true)
+        #expect(answer[path: "response", "patchType"] == "JSONPatch")
+        let patched = try JSONPatch.apply(try patch(answer), to: object)
+        #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
+        #expect(state.reservations.entries.count == 1, "a real placement reserves its request")
+        let counter = try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "placed")])
+        #expect(counter.totalValue == 1)
+        let placements = try metricsFactory.expectCounter("direktiv_dispatch_placements_total", [("direktiv_namespace", "team-a"), ("cluster", "external1"), ("outcome", "placed")])
+        #expect(placements.totalValue == 1)
+        #expect(try metricsFactory.expectTimer("direktiv_dispatch_placement_duration_seconds").values.count == 1)
+    }
+
+    @Test func dryRunDoesNotReserve() async throws {
+        let (controller, state) = try controller()
+        let (_, answer) = try await post(review(try exampleObject("direktiv/ksvc-0.8.10.json"), dryRun: true), controller: controller)
+        #expect(answer[path: "response", "allowed"] == true)
+        #expect(!(try patch(answer)).isEmpty)
+        #expect(state.reservations.isEmpty)
+    }
+
+    @Test func updatesKeepTheClusterOfTheOldObject() async throws {
+        let (controller, _) = try controller()
+        let object = try exampleObject("direktiv/ksvc-0.8.10.json")
+        let old = try JSONPatch.apply(PlacementPatch.operations(for: object, cluster: "external2", direktivNamespace: "team-a", settings: PatchSettings()), to: object)
+        // Direktiv sends its own definition again, without the agent's annotations.
+        let (_, answer) = try await post(review(object, operation: "UPDATE", oldObject: old), controller: controller)
+        let patched = try JSONPatch.apply(try patch(answer), to: object)
+        #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external2")
+        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "kept")]).totalValue == 1)
+    }
+
+    @Test func recreatingAFunctionKeepsItsCluster() async throws {
+        let (controller, _) = try controller()
+        let object = try exampleObject("direktiv/ksvc-0.8.10.json")
+        _ = try await post(review(object), controller: controller)
+        // Direktiv 0.8.1+ deletes and creates again on every change: the memory keeps the cluster.
+        let (_, again) = try await post(review(object, uid: "second"), controller: controller)
+        let patched = try JSONPatch.apply(try patch(again), to: object)
+        #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
+        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "kept")]).totalValue == 1)
+    }
+
+    @Test(arguments: [
+        ("DELETE", GroupVersionKind.knativeService, "direktiv-services-direktiv"),
+        ("CONNECT", GroupVersionKind.knativeService, "direktiv-services-direktiv"),
+        ("CREATE", GroupVersionKind(group: "", version: "v1", kind: "ConfigMap"), "direktiv-services-direktiv"),
+        ("CREATE", GroupVersionKind.knativeService, "some-other-namespace"),
+    ])
+    func othersPassUnchanged(operation: String, kind: GroupVersionKind, namespace: String) async throws {
+        let (controller, _) = try controller()
+        let (status, answer) = try await post(review(try exampleObject("direktiv/ksvc-0.8.10.json"), operation: operation, kind: kind, namespace: namespace), controller: controller)
+        #expect(status == .ok)
+        #expect(answer[path: "response", "allowed"] == true)
+        #expect(answer[path: "response", "patch"] == nil)
+    }
+
+    @Test func knativeRevisionDeploymentsAreLeftAlone() async throws {
+        let (controller, _) = try controller()
+        let revision: JSONValue = ["metadata": ["name": "team-a-greeter-00001-deployment", "labels": ["serving.knative.dev/revision": "team-a-greeter-00001"]], "spec": ["template": ["spec": ["containers": [["name": "user-container"]]]]]]
+        let (_, answer) = try await post(review(revision, kind: .deployment), controller: controller)
+        #expect(answer[path: "response", "allowed"] == true)
+        #expect(answer[path: "response", "patch"] == nil)
+    }
+
+    @Test func rejectionCarriesTheReasons() async throws {
+        let (controller, state) = try controller()
+        let object: JSONValue = [
+            "metadata": ["name": "huge", "annotations": ["dispatch.direktiv.io/namespace": "external2"]],
+            "spec": ["template": ["spec": ["containers": [["name": "c", "resources": ["requests": ["cpu": "64"]]]]]]],
+        ]
+        let (status, answer) = try await post(review(object), controller: controller)
+        #expect(status == .ok)
+        #expect(answer[path: "response", "allowed"] == false)
+        #expect(answer[path: "response", "status", "code"] == 403)
+        let message = answer[path: "response", "status", "message"]?.stringValue ?? ""
+        #expect(message.hasPrefix("direktiv-dispatch: rejected: no eligible cluster for Direktiv namespace \"external2\""))
+        #expect(message.contains("does not fit"))
+        #expect(state.reservations.isEmpty)
+    }
+
+    @Test(arguments: [
+        (#"not json"#, "not an AdmissionReview"),
+        (#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}"#, "expected apiVersion admission.k8s.io/v1"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"operation":"CREATE"}}"#, "no request.uid"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, "no request.uid"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":{"uid":"x"}}"#, "expected apiVersion"),
+    ])
+    func badBodiesAreRefusedWith400(body: String, message: String) async throws {
+        let (controller, _) = try controller()
+        let (status, answer) = try await post(Array(body.utf8), controller: controller)
+        #expect(status == .badRequest)
+        #expect(answer["error"]?.stringValue?.contains(message) == true, "\(answer)")
+        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "other"), ("operation", "unknown"), ("outcome", "invalid")]).totalValue == 1)
+    }
+
+    @Test func malformedFunctionsAreDeniedWith400() async throws {
+        let (controller, _) = try controller()
+        let object: JSONValue = ["metadata": ["name": "broken", "labels": ["direktiv.io/namespace-name": "team-a"]], "spec": ["template": ["spec": ["containers": [["name": "c", "resources": ["requests": ["cpu": "lots"]]]]]]]]
+        let (status, answer) = try await post(review(object), controller: controller)
+        #expect(status == .ok)
+        #expect(answer[path: "response", "allowed"] == false)
+        #expect(answer[path: "response", "status", "code"] == 400)
+        #expect(answer[path: "response", "status", "message"]?.stringValue?.contains("not a Kubernetes quantity") == true)
+        let (_, missing) = try await post(review(nil), controller: controller)
+        #expect(missing[path: "response", "allowed"] == false)
+    }
+
+    @Test func oversizedBodiesGet413() async throws {
+        let (controller, _) = try controller()
+        let app = Application(router: WebhookServer.router(controller: controller, maximumBodyBytes: 1024))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/mutate", method: .post, body: ByteBuffer(repeating: UInt8(ascii: "x"), count: 4096)) { response in
+                #expect(response.status == .contentTooLarge)
+            }
+            try await client.execute(uri: "/other", method: .post, body: ByteBuffer(string: "{}")) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test func knativeFeatureWarningsNameTheFlag() async throws {
+        let (controller, state) = try controller()
+        state.knativeFeatures = KnativeFeatures(affinityEnabled: false, tolerationsEnabled: false)
+        let (_, answer) = try await post(review(try exampleObject("direktiv/ksvc-0.8.10.json")), controller: controller)
+        let warnings = answer[path: "response", "warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(warnings.count == 2)
+        #expect(warnings.contains { $0.contains("set kubernetes.podspec-affinity: enabled in ConfigMap knative-serving/config-features") })
+        #expect(warnings.contains { $0.contains("kubernetes.podspec-tolerations") })
+        // Deployments do not go through Knative.
+        let (_, deployment) = try await post(review(try exampleObject("direktiv/deployment-0.10.json"), kind: .deployment), controller: controller)
+        #expect(deployment[path: "response", "warnings"] == nil)
+    }
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func exampleRulesText() throws -> String {
+    try String(contentsOf: repositoryRoot.appendingPathComponent("examples/rules.yaml"), encoding: .utf8)
+}

@@ -1,0 +1,89 @@
+import Foundation
+import KubeModels
+import Testing
+
+@Suite struct JSONParserTests {
+    func parse(_ text: String) throws -> JSONValue {
+        try JSONValue.parse(Array(text.utf8))
+    }
+
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try parse(#" {"s": "a\"b\\c\/d\n\tA\u00e9\ud83d\ude00", "i": -42, "big": 9223372036854775807, "huge": 9223372036854775808, "f": 1.5e3, "z": 0, "t": true, "n": null, "a": [1, [], {}], "e": {}} "#)
+        #expect(value["s"] == .string("a\"b\\c/d\n\tAé😀"))
+        #expect(value["i"] == .integer(-42))
+        #expect(value["big"] == .integer(Int64.max))
+        #expect(value["huge"] == .number(9223372036854775808))
+        #expect(value["f"] == .number(1500))
+        #expect(value["z"] == .integer(0))
+        #expect(value["t"] == .bool(true))
+        #expect(value["n"] == .null)
+        #expect(value["a"] == [1, [], [:]])
+        #expect(value["e"] == [:])
+    }
+
+    @Test(arguments: [
+        "", "   ", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "01", "-", "1.", "1e", ".5", "+1", "tru", "nul", "\"unterminated",
+        "\"a\u{01}b\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "[1 2]", "{} {}", "{1: 2}", "NaN", "\"\\u12g4\"",
+    ])
+    func refusesMalformedDocuments(text: String) {
+        #expect(throws: JSONParseError.self) { try parse(text) }
+    }
+
+    @Test func refusesInvalidUTF8AndDeepNesting() {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse([UInt8(ascii: "\""), 0xFF, UInt8(ascii: "\"")]) }
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        #expect(throws: JSONParseError.self) { try parse(deep) }
+        let fine = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: Never.self) { try parse(fine) }
+    }
+
+    @Test func errorsSayWhere() {
+        do {
+            _ = try JSONValue.parse(Array("{\"a\": tru}".utf8))
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.offset == 6)
+            #expect(error.description.hasPrefix("invalid JSON at byte 6"))
+        }
+    }
+
+    /// The parser and Foundation's decoder agree on every example document.
+    @Test func agreesWithFoundationOnTheExamples() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
+        let files = ["seed-nodes.json", "seed-pods.json", "overrides.json", "direktiv/ksvc-0.6.7.json", "direktiv/ksvc-0.8.10.json", "direktiv/deployment-0.10.json"]
+        for file in files {
+            let data = try Data(contentsOf: root.appendingPathComponent(file))
+            #expect(try JSONValue.parse(data) == (try JSONDecoder().decode(JSONValue.self, from: data)), "\(file)")
+        }
+    }
+}
+
+@Suite struct JSONWriterTests {
+    @Test func roundTripsThroughTheParserExactly() throws {
+        let value: JSONValue = [
+            "quote\"back\\slash": "line\nfeed\ttab\r\u{01}ctrl é 😀 </script>",
+            "numbers": [0, -1, 9_223_372_036_854_775_807, 1.5, -2.25e-10, 1e300],
+            "nested": ["a": [true, false, .null], "b": [:], "c": []],
+        ]
+        let bytes = value.jsonBytes
+        #expect(try JSONValue.parse(bytes) == value)
+        // Foundation reads what the writer writes.
+        let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        #expect(foundation["quote\"back\\slash"] == value["quote\"back\\slash"])
+    }
+
+    @Test func keysAreSortedAndOutputIsDeterministic() throws {
+        let a: JSONValue = ["b": 1, "a": 2, "c": ["z": 1, "y": 2]]
+        #expect(String(decoding: a.jsonBytes, as: UTF8.self) == #"{"a":2,"b":1,"c":{"y":2,"z":1}}"#)
+        #expect(String(decoding: try a.encoded(pretty: true), as: UTF8.self) == "{\n  \"a\": 2,\n  \"b\": 1,\n  \"c\": {\n    \"y\": 2,\n    \"z\": 1\n  }\n}")
+        #expect(JSONValue.number(3.0).jsonBytes == Array("3".utf8))
+    }
+
+    @Test func examplesRoundTrip() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
+        for file in ["seed-pods.json", "direktiv/ksvc-0.6.7.json"] {
+            let value = try JSONValue.parse(try Data(contentsOf: root.appendingPathComponent(file)))
+            #expect(try JSONValue.parse(value.jsonBytes) == value)
+        }
+    }
+}
