@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         .target(
@@ -85,9 +87,13 @@ let package = Package(
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,10 +102,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "DispatchPrometheus",
+            dependencies: [
+                "DispatchAgent",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "direktiv-dispatch",
             dependencies: [
                 "DispatchAgent",
+                "DispatchPrometheus",
+                .product(name: "Metrics", package: "swift-metrics"),
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",
@@ -162,6 +179,8 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
+                "DispatchCore",
+                "KubeClient",
                 "KubeModels",
                 "KubeSim",
                 "TestSupport",
@@ -181,11 +200,15 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "DispatchAgent",
+                "DispatchPrometheus",
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/TestSupport",
@@ -195,6 +218,7 @@ let package = Package(
             name: "DispatchAgentTests",
             dependencies: [
                 "DispatchAgent",
+                "DispatchPrometheus",
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",

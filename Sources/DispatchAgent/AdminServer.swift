@@ -17,11 +17,27 @@ public struct ReadinessChecks: Sendable {
     }
 }
 
-/// The plain-HTTP admin port: health and readiness (and, in later issues, metrics and the admin API).
+/// Renders the metrics in Prometheus' text format; made at the composition root, which owns
+/// the metrics backend.
+public struct MetricsExposition: Sendable {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    let render: @Sendable () -> ByteBuffer
+
+    public init(render: @escaping @Sendable () -> ByteBuffer) {
+        self.render = render
+    }
+}
+
+/// The plain-HTTP admin port: health, readiness, metrics (and, in later issues, the admin API).
 public enum AdminServer {
-    public static func router(readiness: ReadinessChecks) -> Router<BasicRequestContext> {
+    public static func router(readiness: ReadinessChecks, metrics: MetricsExposition? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
+        if let metrics {
+            router.get("metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: MetricsExposition.contentType], body: ResponseBody(byteBuffer: metrics.render()))
+            }
+        }
         router.get("readyz") { _, _ -> Response in
             let results = readiness.evaluate()
             var body: [String: String] = [:]

@@ -100,22 +100,13 @@ public struct AdmissionController: Sendable {
             return deny(uid, kind: kind, operation: operation, code: 400, reason: .badRequest, "direktiv-dispatch cannot read \(kind.kind) \(request.name ?? ""): \(error)")
         }
 
-        let clock = ContinuousClock()
-        let started = clock.now
-        let inputs = state.placementInputs(for: workload.identity.key, inventory: snapshot, now: started)
-        let previous = request.oldObject?[path: "metadata", "annotations", FunctionIdentity.clusterAnnotation]?.stringValue
-            ?? workload.placedCluster
-            ?? inputs.rememberedCluster
-        let decision = Placement.decide(
-            PlacementRequest(workload: workload, currentCluster: previous),
-            rules: inputs.rules,
-            overrides: inputs.overrides,
+        let (decision, inputs) = place(
+            workload,
+            previousCluster: request.oldObject?[path: "metadata", "annotations", FunctionIdentity.clusterAnnotation]?.stringValue,
             inventory: snapshot,
-            reservations: inputs.reservations
+            dryRun: request.dryRun ?? false
         )
-        metrics.placement(decision, duration: clock.now - started)
         metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: decision.outcome.rawValue)
-        state.record(decision, for: workload.identity.key, dryRun: request.dryRun ?? false, now: started)
 
         var warnings = decision.warnings
         if workloadKind == .knativeService, decision.outcome.hasCluster, let features = state.knativeFeatures {
@@ -155,6 +146,39 @@ public struct AdmissionController: Sendable {
             }
             return response
         }
+    }
+
+    /// Places a workload as the webhook does and records the decision (reserving its request
+    /// unless `dryRun`). A recorded or remembered cluster is kept while it stays allowed.
+    public func place(_ workload: FunctionWorkload, previousCluster: String? = nil, inventory snapshot: ClusterInventory? = nil, dryRun: Bool = false) -> (PlacementDecision, AgentState.PlacementInputs) {
+        let snapshot = snapshot ?? inventory()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let inputs = state.placementInputs(for: workload.identity.key, inventory: snapshot, now: started)
+        let previous = previousCluster ?? workload.placedCluster ?? inputs.rememberedCluster
+        let decision = Placement.decide(
+            PlacementRequest(workload: workload, currentCluster: previous),
+            rules: inputs.rules,
+            overrides: inputs.overrides,
+            inventory: snapshot,
+            reservations: inputs.reservations
+        )
+        metrics.placement(decision, duration: clock.now - started)
+        state.record(decision, for: workload.identity.key, dryRun: dryRun, now: started)
+        return (decision, inputs)
+    }
+
+    /// The decision the webhook would take for a new function with this request, without
+    /// recording or reserving anything.
+    public func explain(_ request: PlacementRequest) -> PlacementDecision {
+        let snapshot = inventory()
+        let inputs = state.placementInputs(for: request.function, inventory: snapshot, now: .now)
+        return Placement.decide(request, rules: inputs.rules, overrides: inputs.overrides, inventory: snapshot, reservations: inputs.reservations)
+    }
+
+    /// The Direktiv namespaces the agent knows: from the rules, the clusters and the overrides.
+    public func knownNamespaces() -> NamespaceResolver {
+        namespaceResolver(rules: state.rules, inventory: inventory(), overrides: state.overrides)
     }
 
     private func deny(_ uid: String, kind: GroupVersionKind, operation: String, code: Int, reason: Status.Reason, _ message: String) -> AdmissionReview.Response {

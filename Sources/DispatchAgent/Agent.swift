@@ -15,13 +15,23 @@ public final class Agent: Sendable {
     public let certificates: CertificateReloader
     public let rulesReloader: RulesReloader
     public let knativePreflight: KnativePreflight
+    public let functions: FunctionDirectory
+    public let statistics: InvocationStatistics
+    public let proxy: InvocationProxy
+    let resolverFile: ResolverFile?
+    let exposition: MetricsExposition?
     let client: KubeClient
     let logger: Logger
     let metrics: DispatchMetrics
 
     /// Loads the rules and the TLS certificate; either being unusable stops the agent here.
-    public init(settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) throws {
+    ///
+    /// - Parameters:
+    ///   - resolver: where function hosts connect; default: `settings.resolverFile` if set, else cluster DNS.
+    ///   - exposition: serves `/metrics` when given.
+    public init(settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), resolver: FunctionAddressResolver? = nil, exposition: MetricsExposition? = nil, logger: Logger) throws {
         self.settings = settings
+        self.exposition = exposition
         self.client = client
         self.logger = logger
         self.metrics = metrics
@@ -32,17 +42,37 @@ public final class Agent: Sendable {
         controller = AdmissionController(state: state, inventory: { inventory.snapshot }, metrics: metrics, logger: logger)
         certificates = CertificateReloader(certificatePath: settings.tlsCertificatePath, keyPath: settings.tlsKeyPath, interval: settings.fileCheckInterval, logger: logger)
         try certificates.load()
+        let functions = FunctionDirectory(client: client, settings: .init(rules: rules), logger: logger)
+        self.functions = functions
         rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger) { rules in
             inventory.reconfigure(.init(rules: rules))
+            functions.reconfigure(.init(rules: rules))
         }
         rulesReloader.loaded(rulesContents)
         knativePreflight = KnativePreflight(client: client, state: state, interval: settings.knativeCheckInterval, metrics: metrics, logger: logger)
+        resolverFile = resolver == nil ? settings.resolverFile.map { ResolverFile(path: $0, interval: settings.fileCheckInterval, logger: logger) } : nil
+        statistics = InvocationStatistics()
+        var proxySettings = InvocationProxy.Settings()
+        proxySettings.connectTimeout = settings.connectTimeout
+        proxySettings.defaultDeadline = settings.defaultDeadline
+        proxySettings.bodyIdleTimeout = settings.bodyIdleTimeout
+        let state = state
+        proxy = InvocationProxy(
+            settings: proxySettings,
+            functionsNamespaces: { state.rules.functionsNamespaces },
+            directory: { functions.record(namespace: $0, name: $1) },
+            resolver: resolver ?? resolverFile?.resolver ?? .dns,
+            statistics: statistics,
+            metrics: metrics,
+            logger: logger
+        )
     }
 
     /// Bound ports, reported as each server starts.
     public struct Ports: Sendable {
         public var onWebhook: @Sendable (Int) async -> Void = { _ in }
         public var onAdmin: @Sendable (Int) async -> Void = { _ in }
+        public var onProxy: @Sendable (Int) async -> Void = { _ in }
         public init() {}
     }
 
@@ -64,14 +94,21 @@ public final class Agent: Sendable {
     /// The services in start order; a graceful shutdown stops them in reverse, so the servers
     /// finish their requests before the inventory behind them stops.
     public func services(ports: Ports = Ports()) throws -> [any Service] {
-        [
+        var services: [any Service] = [
             inventory,
+            functions,
+            InventoryMetrics(inventory: inventory, metrics: metrics),
             rulesReloader,
             certificates,
             knativePreflight,
+        ]
+        if let resolverFile { services.append(resolverFile) }
+        services += [
             try WebhookServer.application(
                 controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
-            AdminServer.application(router: AdminServer.router(readiness: readiness), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
+            ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, logger: logger, onRunning: ports.onProxy),
+            AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
         ]
+        return services
     }
 }

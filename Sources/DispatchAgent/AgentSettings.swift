@@ -19,10 +19,12 @@ public struct AgentSettings: Sendable {
     public var sidecarImage: String?
     public var connectTimeout: Duration = .seconds(1)
     public var defaultDeadline: Duration = .seconds(300)
+    /// Longest pause in a request or response body before the call is cut.
+    public var bodyIdleTimeout: Duration = .seconds(60)
     /// How long a graceful shutdown may take before what is left is cancelled.
     public var drain: Duration = .seconds(10)
     public var logLevel: Logger.Level = .info
-    /// A file mapping function hosts to addresses, for running beside KubeSim (issue 5).
+    /// A file mapping function hosts to addresses, for running beside `direktiv-dispatch sim`.
     public var resolverFile: String?
     /// How often files (rules, certificates) are checked for changes.
     public var fileCheckInterval: Duration = .seconds(2)

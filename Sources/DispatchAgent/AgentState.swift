@@ -11,7 +11,18 @@ public final class AgentState: Sendable {
         var reservations = ReservationBook()
         var memory = PlacementMemory()
         var knativeFeatures: KnativeFeatures?
+        var decisions: [FunctionKey: RecordedDecision] = [:]
     }
+
+    /// The last decision taken for a function, for `/v1/functions`.
+    public struct RecordedDecision: Sendable, Hashable {
+        public var outcome: PlacementDecision.Outcome
+        public var cluster: String?
+        public var summary: String
+    }
+
+    /// Decisions kept at most; beyond it an arbitrary one is dropped (functions come and go).
+    static let decisionLimit = 20_000
 
     private let state: Mutex<State>
 
@@ -57,7 +68,14 @@ public final class AgentState: Sendable {
 
     /// Records a placement: reserves its request (unless a dry run) and remembers its cluster.
     public func record(_ decision: PlacementDecision, for function: FunctionKey, dryRun: Bool, now: ContinuousClock.Instant) {
-        guard let cluster = decision.cluster, !dryRun else { return }
+        guard !dryRun else { return }
+        state.withLock { state in
+            if state.decisions.count >= Self.decisionLimit, state.decisions[function] == nil, let any = state.decisions.keys.first {
+                state.decisions[any] = nil
+            }
+            state.decisions[function] = RecordedDecision(outcome: decision.outcome, cluster: decision.cluster, summary: decision.summary)
+        }
+        guard let cluster = decision.cluster else { return }
         state.withLock { state in
             state.memory.remember(function, on: cluster, at: now)
             if decision.outcome == .placed || decision.outcome == .fallback {
@@ -65,6 +83,10 @@ public final class AgentState: Sendable {
                 state.reservations.reserve(Reservation(function: function, cluster: cluster, requestPerPod: decision.requestPerPod, replicas: decision.replicas, expiresAt: now + timeout))
             }
         }
+    }
+
+    public func decision(for function: FunctionKey) -> RecordedDecision? {
+        state.withLock { $0.decisions[function] }
     }
 
     /// Open reservations, for explanations and tests.

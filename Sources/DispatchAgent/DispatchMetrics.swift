@@ -24,7 +24,46 @@ public struct DispatchMetrics: Sendable {
         public static let clusterReady = "direktiv_dispatch_cluster_ready"
         public static let rulesReloadFailures = "direktiv_dispatch_rules_reload_failures_total"
         public static let knativeFeatureDisabled = "direktiv_dispatch_knative_feature_disabled"
+        public static let invocations = "direktiv_dispatch_invocations_total"
+        public static let invocationDuration = "direktiv_dispatch_invocation_duration_seconds"
+        public static let invocationsInFlight = "direktiv_dispatch_invocations_in_flight"
+        public static let upstreamErrors = "direktiv_dispatch_upstream_errors_total"
+        public static let coldStarts = "direktiv_dispatch_cold_starts_total"
+        public static let firstInvocationDuration = "direktiv_dispatch_first_invocation_duration_seconds"
+        public static let proxyRefusals = "direktiv_dispatch_proxy_refusals_total"
     }
+
+    /// One line per metric for the exposition's `# HELP` (swift-metrics carries no help text).
+    public static let help: [String: String] = [
+        Name.admissionRequests: "Admission requests answered, by kind, operation and outcome.",
+        Name.placements: "Placement decisions, by Direktiv namespace, cluster and outcome.",
+        Name.placementDuration: "Time taken to decide a placement.",
+        Name.inventoryStale: "1 while the cluster inventory may be out of date because the Kubernetes API cannot be reached.",
+        Name.clusterFreeCPU: "Free CPU on a cluster's schedulable nodes (allocatable minus requests of their pods), in cores.",
+        Name.clusterFreeMemory: "Free memory on a cluster's schedulable nodes (allocatable minus requests of their pods), in bytes.",
+        Name.clusterReady: "1 when a cluster can take functions, 0 when it is not ready.",
+        Name.rulesReloadFailures: "Rules files refused because they did not validate.",
+        Name.knativeFeatureDisabled: "1 while a Knative config-features flag the placement patch needs is disabled.",
+        Name.invocations: "Function invocations through the proxy, by Direktiv namespace, function, cluster and status code.",
+        Name.invocationDuration: "Duration of function invocations through the proxy, from request head to response end.",
+        Name.invocationsInFlight: "Function invocations in progress through the proxy, by cluster.",
+        Name.upstreamErrors: "Invocations that failed between the proxy and the function, by cluster and reason.",
+        Name.coldStarts: "First invocations of a function after its placement, by cluster.",
+        Name.firstInvocationDuration: "Duration of the first invocation of a function after its placement.",
+        Name.proxyRefusals: "Requests the proxy refused because they do not address a Direktiv function, by reason.",
+    ]
+
+    /// Buckets of the duration histograms: invocations span milliseconds to Direktiv's 300 s default deadline.
+    public static let durationBuckets: [String: [Duration]] = {
+        let invocation: [Duration] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
+        ]
+        let placement: [Duration] = [
+            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+        ]
+        return [Name.invocationDuration: invocation, Name.firstInvocationDuration: invocation, Name.placementDuration: placement]
+    }()
 
     /// 1 while the inventory may be out of date because the API server cannot be reached.
     public func inventoryStale(_ stale: Bool) {
@@ -45,11 +84,67 @@ public struct DispatchMetrics: Sendable {
             dimensions: [("direktiv_namespace", decision.direktivNamespace ?? "unknown"), ("cluster", decision.cluster ?? "none"), ("outcome", decision.outcome.rawValue)],
             factory: factory
         ).increment()
-        Timer(label: Name.placementDuration, factory: factory).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        Timer(label: Name.placementDuration, factory: factory).record(duration: duration)
     }
 
     public func rulesReloadFailed() {
         Counter(label: Name.rulesReloadFailures, factory: factory).increment()
+    }
+
+    /// A cluster's capacity and readiness from the latest inventory snapshot.
+    public func cluster(_ name: String, freeMilliCPU: Int64, freeMemoryBytes: Int64, ready: Bool) {
+        let dimensions = [("cluster", name)]
+        Gauge(label: Name.clusterFreeCPU, dimensions: dimensions, factory: factory).record(Double(freeMilliCPU) / 1000)
+        Gauge(label: Name.clusterFreeMemory, dimensions: dimensions, factory: factory).record(freeMemoryBytes)
+        Gauge(label: Name.clusterReady, dimensions: dimensions, factory: factory).record(ready ? 1 : 0)
+    }
+
+    /// Stops exporting a cluster that left the inventory.
+    public func clusterRemoved(_ name: String) {
+        let dimensions = [("cluster", name)]
+        for label in [Name.clusterFreeCPU, Name.clusterFreeMemory, Name.clusterReady] {
+            Gauge(label: label, dimensions: dimensions, factory: factory).destroy()
+        }
+    }
+
+    /// The labels of one function's invocations; every value is bounded.
+    public struct InvocationLabels: Sendable, Hashable {
+        public var direktivNamespace: String
+        public var function: String
+        public var cluster: String
+
+        public init(direktivNamespace: String, function: String, cluster: String) {
+            self.direktivNamespace = direktivNamespace
+            self.function = function
+            self.cluster = cluster
+        }
+
+        public static let unknown = InvocationLabels(direktivNamespace: "unknown", function: "unknown", cluster: "unknown")
+    }
+
+    public func invocationStarted(cluster: String) {
+        Meter(label: Name.invocationsInFlight, dimensions: [("cluster", cluster)], factory: factory).increment()
+    }
+
+    /// One finished invocation: its status code and duration; the first call of a placement also
+    /// counts as a cold start.
+    public func invocationFinished(_ labels: InvocationLabels, code: Int, duration: Duration, coldStart: Bool) {
+        Meter(label: Name.invocationsInFlight, dimensions: [("cluster", labels.cluster)], factory: factory).decrement()
+        let function = [("direktiv_namespace", labels.direktivNamespace), ("function", labels.function), ("cluster", labels.cluster)]
+        Counter(label: Name.invocations, dimensions: function + [("code", String(code))], factory: factory).increment()
+        Timer(label: Name.invocationDuration, dimensions: function, factory: factory).record(duration: duration)
+        if coldStart {
+            Counter(label: Name.coldStarts, dimensions: [("cluster", labels.cluster)], factory: factory).increment()
+            Timer(label: Name.firstInvocationDuration, dimensions: [("cluster", labels.cluster)], factory: factory).record(duration: duration)
+        }
+    }
+
+    public func upstreamError(cluster: String, reason: UpstreamFailure) {
+        Counter(label: Name.upstreamErrors, dimensions: [("cluster", cluster), ("reason", reason.reason)], factory: factory).increment()
+    }
+
+    public func proxyRefused(_ refusal: ProxyTarget.Refusal) {
+        Counter(label: Name.proxyRefusals, dimensions: [("reason", refusal.reason)], factory: factory).increment()
     }
 
     /// 1 while a Knative feature flag the agent's patch needs is disabled.
@@ -57,3 +152,4 @@ public struct DispatchMetrics: Sendable {
         Gauge(label: Name.knativeFeatureDisabled, dimensions: [("flag", flag)], factory: factory).record(disabled ? 1 : 0)
     }
 }
+

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Configuration
 import DispatchAgent
+import DispatchPrometheus
 import Foundation
 import KubeClient
 import Logging
+import Metrics
 import ServiceLifecycle
 import UnixSignals
 
@@ -63,6 +65,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds an invocation may take without a Direktiv-Deadline. [DISPATCH_DEFAULT_DEADLINE]")
     var defaultDeadline: Double?
 
+    @Option(help: "Seconds a request or response body may pause before the call is cut. [DISPATCH_BODY_IDLE_TIMEOUT]")
+    var bodyIdleTimeout: Double?
+
+    @Option(help: "JSON file mapping function hosts to host:port instead of DNS, as `sim --resolver-out` writes it. [DISPATCH_RESOLVER_FILE]")
+    var resolverFile: String?
+
     @Option(help: "Seconds a graceful shutdown may take. [DISPATCH_DRAIN_SECONDS]")
     var drainSeconds: Int?
 
@@ -87,9 +95,12 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         do {
-            let agent = try Agent(settings: settings, client: client, logger: logger)
+            let prometheus = PrometheusBackend()
+            MetricsSystem.bootstrap(prometheus.factory)
+            let agent = try Agent(settings: settings, client: client, exposition: prometheus.exposition, logger: logger)
             var ports = Agent.Ports()
             ports.onWebhook = { logger.notice("webhook listening", metadata: ["port": "\($0)"]) }
+            ports.onProxy = { logger.notice("proxy listening", metadata: ["port": "\($0)"]) }
             ports.onAdmin = { logger.notice("admin listening", metadata: ["port": "\($0)"]) }
             let group = ServiceGroup(
                 configuration: .init(
@@ -134,6 +145,8 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.sidecar.image", sidecarImage.map { .string($0) })
         put("dispatch.connect.timeout", connectTimeout.map { .double($0) })
         put("dispatch.default.deadline", defaultDeadline.map { .double($0) })
+        put("dispatch.body.idle.timeout", bodyIdleTimeout.map { .double($0) })
+        put("dispatch.resolver.file", resolverFile.map { .string($0) })
         put("dispatch.drain.seconds", drainSeconds.map { .int($0) })
         put("dispatch.log.level", logLevel.map { .string($0) })
         let config = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
@@ -155,6 +168,8 @@ struct ServeCommand: AsyncParsableCommand {
         settings.sidecarImage = config.string(forKey: "dispatch.sidecar.image").flatMap { $0.isEmpty ? nil : $0 }
         settings.connectTimeout = try seconds(config, "dispatch.connect.timeout", 1)
         settings.defaultDeadline = try seconds(config, "dispatch.default.deadline", 300)
+        settings.bodyIdleTimeout = try seconds(config, "dispatch.body.idle.timeout", 60)
+        settings.resolverFile = config.string(forKey: "dispatch.resolver.file").flatMap { $0.isEmpty ? nil : $0 }
         let drain = config.int(forKey: "dispatch.drain.seconds", default: 10)
         guard drain >= 0 else { throw CommandFailure("--drain-seconds must not be negative") }
         settings.drain = .seconds(drain)

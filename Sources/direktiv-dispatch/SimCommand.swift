@@ -27,6 +27,9 @@ struct SimCommand: AsyncParsableCommand {
     @Option(help: "Bearer token clients must present (random when omitted).")
     var token: String?
 
+    @Option(help: "Write the function hosts' loopback endpoints here, kept current, for `serve --resolver-file`.")
+    var resolverOut: String?
+
     func run() async throws {
         var options = KubeSim.Options()
         options.token = token
@@ -50,8 +53,44 @@ struct SimCommand: AsyncParsableCommand {
             printLine("Liqo peers: POST \(url)/kubesim/v1/peers/<cluster>/unreachable (or /reachable) with the kubeconfig's token")
         }
         let controlPlane = ControlPlane(store: sim.store, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [controlPlane, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let functions = FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store), logger: logger)
+        var services: [any Service] = [controlPlane, functions, server]
+        if let resolverOut { services.append(ResolverWriter(functions: functions, path: resolverOut)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        Task {
+            let endpoints = await functions.running()
+            for cluster in functions.clusters {
+                printLine("functions of \(cluster) answer at \(endpoints[cluster] ?? "?") (+\(functions.latency(of: cluster)))")
+            }
+            if let resolverOut { printLine("resolver file: \(resolverOut)  (serve --resolver-file \(resolverOut))") }
+        }
         try await group.run()
+    }
+}
+
+/// Keeps the resolver file in step with where the simulated functions run.
+struct ResolverWriter: Service {
+    let functions: FunctionServers
+    let path: String
+
+    func run() async throws {
+        _ = await functions.running()
+        await cancelWhenGracefulShutdown {
+            var written: [String: String]?
+            repeat {
+                let table = functions.resolverTable()
+                if table != written {
+                    let hosts = table.keys.sorted().map { "    \"\($0)\": \"\(table[$0]!)\"" }.joined(separator: ",\n")
+                    let contents = "{\n  \"hosts\": {\n\(hosts)\n  }\n}\n"
+                    do {
+                        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+                        written = table
+                    } catch {
+                        printError("cannot write the resolver file \(path): \(error)")
+                    }
+                }
+            } while (try? await Task.sleep(for: .milliseconds(250))) != nil
+        }
     }
 }
 

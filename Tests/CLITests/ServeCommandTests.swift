@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import DispatchCore
 import Foundation
+import KubeClient
 import KubeModels
 import KubeSim
 import NIOCore
@@ -127,5 +129,72 @@ import Testing
         #expect(await serve.exitStatus() == 1)
         #expect(all.all.joined(separator: "\n").contains("cannot read the TLS certificate /nonexistent/tls.crt"))
         await sim.stop()
+    }
+}
+
+/// `sim` and `serve` as two processes, as in the README: the resolver file carries the
+/// function endpoints from one to the other.
+@Suite(.serialized) struct SimAndServeTests {
+    @Test func aFunctionPlacedByServeIsCalledThroughItsProxy() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let kubeconfig = directory.appendingPathComponent("kubeconfig").path
+        let resolver = directory.appendingPathComponent("resolver.json").path
+
+        let sim = try RunningProcess(CLI.binary, arguments: ["sim", "--port", "0", "--kubeconfig-out", kubeconfig, "--resolver-out", resolver], output: .standardOutput)
+        defer { sim.stop() }
+        // Both files are written before these lines: the resolver file once the function
+        // endpoints listen, the kubeconfig once the API server does.
+        let announced = Recorder<String>()
+        _ = try await next(sim.lines, within: .seconds(30)) { line in
+            if line.hasPrefix("resolver file:") || line.hasPrefix("kubeconfig:") { announced.append(line) }
+            return announced.all.count == 2
+        }
+
+        let ca = try CertificateAuthority(commonName: "webhook-ca")
+        let issued = try ca.issue(commonName: "direktiv-dispatch")
+        try issued.certificatePEM.write(to: directory.appendingPathComponent("tls.crt"), atomically: true, encoding: .utf8)
+        try issued.privateKeyPEM.write(to: directory.appendingPathComponent("tls.key"), atomically: true, encoding: .utf8)
+        try exampleRulesYAML().write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
+        let (webhookPort, proxyPort, adminPort) = (try freePort(), try freePort(), try freePort())
+        let serve = try RunningProcess(CLI.binary, arguments: [
+            "serve", "--kubeconfig", kubeconfig, "--rules", directory.appendingPathComponent("rules.yaml").path,
+            "--tls-cert", directory.appendingPathComponent("tls.crt").path, "--tls-key", directory.appendingPathComponent("tls.key").path,
+            "--bind-address", "127.0.0.1", "--webhook-port", String(webhookPort), "--proxy-port", String(proxyPort), "--admin-port", String(adminPort),
+            "--resolver-file", resolver,
+        ])
+        defer { serve.stop() }
+        _ = try await next(serve.lines, within: .seconds(30)) { $0.contains("inventory synced") }
+
+        let client = try KubeClient(configuration: try KubeConfiguration.resolve(kubeconfig: kubeconfig))
+        do {
+            _ = try await client.create(webhookConfiguration(url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: ca.certificatePEM), .mutatingWebhookConfigurations)
+            let spec = FunctionSpec(namespace: "team-a", name: "hello", image: "direktiv/hello:v1", size: .small, minScale: 1)
+            let created = try await client.create(try DirektivServiceBuilder.knativeService(spec, namespace: Scenario.functionsNamespace, sizes: .direktivDefaults, sidecarImage: nil), .knativeServices, namespace: Scenario.functionsNamespace)
+            let cluster = try #require(created[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"]?.stringValue)
+            try await client.shutdown()
+
+            // The sim writes the endpoint once the pods run; serve picks the file up.
+            _ = try await next(serve.lines, within: .seconds(30)) { $0.contains("resolver file loaded") && $0.contains("hosts=1") }
+            let host = "hello.\(Scenario.functionsNamespace)"
+            let response = try await withHTTP1Connection(port: proxyPort) { try await $0.request(.POST, "http://\(host)/", headers: [("Host", host), ("Direktiv-ActionID", "cli")], body: Array("{}".utf8)) }
+            #expect(response.status == 200, "\(response.text)")
+            #expect(response.headers["Kubesim-Cluster"] == [cluster])
+            #expect(response.headers["Direktiv-ActionID"] == ["cli"])
+
+            let scrape = try await withHTTP1Connection(port: adminPort) { try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")]) }
+            #expect(scrape.text.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="team-a",function="hello",cluster="\#(cluster)",code="200"} 1"#))
+            #expect(scrape.text.contains(#"direktiv_dispatch_cluster_ready{cluster="external2"} 1"#))
+            if Promtool.path != nil {
+                let check = try await Promtool.check(scrape.body)
+                #expect(check.status == 0, "\(check.output)")
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        serve.signal(SIGTERM)
+        #expect(await serve.exitStatus() == 0)
     }
 }

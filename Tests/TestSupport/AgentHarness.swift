@@ -1,5 +1,6 @@
 import DispatchAgent
 import DispatchCore
+import DispatchPrometheus
 import Foundation
 import KubeClient
 import KubeModels
@@ -12,6 +13,9 @@ public final class AgentHarness: Sendable {
     public let agent: Agent
     public let webhookPort: Int
     public let adminPort: Int
+    public let proxyPort: Int
+    /// The agent's metrics, as `/metrics` renders them.
+    public let prometheus: PrometheusBackend
     public let directory: URL
     public let webhookCA: CertificateAuthority
     private let group: ServiceGroup
@@ -19,7 +23,8 @@ public final class AgentHarness: Sendable {
     private let client: KubeClient
 
     /// Starts the agent with `rules` (YAML) and registers it in `sim` with `failurePolicy`.
-    public static func start(sim: SimHarness, rules: String, failurePolicy: String = "Fail", configure: (inout AgentSettings) -> Void = { _ in }) async throws -> AgentHarness {
+    /// Function hosts resolve through `sim`'s function servers when it has them.
+    public static func start(sim: SimHarness, rules: String, failurePolicy: String = "Fail", resolver: FunctionAddressResolver? = nil, configure: (inout AgentSettings) -> Void = { _ in }) async throws -> AgentHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // The webhook's certificate comes from its own CA: the API server verifies it with caBundle.
@@ -44,28 +49,39 @@ public final class AgentHarness: Sendable {
         var logger = Logger(label: "agent-test")
         logger.logLevel = .warning
         let client = try sim.client()
-        let agent = try Agent(settings: settings, client: client, logger: logger)
+        let prometheus = PrometheusBackend()
+        let simResolver = sim.functions.map { functions in FunctionAddressResolver.table { functions.resolve($0) } }
+        let agent = try Agent(
+            settings: settings, client: client, metrics: DispatchMetrics(factory: prometheus.factory),
+            resolver: resolver ?? simResolver, exposition: prometheus.exposition, logger: logger)
         let (webhookPorts, webhookContinuation) = AsyncStream.makeStream(of: Int.self)
         let (adminPorts, adminContinuation) = AsyncStream.makeStream(of: Int.self)
+        let (proxyPorts, proxyContinuation) = AsyncStream.makeStream(of: Int.self)
         var ports = Agent.Ports()
         ports.onWebhook = { webhookContinuation.yield($0) }
         ports.onAdmin = { adminContinuation.yield($0) }
+        ports.onProxy = { proxyContinuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: try agent.services(ports: ports), logger: logger))
         let task = Task { try await group.run() }
         var webhookIterator = webhookPorts.makeAsyncIterator()
         var adminIterator = adminPorts.makeAsyncIterator()
-        guard let webhookPort = await webhookIterator.next(), let adminPort = await adminIterator.next() else { throw HarnessError("the agent did not start") }
-        let harness = AgentHarness(agent: agent, webhookPort: webhookPort, adminPort: adminPort, directory: directory, webhookCA: ca, group: group, task: task, client: client)
+        var proxyIterator = proxyPorts.makeAsyncIterator()
+        guard let webhookPort = await webhookIterator.next(), let adminPort = await adminIterator.next(), let proxyPort = await proxyIterator.next() else {
+            throw HarnessError("the agent did not start")
+        }
+        let harness = AgentHarness(agent: agent, webhookPort: webhookPort, adminPort: adminPort, proxyPort: proxyPort, prometheus: prometheus, directory: directory, webhookCA: ca, group: group, task: task, client: client)
         try harness.register(in: sim.sim, failurePolicy: failurePolicy)
         // Placements need the inventory: wait until it has listed the cluster.
         _ = try await next(agent.inventory.readinessChanges()) { $0.isReady }
         return harness
     }
 
-    private init(agent: Agent, webhookPort: Int, adminPort: Int, directory: URL, webhookCA: CertificateAuthority, group: ServiceGroup, task: Task<Void, any Error>, client: KubeClient) {
+    private init(agent: Agent, webhookPort: Int, adminPort: Int, proxyPort: Int, prometheus: PrometheusBackend, directory: URL, webhookCA: CertificateAuthority, group: ServiceGroup, task: Task<Void, any Error>, client: KubeClient) {
         self.agent = agent
         self.webhookPort = webhookPort
         self.adminPort = adminPort
+        self.proxyPort = proxyPort
+        self.prometheus = prometheus
         self.directory = directory
         self.webhookCA = webhookCA
         self.group = group
@@ -75,23 +91,7 @@ public final class AgentHarness: Sendable {
 
     /// The webhook registration the Helm chart makes, pointing at this agent.
     public func register(in sim: KubeSim, failurePolicy: String, namespaces: [String] = [Scenario.functionsNamespace]) throws {
-        let configuration: JSONValue = [
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            "metadata": ["name": "direktiv-dispatch"],
-            "webhooks": [[
-                "name": "dispatch.direktiv.io",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": .string(failurePolicy),
-                "timeoutSeconds": 5,
-                "clientConfig": ["url": .string("https://127.0.0.1:\(webhookPort)/mutate"), "caBundle": .string(Data(webhookCA.certificatePEM.utf8).base64EncodedString())],
-                "rules": [
-                    ["apiGroups": ["serving.knative.dev"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"], "scope": "Namespaced"],
-                    ["apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"], "scope": "Namespaced"],
-                ],
-                "namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSONValue.string))]]],
-            ]],
-        ]
+        let configuration = webhookConfiguration(url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: webhookCA.certificatePEM, failurePolicy: failurePolicy, namespaces: namespaces)
         if (try? sim.store.get(.mutatingWebhookConfigurations, namespace: nil, name: "direktiv-dispatch")) != nil {
             _ = try sim.store.delete(.mutatingWebhookConfigurations, namespace: nil, name: "direktiv-dispatch")
         }
@@ -116,4 +116,25 @@ public func exampleRulesYAML() throws -> String {
 public func exampleObject(_ path: String) throws -> JSONValue {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     return try JSONValue.parse(Data(contentsOf: root.appendingPathComponent("examples").appendingPathComponent(path)))
+}
+
+/// The `MutatingWebhookConfiguration` the Helm chart makes, for an agent listening at `url`.
+public func webhookConfiguration(url: String, caPEM: String, failurePolicy: String = "Fail", namespaces: [String] = [Scenario.functionsNamespace]) -> JSONValue {
+    [
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": ["name": "direktiv-dispatch"],
+        "webhooks": [[
+            "name": "dispatch.direktiv.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": .string(failurePolicy),
+            "timeoutSeconds": 5,
+            "clientConfig": ["url": .string(url), "caBundle": .string(Data(caPEM.utf8).base64EncodedString())],
+            "rules": [
+                ["apiGroups": ["serving.knative.dev"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"], "scope": "Namespaced"],
+                ["apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"], "scope": "Namespaced"],
+            ],
+            "namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSONValue.string))]]],
+        ]],
+    ]
 }

@@ -20,33 +20,42 @@ public final class SimHarness: Sendable {
     public var url: String { "https://127.0.0.1:\(port)" }
 
     private let controlPlane: Bool
+    /// The simulated clusters' function endpoints, when started with `functions`.
+    public let functions: FunctionServers?
 
-    private init(sim: KubeSim, running: RunningServer, port: Int, controlPlane: Bool) {
+    private init(sim: KubeSim, running: RunningServer, port: Int, controlPlane: Bool, functions: FunctionServers?) {
         self.sim = sim
         self.running = running
         self.port = port
         self.controlPlane = controlPlane
+        self.functions = functions
     }
 
-    /// Starts a simulator with `scenario` applied.
-    public static func start(scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options(), controlPlane: Bool = false) async throws -> SimHarness {
+    /// Starts a simulator with `scenario` applied; `functions` adds the function endpoints (and
+    /// the control plane that runs their pods).
+    public static func start(scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options(), controlPlane: Bool = false, functions: FunctionServers.Options? = nil) async throws -> SimHarness {
         var serverLogger = Logger(label: "kubesim-test")
         // A hard stop makes the HTTP server log its cancelled connections as errors.
         serverLogger.logLevel = .critical
         let sim = try KubeSim(options: options, logger: serverLogger)
         try scenario.apply(to: sim.store)
-        let (running, port) = try await serve(sim, port: 0, controlPlane: controlPlane)
-        return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane)
+        let servers = functions.map { FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store, options: $0), options: $0, logger: serverLogger) }
+        let (running, port) = try await serve(sim, port: 0, controlPlane: controlPlane || functions != nil, functions: servers)
+        if let servers { _ = await servers.running() }
+        return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane || functions != nil, functions: servers)
     }
 
-    private static func serve(_ sim: KubeSim, port: Int, controlPlane: Bool) async throws -> (RunningServer, Int) {
+    private static func serve(_ sim: KubeSim, port: Int, controlPlane: Bool, functions: FunctionServers?) async throws -> (RunningServer, Int) {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = try sim.server(port: port) { continuation.yield($0) }
         var controlPlaneOptions = ControlPlane.Options()
         controlPlaneOptions.podStartDelay = .milliseconds(20)
         controlPlaneOptions.tick = .milliseconds(50)
-        let services: [any Service] = controlPlane ? [ControlPlane(store: sim.store, options: controlPlaneOptions), server] : [server]
-        let group = ServiceGroup(configuration: .init(services: services, logger: Logger(label: "kubesim-test")))
+        var services: [any Service] = controlPlane ? [ControlPlane(store: sim.store, options: controlPlaneOptions), server] : [server]
+        if let functions { services.append(functions) }
+        var logger = Logger(label: "kubesim-test")
+        logger.logLevel = .critical
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw HarnessError("the simulator did not start") }
@@ -69,8 +78,8 @@ public final class SimHarness: Sendable {
     /// Stops this server and starts a new one with the same store on the same port.
     public func restarted() async throws -> SimHarness {
         await stop()
-        let (running, port) = try await Self.serve(sim, port: port, controlPlane: controlPlane)
-        return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane)
+        let (running, port) = try await Self.serve(sim, port: port, controlPlane: controlPlane, functions: nil)
+        return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane, functions: nil)
     }
 
     public func configuration(readTimeout: Duration = .seconds(30)) -> KubeConfiguration {

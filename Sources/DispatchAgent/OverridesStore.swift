@@ -1,0 +1,160 @@
+import DispatchCore
+import KubeClient
+import KubeModels
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps the per-namespace overrides in a ConfigMap, so every replica applies the same ones and
+/// a restart loses nothing.
+///
+/// One data key per Direktiv namespace, the override as JSON. The ConfigMap is watched (a
+/// change made through any replica or with kubectl applies within the watch's latency) and
+/// written with optimistic concurrency: a write based on a stale read is retried on the fresh
+/// object, so two concurrent changes both land or the second gets a conflict; none is lost.
+public final class OverridesStore: Service, Sendable {
+    public let namespace: String
+    public let name: String
+    private let client: KubeClient
+    private let state: AgentState
+    private let informer: Informer<ConfigMap, ConfigMap>
+    private let logger: Logger
+    private let status = Mutex<(loaded: Bool, resourceVersion: String?, subscribers: [Int: AsyncStream<[String: NamespaceOverride]>.Continuation], next: Int)>((false, nil, [:], 0))
+
+    public init(client: KubeClient, namespace: String, name: String, state: AgentState, backoff: Backoff = Backoff(), logger: Logger) {
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.state = state
+        self.logger = logger
+        informer = Informer(client: client, resource: .configMaps, namespace: namespace, options: ListOptions(fieldSelector: "metadata.name=\(name)"), backoff: backoff, logger: logger)
+    }
+
+    /// Whether the ConfigMap has been read once (an absent ConfigMap counts: no overrides).
+    public var isLoaded: Bool { status.withLock { $0.loaded } }
+
+    /// The ConfigMap's resource version the overrides in force come from.
+    public var resourceVersion: String? { status.withLock { $0.resourceVersion } }
+
+    /// The overrides in force now and after every change.
+    public func changes() -> AsyncStream<[String: NamespaceOverride]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [String: NamespaceOverride].self, bufferingPolicy: .bufferingNewest(1))
+        let id = status.withLock { status in
+            continuation.yield(state.overrides)
+            status.next += 1
+            status.subscribers[status.next] = continuation
+            return status.next
+        }
+        continuation.onTermination = { [weak self] _ in _ = self?.status.withLock { $0.subscribers.removeValue(forKey: id) } }
+        return stream
+    }
+
+    public func run() async throws {
+        let events = informer.subscribe()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.informer.run() }
+            group.addTask {
+                for await event in events { self.apply(event) }
+            }
+        }
+        let subscribers = status.withLock { status in
+            defer { status.subscribers = [:] }
+            return Array(status.subscribers.values)
+        }
+        for continuation in subscribers { continuation.finish() }
+    }
+
+    private func apply(_ event: InformerEvent<ConfigMap>) {
+        switch event {
+        case .initial(let objects, let synced):
+            if synced || !objects.isEmpty { adopt(objects.values.first, loaded: synced) }
+        case .added(_, let object), .modified(_, _, let object):
+            adopt(object, loaded: true)
+        case .deleted:
+            adopt(nil, loaded: true)
+        case .synced:
+            if !isLoaded { adopt(informer.snapshot().values.first, loaded: true) }
+        case .reconnected, .connectionLost:
+            break
+        }
+    }
+
+    /// Makes `object`'s overrides the ones in force.
+    private func adopt(_ object: ConfigMap?, loaded: Bool) {
+        let (overrides, problems) = NamespaceOverride.table(configMapData: object?.data ?? [:])
+        for problem in problems {
+            logger.error("ignoring an invalid override in ConfigMap \(namespace)/\(name)", metadata: ["problem": "\(problem)"])
+        }
+        let subscribers = status.withLock { status in
+            // A watch event older than what a write of ours already applied must not undo it.
+            if let current = status.resourceVersion, let incoming = object?.metadata.resourceVersion, let a = Int(current), let b = Int(incoming), b < a {
+                return [AsyncStream<[String: NamespaceOverride]>.Continuation]()
+            }
+            status.loaded = status.loaded || loaded
+            status.resourceVersion = object?.metadata.resourceVersion
+            state.overrides = overrides
+            return Array(status.subscribers.values)
+        }
+        for continuation in subscribers { continuation.yield(overrides) }
+    }
+
+    /// Why a change could not be stored.
+    public enum WriteError: Error, CustomStringConvertible {
+        /// Other writers kept changing the ConfigMap.
+        case conflict(String)
+        /// The API server refused or could not be reached.
+        case api(String)
+
+        public var description: String {
+            switch self {
+            case .conflict(let message): "the overrides changed concurrently; try again (\(message))"
+            case .api(let message): message
+            }
+        }
+    }
+
+    /// Sets (or, with `nil`, removes) the override of `direktivNamespace`. Returns whether there
+    /// was one before.
+    @discardableResult
+    public func set(_ override: NamespaceOverride?, for direktivNamespace: String) async throws(WriteError) -> Bool {
+        try await set(override, for: direktivNamespace, mayCreate: true)
+    }
+
+    private func set(_ override: NamespaceOverride?, for direktivNamespace: String, mayCreate: Bool) async throws(WriteError) -> Bool {
+        var existed = false
+        do {
+            let stored = try await client.updateRetryingOnConflict(ConfigMap.self, .configMaps, name: name, namespace: namespace) { configMap in
+                var data = configMap.data ?? [:]
+                existed = data[direktivNamespace] != nil
+                data[direktivNamespace] = override?.storedValue
+                configMap.data = data
+            }
+            adopt(stored, loaded: true)
+            return existed
+        } catch let error as KubeAPIError where error.isNotFound {
+            guard let override else { return false }
+            if try await create(with: [direktivNamespace: override.storedValue]) { return false }
+            // Another writer created it first: change that one.
+            guard mayCreate else { throw .conflict("ConfigMap \(namespace)/\(name) appeared and vanished concurrently") }
+            return try await set(override, for: direktivNamespace, mayCreate: false)
+        } catch let error as KubeAPIError where error.isConflict {
+            throw .conflict(error.message)
+        } catch {
+            throw .api("cannot store the override in ConfigMap \(namespace)/\(name): \(error)")
+        }
+    }
+
+    /// The chart creates the ConfigMap; without it (kubectl installs, the demo) the first write
+    /// does. Returns `false` when someone else created it first.
+    private func create(with data: [String: String]) async throws(WriteError) -> Bool {
+        do {
+            let created = try await client.create(ConfigMap(metadata: ObjectMeta(name: name, namespace: namespace), data: data), .configMaps, namespace: namespace)
+            adopt(created, loaded: true)
+            return true
+        } catch let error as KubeAPIError where error.isAlreadyExists {
+            return false
+        } catch {
+            throw .api("cannot create ConfigMap \(namespace)/\(name) for the overrides: \(error)")
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import AsyncHTTPClient
+import DispatchAgent
+import DispatchCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+@testable import DispatchAgent
+@testable import DispatchPrometheus
+
+/// The proxy's pure parts: which targets pass, which headers cross, timers, failures.
+@Suite struct ProxyTargetTests {
+    let namespaces = ["direktiv-services-direktiv"]
+
+    func resolve(_ target: String, method: String = "POST") -> Result<ProxyTarget, ProxyTarget.Refusal> {
+        Result { () throws(ProxyTarget.Refusal) in try ProxyTarget.resolve(method: method, target: target, hostHeader: nil, functionsNamespaces: namespaces) }
+    }
+
+    @Test(arguments: [
+        "http://fn.direktiv-services-direktiv/",
+        "http://fn.direktiv-services-direktiv.svc/",
+        "http://fn.direktiv-services-direktiv.svc.cluster.local/",
+        "http://FN.Direktiv-Services-Direktiv.svc.cluster.local.:80/",
+        "http://fn.direktiv-services-direktiv",
+    ])
+    func directivURLFormsResolveToTheFunction(target: String) throws {
+        let resolved = try resolve(target).get()
+        #expect(resolved.function == "fn")
+        #expect(resolved.namespace == "direktiv-services-direktiv")
+        #expect(resolved.pathAndQuery == "/")
+        #expect(resolved.canonicalHost == "fn.direktiv-services-direktiv.svc.cluster.local")
+    }
+
+    @Test func pathQueryAndReverseFormAreKept() throws {
+        #expect(try resolve("http://fn.direktiv-services-direktiv/up?x=1").get().pathAndQuery == "/up?x=1")
+        #expect(try resolve("http://fn.direktiv-services-direktiv?x=1").get().pathAndQuery == "/?x=1")
+        let reverse = try resolve("/functions/direktiv-services-direktiv/fn/cancel?id=2").get()
+        #expect(reverse.function == "fn" && reverse.pathAndQuery == "/cancel?id=2")
+        #expect(reverse.host == "fn.direktiv-services-direktiv.svc.cluster.local")
+        #expect(try resolve("/functions/direktiv-services-direktiv/fn").get().pathAndQuery == "/")
+    }
+
+    @Test(arguments: [
+        ("http://169.254.169.254/latest/meta-data", "ip_literal"),
+        ("http://2130706433/", "ip_literal"),
+        ("http://0x7f.1/", "ip_literal"),
+        ("http://[::1]/", "ip_literal"),
+        ("http://[fd00::1]:80/", "ip_literal"),
+        ("http://localhost/", "not_a_function_host"),
+        ("http://metadata.google.internal/", "not_a_function_host"),
+        ("http://kubernetes.default.svc/", "namespace"),
+        ("http://fn.default.svc.cluster.local/", "namespace"),
+        ("http://fn.direktiv-services-direktiv:8080/", "port"),
+        ("http://fn.direktiv-services-direktiv:/", "port"),
+        ("https://fn.direktiv-services-direktiv/", "scheme"),
+        ("http://user:pw@fn.direktiv-services-direktiv/", "malformed"),
+        ("fn.direktiv-services-direktiv", "malformed"),
+        ("/functions/default/fn/", "namespace"),
+        ("/functions/direktiv-services-direktiv/", "malformed"),
+        ("/metrics", "not_a_function_host"),
+        ("http://fn.direktiv-services-direktiv.svc.cluster.evil/", "not_a_function_host"),
+        ("http://a.b.fn.direktiv-services-direktiv/", "not_a_function_host"),
+    ])
+    func everythingElseIsRefused(target: String, reason: String) {
+        guard case .failure(let refusal) = resolve(target) else {
+            Issue.record("\(target) was not refused")
+            return
+        }
+        #expect(refusal.reason == reason, "\(target): \(refusal)")
+    }
+
+    @Test func connectIsRefused() {
+        guard case .failure(let refusal) = resolve("fn.direktiv-services-direktiv:443", method: "CONNECT") else {
+            Issue.record("CONNECT passed")
+            return
+        }
+        #expect(refusal == .connect)
+    }
+}
+
+@Suite struct ProxyHeadersTests {
+    @Test func hopByHopAndConnectionNamedHeadersStayBehind() {
+        let incoming = HTTPHeaders([
+            ("Host", "fn.ns"), ("Connection", "keep-alive, X-Hop"), ("X-Hop", "1"), ("Keep-Alive", "timeout=5"), ("TE", "trailers"),
+            ("Transfer-Encoding", "chunked"), ("Proxy-Authorization", "Basic x"), ("Proxy-Connection", "keep-alive"), ("Upgrade", "h2c"),
+            ("Content-Length", "2"), ("Expect", "100-continue"),
+            ("Direktiv-Files", "a"), ("Direktiv-Files", "b"), ("traceparent", "00-1-2-01"), ("Direktiv-ActionID", "x"),
+        ])
+        let upstream = ProxyHeaders.upstream(incoming, host: "fn.ns", client: "10.1.2.3")
+        #expect(upstream.map(\.name) == ["Direktiv-Files", "Direktiv-Files", "traceparent", "Direktiv-ActionID", "Host", "X-Forwarded-For", "Forwarded"])
+        #expect(upstream["Direktiv-Files"] == ["a", "b"])
+        #expect(upstream["Forwarded"] == ["for=10.1.2.3;host=fn.ns;proto=http"])
+    }
+
+    @Test func forwardingRecordsAppend() {
+        let incoming = HTTPHeaders([("X-Forwarded-For", "1.1.1.1"), ("Forwarded", "for=1.1.1.1")])
+        let upstream = ProxyHeaders.upstream(incoming, host: "fn.ns", client: "::1")
+        #expect(upstream["X-Forwarded-For"] == ["1.1.1.1, ::1"])
+        #expect(upstream["Forwarded"] == [#"for=1.1.1.1, for="[::1]";host=fn.ns;proto=http"#])
+    }
+
+    @Test func responsesKeepContentLengthAndDirektivHeaders() {
+        let response = HTTPHeaders([("Content-Length", "12"), ("Connection", "close"), ("Transfer-Encoding", "chunked"), ("Direktiv-ErrorCode", "io.x"), ("Direktiv-ErrorMessage", "m")])
+        #expect(ProxyHeaders.downstream(response).map(\.name) == ["Content-Length", "Direktiv-ErrorCode", "Direktiv-ErrorMessage"])
+    }
+}
+
+@Suite struct InvocationClockTests {
+    let start = ContinuousClock.now
+
+    @Test func idleTimeoutAppliesOnlyWhileBytesAreExpected() {
+        var clock = InvocationClock(start: start, deadline: start + .seconds(300), idleTimeout: .seconds(10))
+        #expect(clock.expired(at: start + .seconds(9)) == nil)
+        #expect(clock.expired(at: start + .seconds(11)) == .idleTimeout)
+        clock.activity(at: start + .seconds(5), phase: .awaitingHead)
+        // The function works for minutes: only the deadline bounds that.
+        #expect(clock.expired(at: start + .seconds(200)) == nil)
+        #expect(clock.nextCheck() == start + .seconds(300))
+        clock.activity(at: start + .seconds(200), phase: .receivingBody)
+        #expect(clock.nextCheck() == start + .seconds(210))
+        #expect(clock.expired(at: start + .seconds(211)) == .idleTimeout)
+        #expect(clock.expired(at: start + .seconds(301)) == .deadline)
+        clock.activity(at: start + .seconds(205), phase: .finished)
+        #expect(clock.expired(at: start + .seconds(400)) == nil)
+    }
+
+    @Test func deadlineWinsOverALongIdleTimeout() {
+        let clock = InvocationClock(start: start, deadline: start + .seconds(1), idleTimeout: .seconds(60))
+        #expect(clock.nextCheck() == start + .seconds(1))
+        #expect(clock.expired(at: start + .seconds(2)) == .deadline)
+    }
+}
+
+@Suite struct ProxyConnectionStateMachineTests {
+    @Test func quiescingClosesIdleConnectionsAtOnceAndBusyOnesAfterTheResponse() {
+        var idle = ProxyConnectionStateMachine()
+        #expect(idle.shouldQuiesce() == .close)
+
+        var busy = ProxyConnectionStateMachine()
+        busy.requestHeadReceived()
+        #expect(busy.shouldQuiesce() == .none)
+        #expect(busy.closesAfterResponse)
+        #expect(busy.responseEndWritten() == .close)
+        #expect(busy.idleTimeoutFired() == .none)
+    }
+
+    @Test func idleTimeoutSparesBusyConnections() {
+        var machine = ProxyConnectionStateMachine()
+        machine.requestHeadReceived()
+        #expect(machine.idleTimeoutFired() == .none)
+        #expect(machine.responseEndWritten() == .none)
+        #expect(machine.idleTimeoutFired() == .close)
+        #expect(machine.inputClosed() == .none)
+    }
+
+    @Test func aCallerClosingItsSideEndsTheConnection() {
+        var machine = ProxyConnectionStateMachine()
+        machine.requestHeadReceived()
+        #expect(machine.inputClosed() == .close)
+    }
+
+    @Test func anUnfinishedUploadEndsWithTheResponse() {
+        var machine = ProxyConnectionStateMachine()
+        machine.requestHeadReceived()
+        machine.closeAfterResponse()
+        #expect(!machine.closesAfterResponse)
+        #expect(machine.responseEndWritten() == .close)
+    }
+}
+
+@Suite struct UpstreamFailureTests {
+    @Test func clientErrorsMapToDirektivsRetryableStatuses() {
+        #expect(UpstreamFailure(HTTPClientError.connectTimeout) == .connectTimeout)
+        #expect(UpstreamFailure(HTTPClientError.deadlineExceeded) == .deadline)
+        #expect(UpstreamFailure(HTTPClientError.readTimeout) == .idleTimeout)
+        #expect(UpstreamFailure(HTTPClientError.remoteConnectionClosed) == .upstreamClosed)
+        #expect(UpstreamFailure(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .refused)
+        #expect(UpstreamFailure(ChannelError.connectTimeout(.seconds(1))) == .connectTimeout)
+        #expect(UpstreamFailure(SocketAddressError.unknown(host: "x", port: 80)) == .unresolvable)
+        #expect(UpstreamFailure.refused.status == .badGateway)
+        #expect(UpstreamFailure.unresolvable.status == .badGateway)
+        #expect(UpstreamFailure.deadline.status == .gatewayTimeout)
+        #expect(UpstreamFailure.connectTimeout.status == .gatewayTimeout)
+    }
+
+    @Test func realConnectionFailuresAreClassified() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: {
+            var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(1)))
+            configuration.connectionPool.retryConnectionEstablishment = false
+            return configuration
+        }())
+        defer { _ = client.shutdown() }
+        let port = try TestSupportPorts.closed()
+        do {
+            _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(5))
+            Issue.record("connected to a closed port")
+        } catch {
+            #expect(UpstreamFailure(error) == .refused, "\(error)")
+        }
+        do {
+            _ = try await client.execute(HTTPClientRequest(url: "http://no-such-host.invalid/"), timeout: .seconds(5))
+            Issue.record("resolved an .invalid host")
+        } catch {
+            #expect(UpstreamFailure(error) == .unresolvable, "\(error)")
+        }
+    }
+}
+
+enum TestSupportPorts {
+    /// A loopback port nothing listens on.
+    static func closed() throws -> Int {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress!.port!
+        try channel.close().wait()
+        return port
+    }
+}
+
+@Suite struct SmallProxyPartsTests {
+    @Test func direktivDeadlinesAreRFC3339() throws {
+        let now = try Date("2026-11-25T10:00:00Z", strategy: .iso8601)
+        #expect(DirektivDeadline.remaining("2026-11-25T10:00:30Z", now: now) == .seconds(30))
+        #expect(DirektivDeadline.remaining("2026-11-25T10:00:00.250Z", now: now) == .milliseconds(250))
+        #expect(DirektivDeadline.remaining("2026-11-25T11:00:05+01:00", now: now) == .seconds(5))
+        #expect(DirektivDeadline.remaining("2026-11-25T09:59:59Z", now: now) == .seconds(-1))
+        #expect(DirektivDeadline.remaining("tomorrow", now: now) == nil)
+        #expect(DirektivDeadline.remaining(nil, now: now) == nil)
+    }
+
+    @Test func resolverFilesAreStrict() throws {
+        let table = try ResolverFile.parse(Data(#"{"hosts": {"Fn.NS.svc.cluster.local": "127.0.10.2:4001", "b.ns.svc.cluster.local": "[::1]:80"}}"#.utf8))
+        #expect(table == ["fn.ns.svc.cluster.local": "127.0.10.2:4001", "b.ns.svc.cluster.local": "[::1]:80"])
+        #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": {"a": "nowhere"}}"#.utf8)) }
+        #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": ["a"]}"#.utf8)) }
+        #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data("{".utf8)) }
+        let resolver = FunctionAddressResolver.table { table[$0] }
+        let target = ProxyTarget(function: "b", namespace: "ns", host: "b.ns", pathAndQuery: "/")
+        #expect(resolver.resolve(target) == .address(host: "::1", port: 80))
+        #expect(resolver.resolve(ProxyTarget(function: "c", namespace: "ns", host: "c.ns", pathAndQuery: "/")) == .unresolvable)
+    }
+
+    @Test func helpLinesPrecedeEachMetricsType() {
+        let exposition = Array("# TYPE a_total counter\na_total 1\n# TYPE b gauge\nb 2\n".utf8)
+        let rendered = String(buffer: PrometheusBackend.addingHelp(to: exposition, help: ["a_total": "As counted.\nTwo lines \\ one slash."]))
+        #expect(rendered == "# HELP a_total As counted.\\nTwo lines \\\\ one slash.\n# TYPE a_total counter\na_total 1\n# TYPE b gauge\nb 2\n")
+    }
+}
+
+extension HTTPHeaders {
+    init(_ pairs: [(String, String)]) {
+        self.init()
+        for (name, value) in pairs { add(name: name, value: value) }
+    }
+}
