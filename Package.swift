@@ -111,12 +111,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "DispatchDemo",
+            dependencies: [
+                "DispatchAgent",
+                "DispatchPrometheus",
+                "DispatchCore",
+                "KubeClient",
+                "KubeModels",
+                "KubeSim",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "direktiv-dispatch",
             dependencies: [
                 "DispatchAgent",
+                "DispatchDemo",
                 "DispatchPrometheus",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",

@@ -22,7 +22,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-upstream=18180; nginx_port=18181; haproxy_port=18182; agent_port=18183; admin_port=18184; webhook_port=18185
+upstream=18180; nginx_port=18181; haproxy_port=18182; agent_port=18183; admin_port=18184; webhook_port=18185; sink_port=18186
 ns=direktiv-services-direktiv; fn=bench
 
 # The fast upstream and nginx as a proxy, one nginx process each.
@@ -89,7 +89,29 @@ haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
 # The agent: a KubeSim for its API, the resolver file pointing the function at the upstream.
 "$bin" sim --port 0 --kubeconfig-out "$work/kubeconfig" > "$work/sim.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 300); do grep -q '^kubeconfig:' "$work/sim.log" 2>/dev/null && break; sleep 0.1; done
-printf '{"hosts": {"%s.%s.svc.cluster.local": "127.0.0.1:%s"}}\n' "$fn" "$ns" "$upstream" > "$work/resolver.json"
+# The 100 MiB bodies go to a sink that reads them to the end (nginx' `return` answers first).
+cat > "$work/sink.py" <<'PY'
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        left = int(self.headers.get("Content-Length", "0"))
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                return
+            left -= len(chunk)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+python3 "$work/sink.py" $sink_port & pids+=($!)
+printf '{"hosts": {"%s.%s.svc.cluster.local": "127.0.0.1:%s", "sink.%s.svc.cluster.local": "127.0.0.1:%s"}}\n' "$fn" "$ns" "$upstream" "$ns" "$sink_port" > "$work/resolver.json"
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=direktiv-dispatch -days 1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
 "$bin" serve --kubeconfig "$work/kubeconfig" --rules examples/rules.yaml --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
     --bind-address 127.0.0.1 --proxy-port $agent_port --admin-port $admin_port --webhook-port $webhook_port \
@@ -143,7 +165,7 @@ rss_load=$(sort -n "$work/rss.samples" | tail -1)
 head -c $((100 << 20)) /dev/zero > "$work/body.bin"
 : > "$work/rss.samples"
 for _ in 1 2 3; do
-    curl -fs -o /dev/null -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$work/body.bin" "${url[agent]}"
+    curl -fsS -o /dev/null -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$work/body.bin" "http://127.0.0.1:$agent_port/functions/$ns/sink/"
 done
 rss_bodies=$(sort -n "$work/rss.samples" | tail -1)
 rss_end=$(rss)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lint and render the Helm chart with the real Helm engine, then check what it renders.
 
-Usage: helm-lint.py [CHART_DIR]        (default: charts/direktiv-dispatch)
+Usage: helm-lint.py [--agent BINARY] [CHART_DIR]        (default: charts/direktiv-dispatch)
 
 Needs PyPI helm-sdkpy (Helm's Go library; `pip install --ignore-requires-python helm-sdkpy`)
 and PyYAML; installs nothing.
@@ -15,6 +15,8 @@ and PyYAML; installs nothing.
    cert-manager with every optional object on, for the other options, for an upgrade (existing
    Secrets must be kept), for Kubernetes 1.29 (no sleep lifecycle action), and that bad values
    are refused.
+4. With --agent: runs that direktiv-dispatch binary with the chart's rendered configuration and
+   probes it where the chart's objects point (scripts/chart_agent_check.py).
 """
 import asyncio
 import base64
@@ -584,8 +586,28 @@ def check_dashboard(chart):
         check(used == set(METRICS), f"{path.name}: uses all {len(METRICS)} metrics (missing: {sorted(set(METRICS) - used)})")
 
 
+def scenario_agent(chart, binary):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import chart_agent_check
+
+    objects, _ = render(chart)
+    monitored, _ = render(chart, {"serviceMonitor": {"enabled": True}})
+    chart_agent_check.check_agent(binary, objects, monitored, check, one, RELEASE, NAMESPACE)
+    # The optional variables too, as the chart renders them.
+    options, _ = render(chart, {"direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"}})
+    _, container = container_of(options)
+    help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    known = set(re.findall(r"\[(DISPATCH_[A-Z_]+)\]", help_text))
+    check(set(ENV_ALWAYS + ENV_OPTIONAL) <= known and {e["name"] for e in container["env"] if e["name"].startswith("DISPATCH_")} <= known,
+          "every variable of the chart's contract, optional ones included, is one the agent reads")
+
+
 def main():
-    chart = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "charts" / "direktiv-dispatch"
+    arguments = sys.argv[1:]
+    agent = None
+    if arguments[:1] == ["--agent"]:
+        agent, arguments = arguments[1], arguments[2:]
+    chart = pathlib.Path(arguments[0]) if arguments else ROOT / "charts" / "direktiv-dispatch"
     chart = chart.resolve()
     errors = lint(chart)
     if errors:
@@ -603,7 +625,8 @@ def main():
                       ("other options", lambda: scenario_other_options(chart, values_rules)),
                       ("Kubernetes 1.29", lambda: scenario_old_kubernetes(chart)),
                       ("bad values", lambda: scenario_refusals(chart)),
-                      ("dashboard", lambda: check_dashboard(chart))]:
+                      ("dashboard", lambda: check_dashboard(chart))] + (
+                      [("the agent with the chart's configuration", lambda: scenario_agent(chart, agent))] if agent else []):
         before = len(checked)
         try:
             run()

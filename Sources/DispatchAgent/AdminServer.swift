@@ -28,10 +28,11 @@ public struct MetricsExposition: Sendable {
     }
 }
 
-/// The plain-HTTP admin port: health, readiness, metrics (and, in later issues, the admin API).
+/// The plain-HTTP admin port: health, readiness, metrics and the admin API.
 public enum AdminServer {
-    public static func router(readiness: ReadinessChecks, metrics: MetricsExposition? = nil) -> Router<BasicRequestContext> {
+    public static func router(readiness: ReadinessChecks, metrics: MetricsExposition? = nil, api: AdminAPI? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        api?.addRoutes(to: router)
         router.get("healthz") { _, _ in Response.json(["status": "ok"]) }
         if let metrics {
             router.get("metrics") { _, _ in

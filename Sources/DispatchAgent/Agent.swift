@@ -18,6 +18,8 @@ public final class Agent: Sendable {
     public let functions: FunctionDirectory
     public let statistics: InvocationStatistics
     public let proxy: InvocationProxy
+    public let overrides: OverridesStore
+    public let api: AdminAPI
     let resolverFile: ResolverFile?
     let exposition: MetricsExposition?
     let client: KubeClient
@@ -66,6 +68,25 @@ public final class Agent: Sendable {
             metrics: metrics,
             logger: logger
         )
+        overrides = OverridesStore(client: client, namespace: settings.namespace, name: settings.overridesConfigMap, state: state, logger: logger)
+        let controller = controller
+        let functionsTarget = settings.functionsTargetNamespace
+        let creator = FunctionCreator(
+            client: client,
+            controller: controller,
+            state: state,
+            targetNamespace: { functionsTarget ?? state.rules.functionsNamespaces.first ?? "default" },
+            sidecarImage: settings.sidecarImage,
+            knownNamespaces: { Set(controller.knownNamespaces().names) },
+            logger: logger
+        )
+        if let functionsTarget, !rules.functionsNamespaces.contains(functionsTarget) {
+            logger.warning("the functions target namespace is not a functions namespace of the rules: functions created through the admin API will not be placed by the webhook nor known to the proxy", metadata: ["namespace": "\(functionsTarget)"])
+        }
+        api = AdminAPI(
+            controller: controller, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
+            creator: creator, token: AdminToken(path: settings.adminTokenFile), protectReads: settings.protectReads, logger: logger
+        )
     }
 
     /// Bound ports, reported as each server starts.
@@ -80,6 +101,7 @@ public final class Agent: Sendable {
     public var readiness: ReadinessChecks {
         let inventory = inventory
         let certificates = certificates
+        let overrides = overrides
         return ReadinessChecks([
             ("inventory", {
                 let readiness = inventory.readiness
@@ -87,6 +109,7 @@ public final class Agent: Sendable {
                 return readiness.isStale ? "stale: the Kubernetes API cannot be reached" : nil
             }),
             ("rules", { nil }),
+            ("overrides", { overrides.isLoaded ? nil : "overrides ConfigMap \(overrides.namespace)/\(overrides.name) not read yet" }),
             ("tls", { certificates.isLoaded ? nil : "no TLS certificate loaded" }),
         ])
     }
@@ -97,6 +120,7 @@ public final class Agent: Sendable {
         var services: [any Service] = [
             inventory,
             functions,
+            overrides,
             InventoryMetrics(inventory: inventory, metrics: metrics),
             rulesReloader,
             certificates,
@@ -107,7 +131,7 @@ public final class Agent: Sendable {
             try WebhookServer.application(
                 controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
             ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, logger: logger, onRunning: ports.onProxy),
-            AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
+            AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
         ]
         return services
     }

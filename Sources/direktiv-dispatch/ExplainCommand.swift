@@ -49,6 +49,12 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(help: "table or json.")
     var output: Output = .table
 
+    @Option(help: "Ask a running agent at this admin URL (e.g. http://127.0.0.1:9090) instead of reading rules, nodes and pods.")
+    var server: String?
+
+    @Option(help: "With --server: a file holding the admin token, for agents that protect reads.")
+    var tokenFile: String?
+
     func validate() throws {
         if size != nil, cpu != nil || memory != nil {
             throw ValidationError("give either --size or --cpu/--memory, not both")
@@ -57,6 +63,14 @@ struct ExplainCommand: AsyncParsableCommand {
             throw ValidationError("give --size or --cpu and --memory")
         }
         if replicas < 1 { throw ValidationError("--replicas must be at least 1") }
+        if let server {
+            guard server.hasPrefix("http://") || server.hasPrefix("https://") else { throw ValidationError("--server must be an http:// or https:// URL") }
+            if nodes != nil || pods != nil || kubeconfig != nil || rules != nil || overrides != nil {
+                throw ValidationError("--server asks the agent, which has its own rules, overrides and inventory: leave out --rules, --overrides, --nodes, --pods and --kubeconfig")
+            }
+            return
+        }
+        if tokenFile != nil { throw ValidationError("--token-file goes with --server") }
         if (nodes == nil) == (kubeconfig == nil) {
             throw ValidationError("give either --nodes (and --pods) or --kubeconfig")
         }
@@ -64,6 +78,11 @@ struct ExplainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let server {
+            let decision = try await RemoteExplain(server: server, tokenFile: tokenFile).explain(query())
+            try print(decision)
+            throw ExitCode(Self.exitCode(for: decision.outcome))
+        }
         let loadedRules = try loadRules()
         let request = PlacementRequest(direktivNamespace: namespace, requestPerPod: try resources(rules: loadedRules), replicas: replicas)
         let (nodeList, podUsage) = try await readCluster()
@@ -120,6 +139,20 @@ struct ExplainCommand: AsyncParsableCommand {
             try? await client.shutdown()
             throw ValidationError("cannot read the cluster: \(error)")
         }
+    }
+
+    /// The body of `POST /v1/placements/explain` for the flags given.
+    func query() -> JSONValue {
+        var members: [String: JSONValue] = ["namespace": .string(namespace), "replicas": .integer(Int64(replicas))]
+        if let size {
+            members["size"] = .string(size.rawValue)
+        } else {
+            var resources: [String: JSONValue] = [:]
+            if let cpu { resources["cpu"] = .string(cpu) }
+            if let memory { resources["memory"] = .string(memory) }
+            members["resources"] = .object(resources)
+        }
+        return .object(members)
     }
 
     private func loadRules() throws -> Rules {

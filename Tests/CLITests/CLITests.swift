@@ -83,5 +83,10 @@ struct CLI {
         let badNodes = try await CLI.run(["explain", "--nodes", "examples/rules.yaml", "--namespace", "x", "--size", "small"])
         #expect(badNodes.status != 0)
         #expect(badNodes.stderr.contains("is not valid"))
+        let serverAndFiles = try await CLI.run(base + ["--server", "http://127.0.0.1:9", "--namespace", "x", "--size", "small"])
+        #expect(serverAndFiles.stderr.contains("--server asks the agent"))
+        let unreachable = try await CLI.run(["explain", "--server", "http://127.0.0.1:9", "--namespace", "x", "--size", "small"])
+        #expect(unreachable.status != 0)
+        #expect(unreachable.stderr.contains("cannot ask http://127.0.0.1:9"))
     }
 }

@@ -74,7 +74,7 @@ import Testing
         let ready = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(setup.adminPort)/readyz"), timeout: .seconds(5))
         #expect(ready.status == .ok)
         let readyBody = try JSONValue.parse(try await ready.body.collect(upTo: 1 << 16).readableBytesView)
-        #expect(readyBody == ["ready": true, "checks": ["inventory": "ok", "rules": "ok", "tls": "ok"]])
+        #expect(readyBody == ["ready": true, "checks": ["inventory": "ok", "rules": "ok", "tls": "ok", "overrides": "ok"]])
 
         // A real admission review over TLS.
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")

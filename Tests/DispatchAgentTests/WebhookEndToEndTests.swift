@@ -23,17 +23,13 @@ import Testing
         let agent = try await AgentHarness.start(sim: sim, rules: try rules ?? exampleRulesYAML(), failurePolicy: failurePolicy)
         let warnings = Recorder<String>()
         let client = try sim.client { warnings.append($0) }
-        do {
+        try await withTeardown {
             try await body(sim, agent, client, warnings)
-        } catch {
+        } teardown: {
             try? await client.shutdown()
             await agent.stop()
             await sim.stop()
-            throw error
         }
-        try await client.shutdown()
-        await agent.stop()
-        await sim.stop()
     }
 
     func clusterTerms(_ object: JSONValue) -> [[String]] {

@@ -92,10 +92,7 @@ public final class AgentHarness: Sendable {
     /// The webhook registration the Helm chart makes, pointing at this agent.
     public func register(in sim: KubeSim, failurePolicy: String, namespaces: [String] = [Scenario.functionsNamespace]) throws {
         let configuration = webhookConfiguration(url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: webhookCA.certificatePEM, failurePolicy: failurePolicy, namespaces: namespaces)
-        if (try? sim.store.get(.mutatingWebhookConfigurations, namespace: nil, name: "direktiv-dispatch")) != nil {
-            _ = try sim.store.delete(.mutatingWebhookConfigurations, namespace: nil, name: "direktiv-dispatch")
-        }
-        _ = try sim.store.create(configuration, .mutatingWebhookConfigurations, namespace: nil)
+        try WebhookRegistration.register(configuration, in: sim.store)
     }
 
     public func stop() async {
@@ -120,21 +117,5 @@ public func exampleObject(_ path: String) throws -> JSONValue {
 
 /// The `MutatingWebhookConfiguration` the Helm chart makes, for an agent listening at `url`.
 public func webhookConfiguration(url: String, caPEM: String, failurePolicy: String = "Fail", namespaces: [String] = [Scenario.functionsNamespace]) -> JSONValue {
-    [
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-        "metadata": ["name": "direktiv-dispatch"],
-        "webhooks": [[
-            "name": "dispatch.direktiv.io",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": .string(failurePolicy),
-            "timeoutSeconds": 5,
-            "clientConfig": ["url": .string(url), "caBundle": .string(Data(caPEM.utf8).base64EncodedString())],
-            "rules": [
-                ["apiGroups": ["serving.knative.dev"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"], "scope": "Namespaced"],
-                ["apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"], "scope": "Namespaced"],
-            ],
-            "namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSONValue.string))]]],
-        ]],
-    ]
+    WebhookRegistration.configuration(url: url, caPEM: caPEM, failurePolicy: failurePolicy, namespaces: namespaces)
 }

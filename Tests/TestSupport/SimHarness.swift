@@ -183,3 +183,16 @@ extension JSONValue {
         return .object(members)
     }
 }
+
+/// Runs `body`, then `teardown`, also when `body` throws.
+public func withTeardown<T>(_ body: () async throws -> T, teardown: () async -> Void) async throws -> T {
+    let value: T
+    do {
+        value = try await body()
+    } catch {
+        await teardown()
+        throw error
+    }
+    await teardown()
+    return value
+}

@@ -1,0 +1,194 @@
+"""Runs the real agent with the configuration the Helm chart renders, and probes it where the
+chart's objects point: the chart and the agent cannot drift apart.
+
+Used by helm-lint.py when it is given the agent binary (`--agent PATH`). It starts
+`direktiv-dispatch sim` for an API server, writes the chart's rendered rules ConfigMap, TLS
+Secret and admin-token Secret where the Deployment mounts them (under a temporary directory),
+starts `direktiv-dispatch serve` with exactly the container's DISPATCH_* environment, then:
+the variables must be ones the agent reads (`serve --help`), the probes answer on their paths
+and ports, the ServiceMonitor's path serves Prometheus text, the webhook Service's path answers
+an AdmissionReview over TLS verified with the chart's caBundle for the Service's DNS name, and
+the proxy Service's port is the proxy (403 for a host that is not a function).
+"""
+import base64
+import json
+import pathlib
+import re
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _wait(what, attempt, seconds=60):
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = attempt()
+            if result:
+                return result
+        except Exception as error:  # noqa: BLE001 - retried until the deadline
+            last = error
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} ({last})")
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _https_post(port, server_name, ca_pem, path, body):
+    context = ssl.create_default_context(cadata=ca_pem)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            request = (f"POST {path} HTTP/1.1\r\nHost: {server_name}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+            tls.sendall(request)
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        decoded, rest = b"", payload
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            if size == 0:
+                break
+            decoded, rest = decoded + rest[:size], rest[size + 2:]
+        payload = decoded
+    return status, payload
+
+
+def _write_volume(objects, volume, directory, find_one, namespace):
+    directory.mkdir(parents=True)
+    if "configMap" in volume:
+        source = find_one(objects, "ConfigMap", volume["configMap"]["name"], namespace)
+        data = {key: value.encode() for key, value in source.get("data", {}).items()}
+        items = volume["configMap"].get("items")
+    elif "secret" in volume:
+        source = find_one(objects, "Secret", volume["secret"]["secretName"], namespace)
+        data = {key: base64.b64decode(value) for key, value in source.get("data", {}).items()}
+        data.update({key: value.encode() for key, value in source.get("stringData", {}).items()})
+        items = volume["secret"].get("items")
+    else:
+        raise AssertionError(f"volume {volume['name']}: only ConfigMap and Secret volumes are expected")
+    for key, value in data.items():
+        target = next((item["path"] for item in items if item["key"] == key), None) if items else key
+        if target:
+            (directory / target).write_bytes(value)
+
+
+def check_agent(binary, objects, monitor_objects, check, find_one, release, namespace):
+    deployment = find_one(objects, "Deployment", release, namespace)
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    agent_variables = set(re.findall(r"\[(DISPATCH_[A-Z_]+)\]", help_text))
+    chart_variables = {entry["name"] for entry in container["env"]}
+    unknown = sorted(name for name in chart_variables if name.startswith("DISPATCH_") and name not in agent_variables)
+    check(not unknown, f"every DISPATCH_* variable the chart sets is one `serve --help` lists (unknown: {unknown})")
+
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    with tempfile.TemporaryDirectory() as temporary:
+        work = pathlib.Path(temporary)
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        replacements = {}
+        for mount in container["volumeMounts"]:
+            local = work / "mounts" / mount["name"]
+            _write_volume(objects, volumes[mount["name"]], local, find_one, namespace)
+            replacements[mount["mountPath"].rstrip("/") + "/"] = str(local) + "/"
+        environment = {"PATH": "/usr/bin:/bin", "HOME": str(work)}
+        for entry in container["env"]:
+            if "value" in entry:
+                value = entry["value"]
+                for prefix, local in replacements.items():
+                    if value.startswith(prefix):
+                        value = local + value[len(prefix):]
+                environment[entry["name"]] = value
+            elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+                environment[entry["name"]] = "direktiv-dispatch"
+        environment["DISPATCH_BIND_ADDRESS"] = "127.0.0.1"
+
+        sim_log = open(work / "sim.log", "w")
+        sim = subprocess.Popen([binary, "sim", "--port", "0", "--kubeconfig-out", str(work / "kubeconfig")],
+                               stdout=sim_log, stderr=subprocess.STDOUT)
+        agent = None
+        try:
+            _wait("KubeSim's kubeconfig", lambda: (work / "kubeconfig").exists() and (work / "kubeconfig").stat().st_size > 0)
+            environment["DISPATCH_KUBECONFIG"] = str(work / "kubeconfig")
+            agent_log = open(work / "agent.log", "w")
+            agent = subprocess.Popen([binary, "serve"], env=environment, stdout=agent_log, stderr=subprocess.STDOUT)
+
+            def probe(kind):
+                http = container[kind]["httpGet"]
+                port = ports.get(http["port"], http["port"])
+                return _get(f"http://127.0.0.1:{port}{http['path']}")
+
+            try:
+                status, _, body = _wait("the readiness probe to pass", lambda: (lambda r: r if r[0] == 200 else None)(probe("readinessProbe")))
+            except AssertionError:
+                agent.terminate()
+                agent.wait(10)
+                raise AssertionError("the agent did not get ready with the chart's configuration:\n" + (work / "agent.log").read_text()[-3000:])
+            check(status == 200, f"readinessProbe {container['readinessProbe']['httpGet']['path']} answers 200 with the chart's configuration")
+            check(probe("livenessProbe")[0] == 200, f"livenessProbe {container['livenessProbe']['httpGet']['path']} answers 200")
+
+            monitor = find_one(monitor_objects, "ServiceMonitor", release, namespace)
+            (endpoint,) = monitor["spec"]["endpoints"]
+            admin_service = next(s for s in monitor_objects if s["kind"] == "Service"
+                                 and any(p.get("name") == endpoint["port"] for p in s["spec"]["ports"])
+                                 and s["metadata"]["name"].endswith("-admin"))
+            (service_port,) = admin_service["spec"]["ports"]
+            target = ports.get(service_port["targetPort"], service_port["targetPort"])
+            status, headers, body = _get(f"http://127.0.0.1:{target}{endpoint['path']}")
+            content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+            check(status == 200 and content_type.startswith("text/plain; version=0.0.4")
+                  and b"# TYPE direktiv_dispatch_" in body,
+                  f"the ServiceMonitor's port {endpoint['port']} and path {endpoint['path']} serve Prometheus text 0.0.4")
+
+            configuration = find_one(objects, "MutatingWebhookConfiguration", release)
+            (webhook,) = configuration["webhooks"]
+            service = webhook["clientConfig"]["service"]
+            webhook_service = find_one(objects, "Service", service["name"], namespace)
+            (webhook_port,) = [p for p in webhook_service["spec"]["ports"] if p["port"] == service["port"]]
+            target = ports.get(webhook_port["targetPort"], webhook_port["targetPort"])
+            ca_pem = base64.b64decode(webhook["clientConfig"]["caBundle"]).decode()
+            ksvc = json.loads((ROOT / "examples" / "direktiv" / "ksvc-0.6.7.json").read_text())
+            review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": "chart-check", "kind": {"group": "serving.knative.dev", "version": "v1", "kind": "Service"},
+                "resource": {"group": "serving.knative.dev", "version": "v1", "resource": "services"},
+                "namespace": ksvc["metadata"]["namespace"], "name": ksvc["metadata"]["name"],
+                "operation": "CREATE", "object": ksvc}}
+            server_name = f"{service['name']}.{service['namespace']}.svc"
+            status, payload = _https_post(target, server_name, ca_pem, service["path"], json.dumps(review).encode())
+            answer = json.loads(payload) if status == 200 else {}
+            check(status == 200 and answer.get("response", {}).get("uid") == "chart-check"
+                  and answer["response"].get("allowed") is True and answer["response"].get("patchType") == "JSONPatch",
+                  f"the webhook Service ({service['port']} -> {target}{service['path']}) answers an AdmissionReview with a patch, "
+                  f"over TLS verified with the chart's caBundle for {server_name}")
+
+            proxy_service = find_one(objects, "Service", f"{release}-proxy", namespace)
+            (proxy_port,) = proxy_service["spec"]["ports"]
+            target = ports.get(proxy_port["targetPort"], proxy_port["targetPort"])
+            with socket.create_connection(("127.0.0.1", target), timeout=5) as connection:
+                connection.sendall(b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+                reply = connection.recv(4096)
+            check(reply.startswith(b"HTTP/1.1 403"), f"the proxy Service's port {target} is the proxy (403 for a non-function host)")
+        finally:
+            if agent:
+                agent.terminate()
+                agent.wait(20)
+            sim.terminate()
+            sim.wait(20)
