@@ -100,9 +100,16 @@ public final class InvocationProxy: Sendable {
             try await channel.executeThenClose { inbound, outbound in
                 var parts = inbound.makeAsyncIterator()
                 while let part = try await parts.next() {
-                    guard case .head(let head) = part else { return }
-                    let outcome = try await handle(head, parts: &parts, outbound: outbound, channel: channel.channel, remote: remote, closed: closed)
-                    guard outcome.keepAlive, head.isKeepAlive else { return }
+                    switch part {
+                    case .head(let head):
+                        let outcome = try await handle(head, parts: &parts, outbound: outbound, channel: channel.channel, remote: remote, closed: closed)
+                        guard outcome.keepAlive, head.isKeepAlive else { return }
+                    case .end:
+                        // The end of a request without a body, answered already.
+                        continue
+                    case .body:
+                        return
+                    }
                 }
             }
         } catch {
@@ -175,7 +182,8 @@ public final class InvocationProxy: Sendable {
         request.headers = ProxyHeaders.upstream(head.headers, host: target.host, client: remote)
         // A rendezvous: the caller's socket is read no faster than the function takes the body.
         let body = AsyncThrowingChannel<ByteBuffer, any Error>()
-        if let length = head.headers.first(name: "content-length").flatMap(Int64.init) {
+        let declaredLength = head.headers.first(name: "content-length").flatMap(Int64.init)
+        if let length = declaredLength {
             request.body = length == 0 ? .bytes(ByteBuffer()) : .stream(body, length: .known(length))
         } else if head.headers.contains(name: "transfer-encoding") {
             request.body = .stream(body, length: .unknown)
@@ -228,14 +236,22 @@ public final class InvocationProxy: Sendable {
             // The caller's body goes upstream as it arrives; `yield` waits while the function is slower.
             if !requestComplete {
                 do {
+                    var forwarded: Int64 = 0
                     pump: while let part = try await parts.next() {
                         switch part {
                         case .body(let buffer):
-                            progress.withLock { $0.clock.activity(at: .now) }
+                            forwarded += Int64(buffer.readableBytes)
+                            // With the last byte the request is complete, before its `.end` is
+                            // read: a function answering at once must not look like an early answer.
+                            let last = declaredLength.map { forwarded >= $0 } ?? false
+                            progress.withLock { progress in
+                                progress.clock.activity(at: .now)
+                                if last { progress.requestEnded = true }
+                            }
                             await body.send(buffer)
                             // The function answered without reading everything: stop here, and
                             // the connection closes since the rest of the body is still coming.
-                            if progress.withLock({ $0.forwardEnded }) { break pump }
+                            if !last, progress.withLock({ $0.forwardEnded }) { break pump }
                         case .end:
                             requestComplete = true
                             progress.withLock { $0.requestEnded = true }

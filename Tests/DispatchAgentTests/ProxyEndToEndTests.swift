@@ -73,6 +73,24 @@ import Testing
         }
     }
 
+    /// Keep-alive holds for calls with and without a body, however fast the function answers:
+    /// the engine's connection pool must not see the proxy close connections between calls.
+    @Test func oneConnectionCarriesManyCallsWithAndWithoutBodies() async throws {
+        try await withProxy { _, agent, client in
+            try await deploy("pool", in: "main", client: client, agent: agent)
+            try await withHTTP1Connection(port: agent.proxyPort) { connection in
+                for call in 0..<300 {
+                    let body: [UInt8]? = call % 3 == 0 ? nil : Array("{\"call\":\(call)}".utf8)
+                    let response = try await connection.request(body == nil ? .GET : .POST, "http://\(host("pool"))/\(body == nil ? "up" : "")", headers: [("Host", host("pool"))], body: body)
+                    #expect(response.status == 200, "call \(call)")
+                    #expect(response.headers["Connection"].allSatisfy { $0.lowercased() != "close" }, "call \(call) closed the connection")
+                }
+                let last = try await connection.request(.POST, "http://\(host("pool"))/", headers: [("Host", host("pool"))], body: Array("end".utf8))
+                #expect(last.status == 200 && last.text == "end", "the connection still serves after 300 calls")
+            }
+        }
+    }
+
     @Test func endToEndHeadersPassAndHopByHopHeadersStay() async throws {
         try await withProxy { _, agent, client in
             try await deploy("headers", in: "team-b", client: client, agent: agent)
