@@ -208,9 +208,16 @@ public final class InvocationProxy: Sendable {
                     var responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: ProxyHeaders.downstream(response.headers))
                     if !keepAlive { responseHead.headers.replaceOrAdd(name: "connection", value: "close") }
                     progress.withLock { $0.headWritten(at: .now) }
-                    try await outbound.write(.head(responseHead))
+                    // The head goes out with the first body bytes (or the end): one write
+                    // instead of two for the usual small answer.
+                    var head: HTTPServerResponsePart? = .head(responseHead)
                     for try await chunk in response.body {
-                        try await outbound.write(.body(.byteBuffer(chunk)))
+                        if let pending = head {
+                            try await outbound.write(contentsOf: [pending, .body(.byteBuffer(chunk))])
+                            head = nil
+                        } else {
+                            try await outbound.write(.body(.byteBuffer(chunk)))
+                        }
                         progress.withLock { $0.clock.activity(at: .now) }
                     }
                     if !progress.withLock({ $0.requestEnded }) {
@@ -218,7 +225,7 @@ public final class InvocationProxy: Sendable {
                         // and end the connection with this response.
                         try await channel.triggerUserOutboundEvent(ProxyConnectionHandler.CloseAfterResponse()).get()
                     }
-                    try await outbound.write(.end(nil))
+                    try await outbound.write(contentsOf: (head.map { [$0] } ?? []) + [.end(nil)])
                     progress.withLock { $0.clock.activity(at: .now, phase: .finished) }
                     return .success(response.status)
                 } catch {
