@@ -22,6 +22,9 @@ public final class InvocationProxy: Sendable {
         public var bodyIdleTimeout: Duration = .seconds(60)
         /// Upstream connections kept per function address.
         public var maximumConnectionsPerHost = 256
+        /// When a function answers before the request body has all arrived, a rest up to this
+        /// size is read and dropped so the caller's connection stays open; a larger rest closes it.
+        public var earlyAnswerDrainLimit: Int64 = 64 * 1024
         public init() {}
     }
 
@@ -194,6 +197,7 @@ public final class InvocationProxy: Sendable {
         let client = client
         let upstreamRequest = request
         let keepAlive = head.isKeepAlive
+        let drainLimit = settings.earlyAnswerDrainLimit
         var requestComplete = !hasBody
 
         var result: Result<HTTPResponseStatus, Abort> = await withTaskGroup(of: Result<HTTPResponseStatus, Abort>?.self) { group in
@@ -220,13 +224,23 @@ public final class InvocationProxy: Sendable {
                         }
                         progress.withLock { $0.clock.activity(at: .now) }
                     }
-                    if !progress.withLock({ $0.requestEnded }) {
-                        // The function answered before the caller finished sending: stop reading
-                        // and end the connection with this response.
+                    // The function answered before the caller finished sending (functions may
+                    // answer on the head alone): a small rest is read and dropped, a large one
+                    // is not read, and the connection ends with this response.
+                    let closeAfter = progress.withLock { progress -> Bool in
+                        guard !progress.requestEnded else { return false }
+                        if let declaredLength, declaredLength - progress.forwarded <= drainLimit {
+                            progress.draining = true
+                            return false
+                        }
+                        return true
+                    }
+                    if closeAfter {
                         try await channel.triggerUserOutboundEvent(ProxyConnectionHandler.CloseAfterResponse()).get()
                     }
                     try await outbound.write(contentsOf: (head.map { [$0] } ?? []) + [.end(nil)])
-                    progress.withLock { $0.clock.activity(at: .now, phase: .finished) }
+                    // A drain is still body bytes to wait for: the idle timeout keeps watching it.
+                    progress.withLock { $0.clock.activity(at: .now, phase: $0.draining ? .sendingBody : .finished) }
                     return .success(response.status)
                 } catch {
                     return .failure(.failure(UpstreamFailure(error)))
@@ -243,22 +257,23 @@ public final class InvocationProxy: Sendable {
             // The caller's body goes upstream as it arrives; `yield` waits while the function is slower.
             if !requestComplete {
                 do {
-                    var forwarded: Int64 = 0
                     pump: while let part = try await parts.next() {
                         switch part {
                         case .body(let buffer):
-                            forwarded += Int64(buffer.readableBytes)
                             // With the last byte the request is complete, before its `.end` is
                             // read: a function answering at once must not look like an early answer.
-                            let last = declaredLength.map { forwarded >= $0 } ?? false
-                            progress.withLock { progress in
+                            let (last, draining) = progress.withLock { progress in
+                                progress.forwarded += Int64(buffer.readableBytes)
                                 progress.clock.activity(at: .now)
+                                let last = declaredLength.map { progress.forwarded >= $0 } ?? false
                                 if last { progress.requestEnded = true }
+                                return (last, progress.draining)
                             }
-                            await body.send(buffer)
-                            // The function answered without reading everything: stop here, and
-                            // the connection closes since the rest of the body is still coming.
-                            if !last, progress.withLock({ $0.forwardEnded }) { break pump }
+                            // Once the function has answered, `send` drops the bytes at once.
+                            if !draining { await body.send(buffer) }
+                            // The function answered without reading everything and the rest is
+                            // too large to drop: stop here; the connection closes.
+                            if !last, progress.withLock({ $0.forwardEnded && !$0.draining }) { break pump }
                         case .end:
                             requestComplete = true
                             progress.withLock { $0.requestEnded = true }
@@ -338,6 +353,10 @@ final class InvocationProgress: Sendable {
         var headWritten = false
         var forwardEnded = false
         var requestEnded = false
+        /// Request body bytes read from the caller.
+        var forwarded: Int64 = 0
+        /// The function has answered; the rest of the request body is read and dropped.
+        var draining = false
 
         mutating func headWritten(at now: ContinuousClock.Instant) {
             headWritten = true

@@ -271,6 +271,26 @@ import Testing
         #expect(metrics.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="unknown",function="unknown",cluster="unknown",code="502"} 2"#))
     }
 
+    /// A function may answer on the head alone (as nginx' `return` does); a small rest of the
+    /// body is then read and dropped so the caller's connection stays usable.
+    @Test func aSmallRestAfterAnEarlyAnswerIsDroppedAndTheConnectionKept() async throws {
+        try await withProxy { _, agent, client in
+            try await deploy("quick", in: "main", client: client, agent: agent)
+            try await withHTTP1Connection(port: agent.proxyPort) { connection in
+                let writer = connection.writer
+                try await writer.start(.POST, "http://\(host("quick"))/", headers: [("Host", host("quick")), ("Content-Length", "2000"), ("Kubesim-Status", "503")])
+                try await writer.send(ByteBuffer(repeating: 0x61, count: 1000))
+                let early = try await connection.readResponse()
+                #expect(early.status == 503)
+                #expect(early.headers["Connection"].allSatisfy { $0.lowercased() != "close" })
+                try await writer.send(ByteBuffer(repeating: 0x61, count: 1000))
+                try await writer.finish()
+                let next = try await connection.request(.POST, "http://\(host("quick"))/", headers: [("Host", host("quick"))], body: Array("again".utf8))
+                #expect(next.status == 200 && next.text == "again", "the same connection serves the next call")
+            }
+        }
+    }
+
     @Test func theDeadlineIsHonouredWith504() async throws {
         try await withProxy(configure: { $0.defaultDeadline = .milliseconds(400) }) { _, agent, client in
             try await deploy("slow", in: "main", client: client, agent: agent)
