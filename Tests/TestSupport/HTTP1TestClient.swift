@@ -24,10 +24,25 @@ public struct HTTP1TestConnection {
         if let body, !head.headers.contains(name: "content-length"), !head.headers.contains(name: "transfer-encoding") {
             head.headers.add(name: "content-length", value: String(body.count))
         }
-        try await outbound.write(.head(head))
-        if let body, !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-        try await outbound.write(.end(nil))
-        return try await readResponse()
+        // The body goes out while the response is read: a server that echoes as it receives
+        // (as the proxy in front of an echoing function does) would otherwise block on a full
+        // socket buffer while this side blocks on writing.
+        let outbound = outbound
+        let upload = Task {
+            try await outbound.write(.head(head))
+            if let body, !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            try await outbound.write(.end(nil))
+        }
+        let response: TestResponse
+        do {
+            response = try await readResponse()
+        } catch {
+            upload.cancel()
+            throw error
+        }
+        // A server that answers early may close before the rest is written; the answer counts.
+        _ = await upload.result
+        return response
     }
 
     /// Writes request parts; it can go to another task while this one reads the response.
