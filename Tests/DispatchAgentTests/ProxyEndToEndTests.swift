@@ -120,7 +120,7 @@ import Testing
         }
     }
 
-    @Test func bodiesUpTo128MiBKeepTheirLengthAndLargerOnesGetTheFunctionsRefusal() async throws {
+    @Test(.timeLimit(.minutes(3))) func bodiesUpTo128MiBKeepTheirLengthAndLargerOnesGetTheFunctionsRefusal() async throws {
         try await withProxy { _, agent, client in
             try await deploy("bulk", in: "main", client: client, agent: agent)
             let limit = 128 << 20
