@@ -251,7 +251,16 @@ public final class InvocationProxy: Sendable {
                     let wake = progress.withLock { $0.clock.nextCheck() }
                     if await closed.wait(until: wake) { return .failure(.callerLeft) }
                     if Task.isCancelled { return nil }
-                    if let failure = progress.withLock({ $0.clock.expired(at: .now) }) { return .failure(.failure(failure)) }
+                    let (expired, uploading) = progress.withLock { progress in
+                        progress.expiry = progress.clock.expired(at: .now)
+                        return (progress.expiry, !progress.requestEnded)
+                    }
+                    if let expired {
+                        // A pump waiting for body bytes that do not come must see its input end;
+                        // the call it then fails still counts as this timeout (`expiry`).
+                        if uploading { try? await channel.triggerUserOutboundEvent(ProxyConnectionHandler.StopReading()).get() }
+                        return .failure(.failure(expired))
+                    }
                 }
             }
             // The caller's body goes upstream as it arrives; `yield` waits while the function is slower.
@@ -269,7 +278,7 @@ public final class InvocationProxy: Sendable {
                                 if last { progress.requestEnded = true }
                                 return (last, progress.draining)
                             }
-                            // Once the function has answered, `send` drops the bytes at once.
+                            // A rest read after the answer is dropped, not handed to the finished call.
                             if !draining { await body.send(buffer) }
                             // The function answered without reading everything and the rest is
                             // too large to drop: stop here; the connection closes.
@@ -299,7 +308,8 @@ public final class InvocationProxy: Sendable {
             return .failure(.callerLeft)
         }
 
-        let headWritten = progress.withLock { $0.headWritten }
+        let (headWritten, expiry) = progress.withLock { ($0.headWritten, $0.expiry) }
+        if case .failure(.failure) = result, let expiry { result = .failure(.failure(expiry)) }
         if case .failure(.failure) = result, closed.isClosed { result = .failure(.callerLeft) }
         switch result {
         case .success(let status):
@@ -357,6 +367,8 @@ final class InvocationProgress: Sendable {
         var forwarded: Int64 = 0
         /// The function has answered; the rest of the request body is read and dropped.
         var draining = false
+        /// The deadline or idle timeout that ended the call, when one did.
+        var expiry: UpstreamFailure?
 
         mutating func headWritten(at now: ContinuousClock.Instant) {
             headWritten = true

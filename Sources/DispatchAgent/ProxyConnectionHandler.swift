@@ -17,6 +17,13 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// connection closes once the response is written.
     struct CloseAfterResponse: Sendable {}
 
+    /// Sent down the pipeline to stop reading the caller (a stalled upload past its timeout):
+    /// the request stream ends, the answer still goes out, then the connection closes.
+    struct StopReading: Sendable {}
+
+    /// `StopReading` ended the request stream; what the caller still sends is dropped.
+    private var stoppedReading = false
+
     init(idleTimeout: TimeAmount) {
         self.idleTimeout = idleTimeout
     }
@@ -36,6 +43,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if stoppedReading { return }
         if case .head = unwrapInboundIn(data) {
             machine.requestHeadReceived()
             idleTimer?.cancel()
@@ -84,6 +92,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         if event is CloseAfterResponse {
             machine.closeAfterResponse()
+            promise?.succeed()
+        } else if event is StopReading {
+            stoppedReading = true
+            machine.closeAfterResponse()
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             promise?.succeed()
         } else {
             context.triggerUserOutboundEvent(event, promise: promise)

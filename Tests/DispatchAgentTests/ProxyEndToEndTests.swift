@@ -271,6 +271,28 @@ import Testing
         #expect(metrics.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="unknown",function="unknown",cluster="unknown",code="502"} 2"#))
     }
 
+    /// A caller that stops sending its body is cut after the body idle timeout with a 504 and
+    /// its connection closes. The function, like Direktiv's sidecar, answers only later (an
+    /// echo that has sent its head already can only be cut, with no status to give).
+    @Test(.timeLimit(.minutes(1))) func aStalledUploadGets504AfterTheBodyIdleTimeout() async throws {
+        try await withProxy(configure: { $0.bodyIdleTimeout = .milliseconds(300) }) { _, agent, client in
+            try await deploy("upload", in: "main", client: client, agent: agent)
+            let reports = agent.agent.proxy.reports()
+            try await withHTTP1Connection(port: agent.proxyPort) { connection in
+                let writer = connection.writer
+                try await writer.start(.POST, "http://\(host("upload"))/", headers: [("Host", host("upload")), ("Content-Length", "1000"), ("Kubesim-Delay-Ms", "10000")])
+                try await writer.send(ByteBuffer(repeating: 0x61, count: 10))
+                let response = try await connection.readResponse()
+                #expect(response.status == 504)
+                #expect(response.text.contains("idle"))
+                #expect(await connection.isClosedByPeer())
+            }
+            var iterator = reports.makeAsyncIterator()
+            let report = try #require(await iterator.next())
+            #expect(report.code == 504 && report.failure == .idleTimeout)
+        }
+    }
+
     /// A function may answer on the head alone (as nginx' `return` does); a small rest of the
     /// body is then read and dropped so the caller's connection stays usable.
     @Test func aSmallRestAfterAnEarlyAnswerIsDroppedAndTheConnectionKept() async throws {

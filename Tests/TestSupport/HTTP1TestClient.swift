@@ -27,11 +27,11 @@ public struct HTTP1TestConnection {
         // The body goes out while the response is read: a server that echoes as it receives
         // (as the proxy in front of an echoing function does) would otherwise block on a full
         // socket buffer while this side blocks on writing.
-        let outbound = outbound
+        let writer = writer
         let upload = Task {
-            try await outbound.write(.head(head))
-            if let body, !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            try await writer.outbound.write(.head(head))
+            if let body, !body.isEmpty { try await writer.send(ByteBuffer(bytes: body)) }
+            try await writer.finish()
         }
         let response: TestResponse
         do {
