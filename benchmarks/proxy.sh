@@ -137,6 +137,7 @@ wrk.headers["Direktiv-ActionID"] = "bench-action"
 wrk.headers["Direktiv-InstanceID"] = "bench-instance"
 wrk.headers["Direktiv-Namespace"] = "team-a"
 wrk.headers["Direktiv-Step"] = "0"
+wrk.headers["Direktiv-Deadline"] = "2099-01-01T00:00:00.000000000Z"
 LUA
 curl -fs -o /dev/null -X POST -d '{}' "${url[agent]}" || { echo "the agent does not forward:"; curl -s -X POST -d '{}' "${url[agent]}"; cat "$work/agent.log"; exit 1; }
 

@@ -35,6 +35,11 @@ public final class AgentState: Sendable {
         set { state.withLock { $0.rules = newValue } }
     }
 
+    /// The rules' functions namespaces, without copying the rest of the rules (the proxy asks on every call).
+    public var functionsNamespaces: [String] {
+        state.withLock { $0.rules.functionsNamespaces }
+    }
+
     public var overrides: [String: NamespaceOverride] {
         get { state.withLock { $0.overrides } }
         set { state.withLock { $0.overrides = newValue } }

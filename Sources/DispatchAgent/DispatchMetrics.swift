@@ -122,20 +122,56 @@ public struct DispatchMetrics: Sendable {
         public static let unknown = InvocationLabels(direktivNamespace: "unknown", function: "unknown", cluster: "unknown")
     }
 
-    public func invocationStarted(cluster: String) {
-        Meter(label: Name.invocationsInFlight, dimensions: [("cluster", cluster)], factory: factory).increment()
+    /// The metric handles of one function's invocations (see `InvocationMeters`).
+    public func invocationMeters(_ labels: InvocationLabels) -> InvocationMeters {
+        InvocationMeters(labels: labels, factory: factory)
     }
 
-    /// One finished invocation: its status code and duration; the first call of a placement also
-    /// counts as a cold start.
-    public func invocationFinished(_ labels: InvocationLabels, code: Int, duration: Duration, coldStart: Bool) {
-        Meter(label: Name.invocationsInFlight, dimensions: [("cluster", labels.cluster)], factory: factory).decrement()
-        let function = [("direktiv_namespace", labels.direktivNamespace), ("function", labels.function), ("cluster", labels.cluster)]
-        Counter(label: Name.invocations, dimensions: function + [("code", String(code))], factory: factory).increment()
-        Timer(label: Name.invocationDuration, dimensions: function, factory: factory).record(duration: duration)
-        if coldStart {
-            Counter(label: Name.coldStarts, dimensions: [("cluster", labels.cluster)], factory: factory).increment()
-            Timer(label: Name.firstInvocationDuration, dimensions: [("cluster", labels.cluster)], factory: factory).record(duration: duration)
+    /// One function's invocation metrics, looked up once and then kept by the proxy, so a call
+    /// records into its handles without a lookup by name. Not thread-safe: one per event loop.
+    public final class InvocationMeters {
+        public let labels: InvocationLabels
+        private let factory: any MetricsFactory
+        private let inFlight: Meter
+        private let duration: Timer
+        private var calls: [Int: Counter] = [:]
+        /// Made at the first cold start, so clusters without one export nothing.
+        private var coldStarts: (count: Counter, duration: Timer)?
+
+        init(labels: InvocationLabels, factory: any MetricsFactory) {
+            self.labels = labels
+            self.factory = factory
+            inFlight = Meter(label: Name.invocationsInFlight, dimensions: [("cluster", labels.cluster)], factory: factory)
+            functionDimensions = [("direktiv_namespace", labels.direktivNamespace), ("function", labels.function), ("cluster", labels.cluster)]
+            duration = Timer(label: Name.invocationDuration, dimensions: functionDimensions, factory: factory)
+        }
+
+        private let functionDimensions: [(String, String)]
+
+        public func started() {
+            inFlight.increment()
+        }
+
+        /// One finished invocation: its status code and duration; the first call of a placement
+        /// also counts as a cold start.
+        public func finished(code: Int, duration elapsed: Duration, coldStart: Bool) {
+            inFlight.decrement()
+            if let counter = calls[code] {
+                counter.increment()
+            } else {
+                let counter = Counter(label: Name.invocations, dimensions: functionDimensions + [("code", String(code))], factory: factory)
+                calls[code] = counter
+                counter.increment()
+            }
+            duration.record(duration: elapsed)
+            guard coldStart else { return }
+            let cold = coldStarts ?? (
+                Counter(label: Name.coldStarts, dimensions: [("cluster", labels.cluster)], factory: factory),
+                Timer(label: Name.firstInvocationDuration, dimensions: [("cluster", labels.cluster)], factory: factory)
+            )
+            coldStarts = cold
+            cold.count.increment()
+            cold.duration.record(duration: elapsed)
         }
     }
 

@@ -1,8 +1,11 @@
 import NIOCore
 import NIOHTTP1
 
-/// Applies `ProxyConnectionStateMachine` to a channel: idle timeout, graceful shutdown, and
-/// closing when the caller goes away, so the call it was waiting for is cancelled.
+/// Applies `ProxyConnectionStateMachine` to a channel: idle timeout, graceful shutdown, closing
+/// when the caller goes away, and closing after a response the forwarder asked to be the last.
+///
+/// The idle timer is armed once and re-armed only when it fires early, so requests cost no
+/// timer operations.
 final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -12,17 +15,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var machine = ProxyConnectionStateMachine()
     private let idleTimeout: TimeAmount
     private var idleTimer: Scheduled<Void>?
+    /// When the connection last became idle.
+    private var idleSince = NIODeadline.now()
 
-    /// Sent down the pipeline when the response will end before the request body has: the
-    /// connection closes once the response is written.
+    /// Sent down the pipeline when the connection must end with the response being written
+    /// (the rest of the request will not be read, or the caller asked to close).
     struct CloseAfterResponse: Sendable {}
-
-    /// Sent down the pipeline to stop reading the caller (a stalled upload past its timeout):
-    /// the request stream ends, the answer still goes out, then the connection closes.
-    struct StopReading: Sendable {}
-
-    /// `StopReading` ended the request stream; what the caller still sends is dropped.
-    private var stoppedReading = false
 
     init(idleTimeout: TimeAmount) {
         self.idleTimeout = idleTimeout
@@ -39,15 +37,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
+        idleTimer = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if stoppedReading { return }
-        if case .head = unwrapInboundIn(data) {
-            machine.requestHeadReceived()
-            idleTimer?.cancel()
-        }
+        if case .head = unwrapInboundIn(data) { machine.requestHeadReceived() }
         context.fireChannelRead(data)
     }
 
@@ -60,6 +55,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             if machine.responseEndWritten() == .close {
                 // Close once the end is on the wire, not before: a close fails pending writes.
                 idleTimer?.cancel()
+                idleTimer = nil
                 let written = promise?.futureResult ?? {
                     let written = context.eventLoop.makePromise(of: Void.self)
                     context.write(data, promise: written)
@@ -70,6 +66,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 written.whenComplete { _ in channel.close(promise: nil) }
             } else {
                 context.write(data, promise: promise)
+                if machine.isIdle { idleSince = .now() }
                 armIdleTimer(context)
             }
         default:
@@ -93,11 +90,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if event is CloseAfterResponse {
             machine.closeAfterResponse()
             promise?.succeed()
-        } else if event is StopReading {
-            stoppedReading = true
-            machine.closeAfterResponse()
-            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-            promise?.succeed()
         } else {
             context.triggerUserOutboundEvent(event, promise: promise)
         }
@@ -106,15 +98,21 @@ final class ProxyConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func apply(_ action: ProxyConnectionStateMachine.Action, _ context: ChannelHandlerContext) {
         guard action == .close else { return }
         idleTimer?.cancel()
+        idleTimer = nil
         context.close(promise: nil)
     }
 
     private func armIdleTimer(_ context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) {
-            let (handler, context) = loopBound.value
-            handler.apply(handler.machine.idleTimeoutFired(), context)
+        guard idleTimer == nil else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: idleSince + idleTimeout) { [self] in
+            idleTimer = nil
+            // Busy: the timer is armed again when the response ends.
+            guard machine.isIdle else { return }
+            if NIODeadline.now() - idleSince >= idleTimeout {
+                apply(machine.idleTimeoutFired(), context)
+            } else {
+                armIdleTimer(context)
+            }
         }
     }
 }

@@ -11,25 +11,26 @@ public struct ProxyConnectionStateMachine: Sendable {
         case close
     }
 
-    private var busy = false
+    /// Requests read whose response has not ended yet (more than one when the caller pipelines).
+    private var outstanding = 0
     private var quiescing = false
     private var closeRequested = false
     private var closed = false
 
     public init() {}
 
-    public var isIdle: Bool { !busy }
+    public var isIdle: Bool { outstanding == 0 }
 
     /// Whether a response head written now must carry `Connection: close`.
     public var closesAfterResponse: Bool { quiescing }
 
     public mutating func requestHeadReceived() {
-        busy = true
+        outstanding += 1
     }
 
     public mutating func responseEndWritten() -> Action {
-        busy = false
-        return quiescing || closeRequested ? close() : .none
+        outstanding = max(0, outstanding - 1)
+        return closeRequested || (quiescing && isIdle) ? close() : .none
     }
 
     /// The rest of the request body will not be read: the connection ends with this response.
@@ -39,7 +40,7 @@ public struct ProxyConnectionStateMachine: Sendable {
 
     public mutating func shouldQuiesce() -> Action {
         quiescing = true
-        return busy ? .none : close()
+        return isIdle ? close() : .none
     }
 
     public mutating func inputClosed() -> Action {
@@ -47,7 +48,7 @@ public struct ProxyConnectionStateMachine: Sendable {
     }
 
     public mutating func idleTimeoutFired() -> Action {
-        busy ? .none : close()
+        isIdle ? close() : .none
     }
 
     private mutating func close() -> Action {

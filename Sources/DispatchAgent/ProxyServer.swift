@@ -9,7 +9,8 @@ import ServiceLifecycle
 ///
 /// A Hummingbird server with its own child channel rather than a router: a forward proxy needs
 /// the request-target exactly as sent (absolute form), and each connection's lifetime, to cancel
-/// a call when its caller leaves.
+/// a call when its caller leaves. Calls are forwarded by channel handlers on the connection's
+/// event loop (`InvocationForwarder`), not by a task per request.
 public struct ProxyServer: Service {
     let proxy: InvocationProxy
     let server: any Service
@@ -35,24 +36,30 @@ public struct ProxyServer: Service {
     }
 }
 
-/// Sets up each accepted connection: HTTP/1.1 codec, connection lifetime, async channel.
+/// Sets up each accepted connection: HTTP/1.1 codec, connection lifetime, the forwarder.
 struct ProxyChannel: ServerChildChannel {
-    typealias Value = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    struct Connection: ServerChildChannelValue {
+        let channel: any Channel
+    }
 
     let proxy: InvocationProxy
     let idleTimeout: Duration
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
             // No pipelining assistance: it stops reading while a response is pending, and the
-            // proxy must read to notice a caller that leaves.
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+            // proxy must read to notice a caller that leaves (the forwarder queues pipelined
+            // requests). No outbound header validation: response headers were parsed from the
+            // function by llhttp or are the proxy's own (see `UpstreamConnectionPool`).
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
             try channel.pipeline.syncOperations.addHandler(ProxyConnectionHandler(idleTimeout: .nanoseconds(idleTimeout.nanoseconds)))
-            return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: false))
+            try channel.pipeline.syncOperations.addHandler(InvocationForwarder(proxy: proxy, resources: proxy.resources(on: channel.eventLoop)))
+            return Connection(channel: channel)
         }
     }
 
-    func handle(value: Value, logger: Logger) async {
-        await proxy.serve(value)
+    /// The forwarder serves the connection on its event loop; this only waits for its end.
+    func handle(value: Connection, logger: Logger) async {
+        try? await value.channel.closeFuture.get()
     }
 }

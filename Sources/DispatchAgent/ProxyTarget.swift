@@ -54,75 +54,120 @@ public struct ProxyTarget: Sendable, Hashable {
         }
     }
 
-    /// Resolves a request's target from its method, request-target and `Host` header.
-    public static func resolve(method: String, target: String, hostHeader: String?, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
-        if method.uppercased() == "CONNECT" { throw .connect }
-        if target.hasPrefix("/") {
+    /// Resolves a request's target from its method and request-target.
+    ///
+    /// The request-target alone decides: in absolute form `Host` is ignored (RFC 9112 §3.2.2),
+    /// and in the reverse form the path names the function. Every call passes here, so it scans
+    /// bytes rather than characters and copies only what the target keeps.
+    public static func resolve(method: String, target: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
+        if ASCII.equalsIgnoringCase(method.utf8, "connect") { throw .connect }
+        let bytes = target.utf8
+        if bytes.first == UInt8(ascii: "/") {
             return try reverse(target, functionsNamespaces: functionsNamespaces)
         }
         // Absolute form: scheme://authority/path?query
-        guard let schemeEnd = target.firstRange(of: "://") else { throw .malformed(target) }
-        let scheme = target[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "http" else { throw .scheme(scheme) }
-        let rest = target[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let authority = String(rest[..<authorityEnd])
-        var pathAndQuery = String(rest[authorityEnd...])
-        if pathAndQuery.isEmpty { pathAndQuery = "/" } else if pathAndQuery.hasPrefix("?") { pathAndQuery = "/" + pathAndQuery }
-        guard !authority.contains("@") else { throw .malformed(target) }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else { throw .malformed(target) }
+        let scheme = target[..<colon]
+        guard ASCII.equalsIgnoringCase(scheme.utf8, "http") else { throw .scheme(scheme.lowercased()) }
+        let authorityStart = bytes.index(colon, offsetBy: 3)
+        let authorityEnd = bytes[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
+        let authority = target[authorityStart..<authorityEnd]
+        let rest = target[authorityEnd...]
+        let pathAndQuery = rest.isEmpty ? "/" : rest.utf8.first == UInt8(ascii: "?") ? "/" + rest : String(rest)
+        guard !authority.utf8.contains(UInt8(ascii: "@")) else { throw .malformed(target) }
         let (host, port) = try split(authority)
-        if let port, port != "80" { throw .port(port) }
+        if let port, port != "80" { throw .port(String(port)) }
         return try functionHost(host, pathAndQuery: pathAndQuery, functionsNamespaces: functionsNamespaces)
     }
 
     /// `host[:port]`, refusing bracketed IPv6 literals.
-    static func split(_ authority: String) throws(Refusal) -> (String, String?) {
-        if authority.hasPrefix("[") { throw .ipLiteral(authority) }
-        let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-        switch parts.count {
-        case 1: return (authority.lowercased(), nil)
-        case 2: return (String(parts[0]).lowercased(), String(parts[1]))
-        default: throw .ipLiteral(authority)
-        }
+    static func split(_ authority: Substring) throws(Refusal) -> (Substring, Substring?) {
+        if authority.utf8.first == UInt8(ascii: "[") { throw .ipLiteral(String(authority)) }
+        guard let colon = authority.utf8.firstIndex(of: UInt8(ascii: ":")) else { return (authority, nil) }
+        let port = authority[authority.utf8.index(after: colon)...]
+        if port.utf8.contains(UInt8(ascii: ":")) { throw .ipLiteral(String(authority)) }
+        return (authority[..<colon], port)
     }
 
-    static func functionHost(_ host: String, pathAndQuery: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
-        let trimmed = host.hasSuffix(".") ? String(host.dropLast()) : host
-        if isIPv4(trimmed) { throw .ipLiteral(host) }
-        var labels = trimmed.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if labels.count == 5, labels[2...] == ["svc", "cluster", "local"] {
-            labels.removeLast(3)
-        } else if labels.count == 3, labels[2] == "svc" {
-            labels.removeLast()
+    static func functionHost(_ host: Substring, pathAndQuery: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
+        let lowered = ASCII.lowercased(host)
+        let trimmed = lowered.utf8.last == UInt8(ascii: ".") ? lowered.dropLast() : lowered[...]
+        if isIPv4(trimmed.utf8) { throw .ipLiteral(String(lowered)) }
+        let labels = trimmed.utf8.split(separator: UInt8(ascii: "."), maxSplits: 5, omittingEmptySubsequences: false)
+        let suffix = labels.dropFirst(2)
+        let isFunctionName: Bool
+        switch labels.count {
+        case 2: isFunctionName = true
+        case 3: isFunctionName = suffix.elementsEqual(["svc".utf8[...]], by: { $0.elementsEqual($1) })
+        case 5: isFunctionName = suffix.elementsEqual(["svc".utf8[...], "cluster".utf8[...], "local".utf8[...]], by: { $0.elementsEqual($1) })
+        default: isFunctionName = false
         }
-        guard labels.count == 2, KubernetesNames.isDNS1123Label(labels[0]), KubernetesNames.isDNS1123Label(labels[1]) else {
-            throw .notAFunctionHost(host)
+        guard isFunctionName, KubernetesNames.isDNS1123Label(labels[0]), KubernetesNames.isDNS1123Label(labels[1]) else {
+            throw .notAFunctionHost(String(lowered))
         }
-        guard functionsNamespaces.contains(labels[1]) else { throw .namespace(labels[1]) }
-        return ProxyTarget(function: labels[0], namespace: labels[1], host: trimmed, pathAndQuery: pathAndQuery)
+        let namespace = String(Substring(labels[1]))
+        guard functionsNamespaces.contains(namespace) else { throw .namespace(namespace) }
+        return ProxyTarget(function: String(Substring(labels[0])), namespace: namespace, host: String(trimmed), pathAndQuery: pathAndQuery)
     }
 
     /// `/functions/<namespace>/<function>[/<path>][?query]`.
     static func reverse(_ target: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
-        let queryStart = target.firstIndex(of: "?") ?? target.endIndex
-        let path = target[..<queryStart]
-        let query = target[queryStart...]
-        let parts = path.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].isEmpty, parts[1] == "functions" else { throw .notAFunctionHost(target) }
-        let namespace = String(parts[2])
-        let function = String(parts[3])
-        let rest = parts.count > 4 ? "/" + parts[4] : "/"
-        guard KubernetesNames.isDNS1123Label(namespace), KubernetesNames.isDNS1123Label(function) else { throw .malformed(target) }
+        let bytes = target.utf8
+        let queryStart = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
+        let parts = target.utf8[..<queryStart].split(separator: UInt8(ascii: "/"), maxSplits: 4, omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].isEmpty, parts[1].elementsEqual("functions".utf8) else { throw .notAFunctionHost(target) }
+        guard KubernetesNames.isDNS1123Label(parts[2]), KubernetesNames.isDNS1123Label(parts[3]) else { throw .malformed(target) }
+        let namespace = String(Substring(parts[2]))
         guard functionsNamespaces.contains(namespace) else { throw .namespace(namespace) }
-        return ProxyTarget(function: function, namespace: namespace, host: "\(function).\(namespace).svc.cluster.local", pathAndQuery: rest + query)
+        let function = String(Substring(parts[3]))
+        let query = target[queryStart...]
+        let rest = parts.count > 4 ? "/" + Substring(parts[4]) + query : "/" + query
+        return ProxyTarget(function: function, namespace: namespace, host: "\(function).\(namespace).svc.cluster.local", pathAndQuery: rest)
     }
 
-    static func isIPv4(_ host: String) -> Bool {
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        // Decimal, and also the hex or octal or shortened forms resolvers accept.
-        if parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isHexDigit || $0 == "x" || $0 == "X" } }) && parts.contains(where: { $0.first?.isNumber == true }) {
-            return parts.count <= 4
+    /// Decimal, and also the hex or octal or shortened forms resolvers accept.
+    static func isIPv4(_ host: Substring.UTF8View) -> Bool {
+        var parts = 1
+        var partLength = 0
+        var hasLeadingDigit = false
+        for byte in host {
+            if byte == UInt8(ascii: ".") {
+                if partLength == 0 { return false }
+                parts += 1
+                partLength = 0
+                continue
+            }
+            guard ASCII.isHexDigit(byte) || byte == UInt8(ascii: "x") || byte == UInt8(ascii: "X") else { return false }
+            if partLength == 0, ASCII.isDigit(byte) { hasLeadingDigit = true }
+            partLength += 1
         }
-        return false
+        return partLength > 0 && hasLeadingDigit && parts <= 4
+    }
+}
+
+/// ASCII helpers for the proxy's per-call parsing: no Unicode work, no copies when nothing changes.
+enum ASCII {
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
+    }
+
+    static func lowercase(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+
+    /// Whether `bytes` spell `lowercased` in any case; `lowercased` must be lower-case.
+    static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lowercased: StaticString) -> Bool {
+        guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+        return lowercased.withUTF8Buffer { expected in
+            zip(bytes, expected).allSatisfy { lowercase($0) == $1 }
+        }
+    }
+
+    /// `text` in lower case; the same string when it has no upper-case letter.
+    static func lowercased(_ text: Substring) -> Substring {
+        guard text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return text }
+        return Substring(String(decoding: text.utf8.map(lowercase), as: UTF8.self))
     }
 }

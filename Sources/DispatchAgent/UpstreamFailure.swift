@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -41,19 +40,11 @@ public enum UpstreamFailure: String, Error, Sendable, Hashable, CaseIterable {
     /// The metric label: bounded, snake case.
     public var reason: String { rawValue }
 
-    /// Classifies what AsyncHTTPClient or NIO threw.
+    /// Classifies what connecting to or talking with a function threw.
     public init(_ error: any Error) {
         switch error {
         case let error as UpstreamFailure:
             self = error
-        case let error as HTTPClientError:
-            switch error {
-            case .connectTimeout, .getConnectionFromPoolTimeout: self = .connectTimeout
-            case .readTimeout, .writeTimeout: self = .idleTimeout
-            case .deadlineExceeded: self = .deadline
-            case .remoteConnectionClosed: self = .upstreamClosed
-            default: self = .other
-            }
         case let error as NIOConnectionError:
             if error.dnsAError != nil || error.dnsAAAAError != nil, error.connectionErrors.isEmpty {
                 self = .unresolvable
@@ -68,7 +59,9 @@ public enum UpstreamFailure: String, Error, Sendable, Hashable, CaseIterable {
             self = .upstreamClosed
         case ChannelError.connectTimeout:
             self = .connectTimeout
-        case is SocketAddressError:
+        case ChannelError.eof, ChannelError.ioOnClosedChannel, ChannelError.outputClosed:
+            self = .upstreamClosed
+        case is SocketAddressError, is SocketAddressError.UnknownHost:
             self = .unresolvable
         default:
             self = .other

@@ -2,10 +2,20 @@
 public enum KubernetesNames {
     /// A DNS-1123 label: lower-case alphanumerics and `-`, starting and ending alphanumeric, at most 63.
     public static func isDNS1123Label(_ name: String) -> Bool {
-        guard (1...63).contains(name.utf8.count) else { return false }
-        let bytes = Array(name.utf8)
-        guard isLowerAlphanumeric(bytes.first!), isLowerAlphanumeric(bytes.last!) else { return false }
-        return bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+        isDNS1123Label(name.utf8)
+    }
+
+    /// `isDNS1123Label` on bytes, without copying them (the proxy checks every call's host;
+    /// inlinable so that it is specialised there rather than run through witness tables).
+    @inlinable
+    public static func isDNS1123Label(_ bytes: some Collection<UInt8>) -> Bool {
+        guard (1...63).contains(bytes.count), let first = bytes.first else { return false }
+        var last = first
+        for byte in bytes {
+            guard isLowerAlphanumeric(byte) || byte == UInt8(ascii: "-") else { return false }
+            last = byte
+        }
+        return isLowerAlphanumeric(first) && isLowerAlphanumeric(last)
     }
 
     /// A DNS-1035 label (Knative Service names): a DNS-1123 label that starts with a letter.
@@ -39,7 +49,8 @@ public enum KubernetesNames {
         }
     }
 
-    private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+    @usableFromInline
+    static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
     }
 

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import DispatchAgent
 import DispatchCore
 import Foundation
@@ -15,7 +14,7 @@ import Testing
     let namespaces = ["direktiv-services-direktiv"]
 
     func resolve(_ target: String, method: String = "POST") -> Result<ProxyTarget, ProxyTarget.Refusal> {
-        Result { () throws(ProxyTarget.Refusal) in try ProxyTarget.resolve(method: method, target: target, hostHeader: nil, functionsNamespaces: namespaces) }
+        Result { () throws(ProxyTarget.Refusal) in try ProxyTarget.resolve(method: method, target: target, functionsNamespaces: namespaces) }
     }
 
     @Test(arguments: [
@@ -171,40 +170,43 @@ import Testing
 }
 
 @Suite struct UpstreamFailureTests {
-    @Test func clientErrorsMapToDirektivsRetryableStatuses() {
-        #expect(UpstreamFailure(HTTPClientError.connectTimeout) == .connectTimeout)
-        #expect(UpstreamFailure(HTTPClientError.deadlineExceeded) == .deadline)
-        #expect(UpstreamFailure(HTTPClientError.readTimeout) == .idleTimeout)
-        #expect(UpstreamFailure(HTTPClientError.remoteConnectionClosed) == .upstreamClosed)
+    @Test func connectionErrorsMapToDirektivsRetryableStatuses() {
         #expect(UpstreamFailure(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .refused)
+        #expect(UpstreamFailure(IOError(errnoCode: ECONNRESET, reason: "read")) == .upstreamClosed)
         #expect(UpstreamFailure(ChannelError.connectTimeout(.seconds(1))) == .connectTimeout)
-        #expect(UpstreamFailure(SocketAddressError.unknown(host: "x", port: 80)) == .unresolvable)
+        #expect(UpstreamFailure(ChannelError.eof) == .upstreamClosed)
+        #expect(UpstreamFailure(SocketAddressError.unsupported) == .unresolvable)
+        #expect(UpstreamFailure(HTTPParserError.invalidStatus) == .other)
         #expect(UpstreamFailure.refused.status == .badGateway)
         #expect(UpstreamFailure.unresolvable.status == .badGateway)
+        #expect(UpstreamFailure.upstreamClosed.status == .badGateway)
         #expect(UpstreamFailure.deadline.status == .gatewayTimeout)
         #expect(UpstreamFailure.connectTimeout.status == .gatewayTimeout)
     }
 
+    /// What the proxy's own pool reports for a closed port and a name that does not resolve.
     @Test func realConnectionFailuresAreClassified() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: {
-            var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(1)))
-            configuration.connectionPool.retryConnectionEstablishment = false
-            return configuration
-        }())
-        defer { _ = client.shutdown() }
         let port = try TestSupportPorts.closed()
-        do {
-            _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(5))
-            Issue.record("connected to a closed port")
-        } catch {
-            #expect(UpstreamFailure(error) == .refused, "\(error)")
-        }
-        do {
-            _ = try await client.execute(HTTPClientRequest(url: "http://no-such-host.invalid/"), timeout: .seconds(5))
-            Issue.record("resolved an .invalid host")
-        } catch {
-            #expect(UpstreamFailure(error) == .unresolvable, "\(error)")
-        }
+        #expect(try await connectFailure("127.0.0.1", port) == .refused)
+        #expect(try await connectFailure("no-such-host.invalid", 80) == .unresolvable)
+    }
+
+    func connectFailure(_ host: String, _ port: Int) async throws -> UpstreamFailure? {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        return try await loop.flatSubmit {
+            let pool = UpstreamConnectionPool(eventLoop: loop, settings: .init(connectTimeout: .seconds(1), idleTimeout: .seconds(60), maximumIdlePerHost: 8))
+            let promise = loop.makePromise(of: UpstreamFailure?.self)
+            pool.connect(.init(host: host, port: port)) { result in
+                switch result {
+                case .success(let connection):
+                    connection.close()
+                    promise.succeed(nil)
+                case .failure(let error):
+                    promise.succeed(UpstreamFailure(error))
+                }
+            }
+            return promise.futureResult
+        }.get()
     }
 }
 
@@ -227,6 +229,27 @@ enum TestSupportPorts {
         #expect(DirektivDeadline.remaining("2026-11-25T09:59:59Z", now: now) == .seconds(-1))
         #expect(DirektivDeadline.remaining("tomorrow", now: now) == nil)
         #expect(DirektivDeadline.remaining(nil, now: now) == nil)
+    }
+
+    /// The fast reader agrees with Foundation on every form Go's RFC 3339 writers produce, and
+    /// refuses what is not RFC 3339.
+    @Test func theFastDeadlineReaderAgreesWithFoundation() throws {
+        var generator = SystemRandomNumberGenerator()
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(secondsFromGMT: 0)!)
+        for _ in 0..<2000 {
+            let date = Date(timeIntervalSince1970: Double(Int64.random(in: -2_000_000_000...8_000_000_000, using: &generator)) + Double(Int.random(in: 0..<1000, using: &generator)) / 1000)
+            let text = date.formatted(format)
+            let fast = try #require(DirektivDeadline.secondsSince1970(text), "\(text)")
+            #expect(abs(fast - (try Date(text, strategy: format)).timeIntervalSince1970) < 0.000_001, "\(text)")
+        }
+        let foundation = { (text: String) in try Date(text, strategy: .iso8601).timeIntervalSince1970 }
+        for text in ["2024-02-29T23:59:59Z", "2000-03-01T00:00:00+01:00", "1999-12-31T23:00:00-05:30", "2026-12-02T18:19:22z"] {
+            #expect(try DirektivDeadline.secondsSince1970(text) == foundation(text.uppercased()), "\(text)")
+        }
+        #expect(DirektivDeadline.secondsSince1970("2026-11-25T10:00:30.123456789Z")! - 1_795_000_000 > 0)
+        for text in ["2026-11-25 10:00:30", "2026-13-01T00:00:00Z", "2026-11-25T10:00:30", "2026-11-25T10:00:30.Z", "2026-11-25T10:00:30Zjunk", "tomorrow", ""] {
+            #expect(DirektivDeadline.secondsSince1970(text) == nil, "\(text)")
+        }
     }
 
     @Test func resolverFilesAreStrict() throws {

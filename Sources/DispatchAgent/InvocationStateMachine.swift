@@ -1,0 +1,270 @@
+import NIOCore
+
+/// One proxied call between a caller and a function, as a state machine without I/O.
+///
+/// The request body goes upstream as it arrives and the answer comes back as it is produced.
+/// While the upstream connection is being made, body bytes already read are held. A reused
+/// keep-alive connection that closes before any answer (the function's server dropped it while
+/// idle) is retried once on a fresh connection, provided the whole body sent so far is still
+/// held (at most `replayLimit` bytes). A function may answer before the body is complete: a
+/// small rest (`drainLimit`) is then read and dropped so the caller's connection stays usable;
+/// a larger rest ends the caller's connection after the answer.
+public struct InvocationStateMachine: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// The request's `Content-Length`, when it has one.
+        public var declaredLength: Int64?
+        /// Whether the request carries a body at all (a length above zero, or chunked).
+        public var hasBody: Bool
+        public var replayLimit: Int
+        public var drainLimit: Int64
+
+        public init(declaredLength: Int64?, hasBody: Bool, replayLimit: Int = 64 * 1024, drainLimit: Int64 = 64 * 1024) {
+            self.declaredLength = declaredLength
+            self.hasBody = hasBody
+            self.replayLimit = replayLimit
+            self.drainLimit = drainLimit
+        }
+    }
+
+    public enum State: Sendable, Hashable {
+        /// Waiting for an upstream connection; body bytes read meanwhile are held.
+        case connecting
+        /// The request is upstream (or on its way); `responseStarted` once the answer's head came.
+        case forwarding(responseStarted: Bool)
+        /// The answer is complete but the caller is still sending a small rest, read and dropped.
+        case draining
+        case finished
+    }
+
+    /// What to do with a part of the caller's request.
+    public enum RequestAction: Sendable, Hashable {
+        case none
+        case forward(ByteBuffer)
+        case forwardEnd
+        /// The dropped rest is complete: the caller's connection is ready for its next request.
+        case drained
+    }
+
+    /// What to send on a fresh upstream connection after the request head.
+    public struct Pending: Sendable, Hashable {
+        public var body: [ByteBuffer]
+        /// The request is complete: its end follows.
+        public var end: Bool
+
+        public init(body: [ByteBuffer], end: Bool) {
+            self.body = body
+            self.end = end
+        }
+    }
+
+    /// What the caller's connection does after the answer's end.
+    public enum CallerAfterAnswer: Sendable, Hashable {
+        case keepAlive
+        /// Keep it, once the rest of the request body is read and dropped.
+        case drain
+        /// Close it: the rest of the request body is too large to drop.
+        case close
+    }
+
+    public struct AnswerEnd: Sendable, Hashable {
+        /// The upstream connection can serve another call (else it is closed).
+        public var reuseUpstream: Bool
+        public var caller: CallerAfterAnswer
+
+        public init(reuseUpstream: Bool, caller: CallerAfterAnswer) {
+            self.reuseUpstream = reuseUpstream
+            self.caller = caller
+        }
+    }
+
+    /// How a failure ends the call.
+    public enum FailureAction: Sendable, Hashable {
+        /// Nothing: the call had ended already.
+        case none
+        /// Make a new connection and send the request again (`connected()` hands out what to send).
+        case retry
+        /// Answer the caller with the failure's status; keep its connection when the whole request was read.
+        case answer(UpstreamFailure, keepCaller: Bool)
+        /// The answer's head has gone out already: cutting the caller's connection is the only signal left.
+        case cut(UpstreamFailure)
+    }
+
+    public let configuration: Configuration
+    public private(set) var state: State = .connecting
+    /// Request body bytes read from the caller.
+    public private(set) var received: Int64 = 0
+    public private(set) var requestComplete: Bool
+    /// The request's end has gone upstream (with its last body byte, or at once without a body).
+    private var endForwarded = false
+    private var pending: [ByteBuffer] = []
+    /// Everything sent upstream so far, for one retry; `nil` once over the limit or retried.
+    private var replay: [ByteBuffer]? = []
+    private var replayBytes = 0
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+        requestComplete = !configuration.hasBody
+    }
+
+    /// Which timers apply now (`InvocationClock`).
+    public var phase: InvocationClock.Phase {
+        switch state {
+        case .connecting, .forwarding(responseStarted: false): requestComplete ? .awaitingHead : .sendingBody
+        case .forwarding(responseStarted: true): .receivingBody
+        case .draining: .sendingBody
+        case .finished: .finished
+        }
+    }
+
+    /// Whether the caller's bytes are wanted now (upstream backpressure aside). While
+    /// connecting they wait in the socket; once the request is complete the caller is still read,
+    /// to notice it leaving.
+    public var readsCaller: Bool {
+        switch state {
+        case .connecting: false
+        case .forwarding, .draining: true
+        case .finished: false
+        }
+    }
+
+    public var isFinished: Bool { state == .finished }
+
+    public var isDraining: Bool { state == .draining }
+
+    public mutating func requestBodyReceived(_ buffer: ByteBuffer) -> RequestAction {
+        received += Int64(buffer.readableBytes)
+        if let length = configuration.declaredLength, received >= length { requestComplete = true }
+        switch state {
+        case .connecting:
+            pending.append(buffer)
+            return .none
+        case .forwarding:
+            remember(buffer)
+            return .forward(buffer)
+        case .draining, .finished:
+            return .none
+        }
+    }
+
+    public mutating func requestEndReceived() -> RequestAction {
+        requestComplete = true
+        switch state {
+        case .connecting:
+            return .none
+        case .forwarding:
+            if endForwarded { return .none }
+            endForwarded = true
+            return .forwardEnd
+        case .draining:
+            state = .finished
+            return .drained
+        case .finished:
+            return .none
+        }
+    }
+
+    /// The upstream connection is ready: the head goes out, then what was held.
+    public mutating func connected() -> Pending {
+        precondition(state == .connecting, "connected while \(state)")
+        state = .forwarding(responseStarted: false)
+        let body = pending
+        pending = []
+        for buffer in body { remember(buffer) }
+        endForwarded = requestComplete
+        return Pending(body: body, end: requestComplete)
+    }
+
+    /// `false` when the call has ended already and the head is to be ignored.
+    public mutating func responseHeadReceived() -> Bool {
+        guard case .forwarding = state else { return false }
+        state = .forwarding(responseStarted: true)
+        replay = nil
+        return true
+    }
+
+    /// `false` when the call has ended already.
+    public var forwardsResponse: Bool {
+        state == .forwarding(responseStarted: true)
+    }
+
+    /// The answer is complete. `upstreamKeepAlive`: the function's connection said it may serve again.
+    public mutating func responseEndReceived(upstreamKeepAlive: Bool) -> AnswerEnd? {
+        guard state == .forwarding(responseStarted: true) else { return nil }
+        if requestComplete {
+            state = .finished
+            return AnswerEnd(reuseUpstream: upstreamKeepAlive, caller: .keepAlive)
+        }
+        // The function did not wait for the whole body: its connection is mid-request, unusable.
+        if let length = configuration.declaredLength, length - received <= configuration.drainLimit {
+            state = .draining
+            return AnswerEnd(reuseUpstream: false, caller: .drain)
+        }
+        state = .finished
+        return AnswerEnd(reuseUpstream: false, caller: .close)
+    }
+
+    /// The upstream connection failed or closed. `reusedConnection`: it had served calls before.
+    public mutating func upstreamFailed(_ failure: UpstreamFailure, reusedConnection: Bool) -> FailureAction {
+        switch state {
+        case .connecting, .forwarding(responseStarted: false):
+            if case .forwarding = state, reusedConnection, failure == .upstreamClosed, let replay {
+                // A keep-alive connection closed under the request: nothing was processed.
+                self.replay = nil
+                replayBytes = 0
+                pending = replay + pending
+                endForwarded = false
+                state = .connecting
+                return .retry
+            }
+            state = .finished
+            return .answer(failure, keepCaller: requestComplete)
+        case .forwarding(responseStarted: true):
+            state = .finished
+            return .cut(failure)
+        case .draining, .finished:
+            return .none
+        }
+    }
+
+    /// A timer expired (deadline or idle timeout): never retried.
+    public mutating func expired(_ failure: UpstreamFailure) -> FailureAction {
+        switch state {
+        case .connecting, .forwarding(responseStarted: false):
+            state = .finished
+            return .answer(failure, keepCaller: false)
+        case .forwarding(responseStarted: true):
+            state = .finished
+            return .cut(failure)
+        case .draining:
+            // The answer is out; the caller stopped sending the rest.
+            state = .finished
+            return .none
+        case .finished:
+            return .none
+        }
+    }
+
+    /// The caller's connection closed. `true` when the call was still going (it counts as 499).
+    public mutating func callerLeft() -> Bool {
+        switch state {
+        case .connecting, .forwarding:
+            state = .finished
+            return true
+        case .draining:
+            state = .finished
+            return false
+        case .finished:
+            return false
+        }
+    }
+
+    private mutating func remember(_ buffer: ByteBuffer) {
+        guard replay != nil else { return }
+        replayBytes += buffer.readableBytes
+        if replayBytes > configuration.replayLimit {
+            replay = nil
+        } else {
+            replay!.append(buffer)
+        }
+    }
+}

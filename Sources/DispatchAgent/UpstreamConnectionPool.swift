@@ -1,0 +1,134 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Keep-alive connections to functions, one pool per event loop.
+///
+/// A caller's connection lives on one event loop and takes its upstream connections from that
+/// loop's pool, so a call never leaves its thread. The most recently used connection is reused
+/// first (it is the least likely to have been closed by the function's server); a connection
+/// idle longer than `idleTimeout` is closed, and at most `maximumIdlePerHost` wait per function
+/// address. Nothing here follows redirects or touches bodies: the proxy forwards what it gets.
+final class UpstreamConnectionPool {
+    struct Settings: Sendable {
+        var connectTimeout: TimeAmount
+        var idleTimeout: TimeAmount
+        var maximumIdlePerHost: Int
+    }
+
+    let eventLoop: any EventLoop
+    let settings: Settings
+    private var idle: [UpstreamConnection.Key: [UpstreamConnection]] = [:]
+    private var sweep: Scheduled<Void>?
+    private var isShutDown = false
+
+    init(eventLoop: any EventLoop, settings: Settings) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+    }
+
+    /// Idle connections waiting, over all addresses.
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+
+    /// An open idle connection to `key`, now leased to the caller, or `nil`.
+    func lease(_ key: UpstreamConnection.Key) -> UpstreamConnection? {
+        while let connection = idle[key]?.popLast() {
+            connection.pool = nil
+            if connection.isOpen { return connection }
+        }
+        return nil
+    }
+
+    /// Makes a new connection to `key`, leased to the caller once `completion` runs (on the loop).
+    func connect(_ key: UpstreamConnection.Key, completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // The proxy frames requests itself: `Content-Length` as the caller sent it,
+                    // chunked only when the caller's body was chunked. No outbound header
+                    // validation: every header was parsed from the caller by llhttp, which refuses
+                    // CR, LF and NUL in values and non-token names, or made by the proxy from
+                    // validated parts; checking again cost 6% of the proxy's time.
+                    var encoder = HTTPRequestEncoder.Configuration()
+                    encoder.automaticallySetFramingHeaders = false
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false, encoderConfiguration: encoder)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
+                }
+            }
+        let connected: EventLoopFuture<any Channel>
+        if let address = try? SocketAddress(ipAddress: key.host, port: key.port) {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: key.host, port: key.port)
+        }
+        connected.assumeIsolated().whenComplete { result in
+            completion(result.flatMap { channel in
+                Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
+            })
+        }
+    }
+
+    /// Takes a connection back after a complete answer; it waits for the next call or closes.
+    func release(_ connection: UpstreamConnection) {
+        eventLoop.preconditionInEventLoop()
+        connection.delegate = nil
+        guard !isShutDown, connection.isOpen, idle[connection.key, default: []].count < settings.maximumIdlePerHost else {
+            connection.close()
+            return
+        }
+        connection.idleSince = .now()
+        connection.pool = self
+        idle[connection.key, default: []].append(connection)
+        if sweep == nil { scheduleSweep(at: connection.idleSince + settings.idleTimeout) }
+    }
+
+    /// An idle connection closed (the function's server ended it).
+    func closed(_ connection: UpstreamConnection) {
+        guard var waiting = idle[connection.key], let index = waiting.firstIndex(where: { $0 === connection }) else { return }
+        waiting.remove(at: index)
+        idle[connection.key] = waiting.isEmpty ? nil : waiting
+    }
+
+    /// Closes every idle connection; connections given back later close too.
+    func shutDown() {
+        isShutDown = true
+        sweep?.cancel()
+        sweep = nil
+        let all = idle.values.flatMap { $0 }
+        idle = [:]
+        for connection in all {
+            connection.pool = nil
+            connection.close()
+        }
+    }
+
+    private func scheduleSweep(at deadline: NIODeadline) {
+        sweep = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            sweep = nil
+            closeExpired()
+        }
+    }
+
+    private func closeExpired() {
+        let now = NIODeadline.now()
+        var next: NIODeadline?
+        for (key, waiting) in idle {
+            // Oldest first: each list is in the order the connections were given back.
+            let expired = waiting.prefix { now - $0.idleSince >= settings.idleTimeout }
+            for connection in expired {
+                connection.pool = nil
+                connection.close()
+            }
+            let kept = Array(waiting.dropFirst(expired.count))
+            idle[key] = kept.isEmpty ? nil : kept
+            if let oldest = kept.first {
+                next = min(next ?? oldest.idleSince + settings.idleTimeout, oldest.idleSince + settings.idleTimeout)
+            }
+        }
+        if let next { scheduleSweep(at: next) }
+    }
+}
