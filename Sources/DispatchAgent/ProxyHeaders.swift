@@ -1,105 +1,163 @@
+import NIOCore
 import NIOHTTP1
 
-/// Which headers cross the proxy.
+/// Which header fields cross the proxy, written straight from the parsed head's bytes.
 ///
-/// Hop-by-hop headers (RFC 9110 §7.6.1), those named in `Connection`, and proxy credentials stay
-/// behind; every end-to-end header passes unchanged and in order, repeated ones included
-/// (`Direktiv-Files`, trace context). The request gains `X-Forwarded-For` and `Forwarded`.
+/// Hop-by-hop fields (RFC 9110 §7.6.1), those `Connection` names, and proxy credentials stay
+/// behind; every end-to-end field passes unchanged and in order, repeated ones included
+/// (`Direktiv-Files`, trace context). The request gains `X-Forwarded-For` and `Forwarded`. The
+/// framing fields pass as they were checked (`HTTPHead`), since the body passes as it came.
 public enum ProxyHeaders {
-    /// What a header is to the proxy.
-    enum Role {
-        case endToEnd
-        /// Hop-by-hop (RFC 9110 §7.6.1) or proxy credentials: never forwarded.
-        case hopByHop
-        /// `Connection` itself: hop-by-hop, and it names more hop-by-hop headers.
-        case connection
-        /// `Host`, `Content-Length` (the forwarder frames the body) and `Expect` (answered by the proxy).
-        case setByProxy
-        case forwardedFor
-        case forwarded
-    }
-
-    /// The role of a header name, decided by its length first: most names compare with nothing.
-    static func role(of name: String) -> Role {
-        let utf8 = name.utf8
-        func `is`(_ lowercased: StaticString) -> Bool { ASCII.equalsIgnoringCase(utf8, lowercased) }
-        switch utf8.count {
-        case 2: return `is`("te") ? .hopByHop : .endToEnd
-        case 4: return `is`("host") ? .setByProxy : .endToEnd
-        case 6: return `is`("expect") ? .setByProxy : .endToEnd
-        case 7: return `is`("trailer") || `is`("upgrade") ? .hopByHop : .endToEnd
-        case 9: return `is`("forwarded") ? .forwarded : .endToEnd
-        case 10: return `is`("connection") ? .connection : `is`("keep-alive") ? .hopByHop : .endToEnd
-        case 14: return `is`("content-length") ? .setByProxy : .endToEnd
-        case 15: return `is`("x-forwarded-for") ? .forwardedFor : .endToEnd
-        case 16: return `is`("proxy-connection") ? .hopByHop : .endToEnd
-        case 17: return `is`("transfer-encoding") ? .hopByHop : .endToEnd
-        case 18: return `is`("proxy-authenticate") ? .hopByHop : .endToEnd
-        case 19: return `is`("proxy-authorization") ? .hopByHop : .endToEnd
-        default: return .endToEnd
+    static func isHopByHop(_ name: HTTPHead.FieldName) -> Bool {
+        switch name {
+        case .connection, .keepAlive, .proxyConnection, .proxyAuthenticate, .proxyAuthorization, .te, .trailer, .upgrade: true
+        case .other, .transferEncoding, .host, .contentLength, .expect, .xForwardedFor, .forwarded, .direktivDeadline: false
         }
     }
 
-    /// The lower-cased header names that `Connection` lists (usually none, without a copy).
-    static func connectionNamed(_ headers: HTTPHeaders) -> Set<String> {
-        var named: Set<String> = []
-        for (name, value) in headers where name.utf8.count == 10 && ASCII.equalsIgnoringCase(name.utf8, "connection") {
-            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
-                let trimmed = token.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }.reversed().drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-                let token = String(decoding: trimmed.reversed().map(ASCII.lowercase), as: UTF8.self)
-                // `close` and `keep-alive` are options, not names; hop-by-hop names go anyway.
-                if token == "close" || role(of: token) == .hopByHop || role(of: token) == .connection { continue }
-                named.insert(token)
-            }
-        }
-        return named
+    /// Whether a field is one that `Connection` names.
+    static func isNamedByConnection(_ field: HTTPHead.Field, in head: HTTPHead) -> Bool {
+        guard !head.connectionOptions.isEmpty else { return false }
+        let name = head.string(field.nameRange)
+        return head.connectionOptions.contains { ASCII.equalsIgnoringCase(name.utf8, lowercasedBytes: $0.utf8) }
     }
 
-    static func isNamed(_ name: String, in named: Set<String>) -> Bool {
-        !named.isEmpty && named.contains(String(ASCII.lowercased(name[...])))
-    }
-
-    /// The upstream request's headers: end-to-end ones, `Host`, and the forwarding record.
-    ///
-    /// `Content-Length` is left to the forwarder, which sets it from the body it streams, and
-    /// `Expect` is answered by the proxy itself.
-    public static func upstream(_ headers: HTTPHeaders, host: String, client: String?) -> HTTPHeaders {
-        let named = connectionNamed(headers)
-        var result = HTTPHeaders()
-        result.reserveCapacity(headers.count + 3)
+    /// The request head the function receives: the caller's method, the target's path, HTTP/1.1,
+    /// the end-to-end fields as they came, then `Host` and the forwarding record.
+    public static func writeUpstreamHead(_ head: HTTPHead, target: ProxyTarget, client: String?, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(head.bytes.readableBytesView[head.bytes.readerIndex + head.methodRange.lowerBound..<head.bytes.readerIndex + head.methodRange.upperBound])
+        buffer.writeStaticString(" ")
+        buffer.writeString(target.pathAndQuery)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
         var previousForwardedFor: [String] = []
         var previousForwarded: [String] = []
-        for (name, value) in headers {
-            switch role(of: name) {
-            case .hopByHop, .connection, .setByProxy: continue
-            case .forwardedFor: previousForwardedFor.append(value)
-            case .forwarded: previousForwarded.append(value)
-            case .endToEnd: if !isNamed(name, in: named) { result.add(name: name, value: value) }
+        var lengthWritten = false
+        for field in head.fields {
+            switch field.name {
+            case .host, .expect:
+                // `Host` names the function below; `Expect` was answered by the proxy.
+                continue
+            case .xForwardedFor:
+                previousForwardedFor.append(head.string(field.valueRange))
+                continue
+            case .forwarded:
+                previousForwarded.append(head.string(field.valueRange))
+                continue
+            case .contentLength:
+                // One value, however the caller listed it.
+                if !lengthWritten, let length = head.contentLength {
+                    buffer.writeStaticString("Content-Length: ")
+                    buffer.writeString(String(length))
+                    buffer.writeStaticString("\r\n")
+                    lengthWritten = true
+                }
+                continue
+            default:
+                if isHopByHop(field.name) || isNamedByConnection(field, in: head) { continue }
             }
+            write(field.lineRange, of: head, into: &buffer)
         }
-        result.add(name: "Host", value: host)
+        buffer.writeStaticString("Host: ")
+        buffer.writeString(target.host)
+        buffer.writeStaticString("\r\n")
         if let client {
-            result.add(name: "X-Forwarded-For", value: (previousForwardedFor + [client]).joined(separator: ", "))
-            let node = client.utf8.contains(UInt8(ascii: ":")) ? "\"[\(client)]\"" : client
-            result.add(name: "Forwarded", value: (previousForwarded + ["for=\(node);host=\(host);proto=http"]).joined(separator: ", "))
+            buffer.writeStaticString("X-Forwarded-For: ")
+            for value in previousForwardedFor {
+                buffer.writeString(value)
+                buffer.writeStaticString(", ")
+            }
+            buffer.writeString(client)
+            buffer.writeStaticString("\r\nForwarded: ")
+            for value in previousForwarded {
+                buffer.writeString(value)
+                buffer.writeStaticString(", ")
+            }
+            buffer.writeStaticString("for=")
+            if client.utf8.contains(UInt8(ascii: ":")) {
+                buffer.writeStaticString("\"[")
+                buffer.writeString(client)
+                buffer.writeStaticString("]\"")
+            } else {
+                buffer.writeString(client)
+            }
+            buffer.writeStaticString(";host=")
+            buffer.writeString(target.host)
+            buffer.writeStaticString(";proto=http\r\n")
         } else {
-            for value in previousForwardedFor { result.add(name: "X-Forwarded-For", value: value) }
-            for value in previousForwarded { result.add(name: "Forwarded", value: value) }
+            for value in previousForwardedFor { line("X-Forwarded-For", value, into: &buffer) }
+            for value in previousForwarded { line("Forwarded", value, into: &buffer) }
         }
-        return result
+        buffer.writeStaticString("\r\n")
     }
 
-    /// The response's headers for the caller: end-to-end ones, `Content-Length` kept.
-    public static func downstream(_ headers: HTTPHeaders) -> HTTPHeaders {
-        let named = connectionNamed(headers)
-        var result = HTTPHeaders()
-        result.reserveCapacity(headers.count)
-        for (name, value) in headers {
-            switch role(of: name) {
-            case .hopByHop, .connection: continue
-            case .endToEnd, .setByProxy, .forwardedFor, .forwarded: if !isNamed(name, in: named) { result.add(name: name, value: value) }
-            }
+    /// How the caller's copy of the answer is framed.
+    public struct ResponseFraming: Sendable, Hashable {
+        /// The caller's HTTP minor version: the status line says it.
+        public var callerMinorVersion: Int
+        /// The connection ends after this answer: the head says `Connection: close`.
+        public var close: Bool
+        /// The body reaches the caller without its chunk framing (an HTTP/1.0 caller).
+        public var dechunked: Bool
+
+        public init(callerMinorVersion: Int, close: Bool, dechunked: Bool) {
+            self.callerMinorVersion = callerMinorVersion
+            self.close = close
+            self.dechunked = dechunked
         }
-        return result
+    }
+
+    /// The response head the caller receives: the function's status and end-to-end fields,
+    /// `Content-Length` kept.
+    public static func writeDownstreamHead(_ head: HTTPHead, framing: ResponseFraming, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(framing.callerMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(head.status))
+        buffer.writeStaticString(" ")
+        write(head.reasonRange, of: head, into: &buffer)
+        buffer.writeStaticString("\r\n")
+        for field in head.fields {
+            switch field.name {
+            case .transferEncoding where framing.dechunked:
+                continue
+            case .contentLength where head.isChunked:
+                // The coding won over the length; passing both would confuse the caller.
+                continue
+            default:
+                if isHopByHop(field.name) || isNamedByConnection(field, in: head) { continue }
+            }
+            write(field.lineRange, of: head, into: &buffer)
+        }
+        if framing.close {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if framing.callerMinorVersion == 0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// A response the proxy makes itself: a short text saying why.
+    public static func writeOwnResponse(status: HTTPResponseStatus, text: String, minorVersion: Int, close: Bool, includeBody: Bool, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+        buffer.writeString(String(text.utf8.count + 1))
+        buffer.writeStaticString(close ? "\r\nConnection: close\r\n\r\n" : minorVersion == 0 ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\n\r\n")
+        if includeBody {
+            buffer.writeString(text)
+            buffer.writeStaticString("\n")
+        }
+    }
+
+    private static func write(_ range: Range<Int>, of head: HTTPHead, into buffer: inout ByteBuffer) {
+        let start = head.bytes.readerIndex
+        buffer.writeBytes(head.bytes.readableBytesView[start + range.lowerBound..<start + range.upperBound])
+    }
+
+    private static func line(_ name: StaticString, _ value: String, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
     }
 }

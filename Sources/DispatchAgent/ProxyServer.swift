@@ -47,13 +47,10 @@ struct ProxyChannel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
-            // No pipelining assistance: it stops reading while a response is pending, and the
-            // proxy must read to notice a caller that leaves (the forwarder queues pipelined
-            // requests). No outbound header validation: response headers were parsed from the
-            // function by llhttp or are the proxy's own (see `UpstreamConnectionPool`).
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
-            try channel.pipeline.syncOperations.addHandler(ProxyConnectionHandler(idleTimeout: .nanoseconds(idleTimeout.nanoseconds)))
-            try channel.pipeline.syncOperations.addHandler(InvocationForwarder(proxy: proxy, resources: proxy.resources(on: channel.eventLoop)))
+            // Bytes in, bytes out: the forwarder reads HTTP/1.1 itself, so that heads and bodies
+            // pass as they came (see `InvocationForwarder`).
+            let idle = TimeAmount.nanoseconds(idleTimeout.nanoseconds)
+            try channel.pipeline.syncOperations.addHandler(InvocationForwarder(proxy: proxy, resources: proxy.resources(on: channel.eventLoop), idleTimeout: idle))
             return Connection(channel: channel)
         }
     }

@@ -165,6 +165,11 @@ enum ASCII {
         }
     }
 
+    /// Whether `bytes` spell `lowercased` (lower-case bytes) in any case.
+    static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, lowercasedBytes lowercased: some Collection<UInt8>) -> Bool {
+        bytes.count == lowercased.count && zip(bytes, lowercased).allSatisfy { lowercase($0) == $1 }
+    }
+
     /// `text` in lower case; the same string when it has no upper-case letter.
     static func lowercased(_ text: Substring) -> Substring {
         guard text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return text }

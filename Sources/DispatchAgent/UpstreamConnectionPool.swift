@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// Keep-alive connections to functions, one pool per event loop.
@@ -47,15 +46,7 @@ final class UpstreamConnectionPool {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // The proxy frames requests itself: `Content-Length` as the caller sent it,
-                    // chunked only when the caller's body was chunked. No outbound header
-                    // validation: every header was parsed from the caller by llhttp, which refuses
-                    // CR, LF and NUL in values and non-token names, or made by the proxy from
-                    // validated parts; checking again cost 6% of the proxy's time.
-                    var encoder = HTTPRequestEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false, encoderConfiguration: encoder)
+                    // Bytes in, bytes out: the connection reads answers itself (`HTTPHead`, `HTTPBodyFraming`).
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
                 }
             }
@@ -75,7 +66,7 @@ final class UpstreamConnectionPool {
     /// Takes a connection back after a complete answer; it waits for the next call or closes.
     func release(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
-        connection.delegate = nil
+        connection.end()
         guard !isShutDown, connection.isOpen, idle[connection.key, default: []].count < settings.maximumIdlePerHost else {
             connection.close()
             return
