@@ -17,6 +17,8 @@ public struct AgentSettings: Sendable {
     public var protectReads = false
     public var functionsTargetNamespace: String?
     public var sidecarImage: String?
+    /// Event loops serving proxied calls.
+    public var proxyThreads = ProxyServer.defaultThreads
     public var connectTimeout: Duration = .seconds(1)
     public var defaultDeadline: Duration = .seconds(300)
     /// Longest pause in a request or response body before the call is cut.

@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A parsed HTTP/1.x message head that keeps its bytes: fields are ranges into them, so the
 /// proxy can forward lines as they came without turning them into strings.
 ///
@@ -109,11 +115,9 @@ public struct HTTPHead: Sendable {
     public static func endOfHead(in buffer: ByteBuffer, searchedBytes: Int = 0) -> Int? {
         buffer.withUnsafeReadableBytes { raw in
             var index = max(3, searchedBytes)
-            while index < raw.count {
-                if raw[index] == UInt8(ascii: "\n"), raw[index - 1] == UInt8(ascii: "\r"), raw[index - 2] == UInt8(ascii: "\n"), raw[index - 3] == UInt8(ascii: "\r") {
-                    return index + 1
-                }
-                index += 1
+            while index < raw.count, let lf = Parser.find(UInt8(ascii: "\n"), in: raw, from: index) {
+                if raw[lf - 1] == UInt8(ascii: "\r"), raw[lf - 2] == UInt8(ascii: "\n"), raw[lf - 3] == UInt8(ascii: "\r") { return lf + 1 }
+                index = lf + 1
             }
             return nil
         }
@@ -200,18 +204,17 @@ extension HTTPHead {
         }
 
         /// The index of the CR of the CRLF that ends the line starting at `start`.
+        /// A CR elsewhere in a line is refused by the checks of what the line holds.
         static func lineEnd(_ raw: UnsafeRawBufferPointer, from start: Int) throws(ParseError) -> Int {
-            var index = start
-            while index < raw.count {
-                let byte = raw[index]
-                if byte == UInt8(ascii: "\r") {
-                    guard index + 1 < raw.count, raw[index + 1] == UInt8(ascii: "\n") else { throw .malformed("CR without LF") }
-                    return index
-                }
-                if byte == UInt8(ascii: "\n") { throw .malformed("LF without CR") }
-                index += 1
-            }
-            throw .malformed("unterminated line")
+            guard let lf = find(UInt8(ascii: "\n"), in: raw, from: start) else { throw .malformed("unterminated line") }
+            guard lf > start, raw[lf - 1] == UInt8(ascii: "\r") else { throw .malformed("LF without CR") }
+            return lf - 1
+        }
+
+        /// The index of the first `byte` at or after `start` (libc's `memchr`: heads are scanned per call).
+        static func find(_ byte: UInt8, in raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
+            guard start < raw.count, let base = raw.baseAddress, let found = memchr(base + start, Int32(byte), raw.count - start) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
         }
 
         static func requestLine(_ raw: UnsafeRawBufferPointer, _ line: Range<Int>, into head: inout HTTPHead) throws(ParseError) {

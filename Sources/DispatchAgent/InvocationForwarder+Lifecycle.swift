@@ -18,6 +18,7 @@ extension InvocationForwarder {
         case .answer(let failure, let keepCaller):
             closeUpstream(of: call)
             failed(call, failure)
+            record(call)
             let close = !keepCaller || call.closesCaller
             if close { stopped = true }
             respond(
@@ -26,10 +27,10 @@ extension InvocationForwarder {
         case .cut(let failure):
             closeUpstream(of: call)
             failed(call, failure)
+            record(call)
             stopped = true
             context?.close(promise: nil)
         }
-        record(call)
         ended(call)
     }
 
@@ -39,6 +40,8 @@ extension InvocationForwarder {
         proxy.metrics.upstreamError(cluster: call.labels.cluster, reason: failure)
     }
 
+    /// Counts the call once; before its answer goes out, so that whoever saw the answer also
+    /// sees it counted.
     func record(_ call: Call) {
         guard !call.recorded else { return }
         call.recorded = true
@@ -68,13 +71,13 @@ extension InvocationForwarder {
         _ = call.machine.callerLeft()
         closeUpstream(of: call)
         call.code = 400
+        record(call)
         stopped = true
         if answered {
             context?.close(promise: nil)
         } else {
             respond(status: .badRequest, text: "direktiv-dispatch: \(error)", minorVersion: call.head.minorVersion, close: true, includeBody: true)
         }
-        record(call)
         ended(call)
     }
 
@@ -114,14 +117,35 @@ extension InvocationForwarder {
         // Close once the answer is on the wire, not before: a close fails pending writes.
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: written)
-        let channel = context.channel
-        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            if case .success = result { lingerThenClose() } else { self.context?.close(promise: nil) }
+        }
+    }
+
+    /// Ends the connection after an answer without resetting the answer away.
+    ///
+    /// A caller may still be sending (a body the function did not wait for, a pipelined
+    /// request); closing a socket with unread bytes makes the kernel send a reset, which can
+    /// destroy the answer before the caller reads it. So the proxy half-closes, reads and drops
+    /// what still comes until the caller closes too, for at most `lingerTimeout`.
+    func lingerThenClose() {
+        guard let context, context.channel.isActive else { return }
+        lingering = true
+        input = nil
+        context.close(mode: .output, promise: nil)
+        lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [self] in
+            lingerTimer = nil
+            self.context?.close(promise: nil)
+        }
+        context.read()
     }
 
     // MARK: The caller's connection
 
     func channelInactive(context: ChannelHandlerContext) {
         stopped = true
+        lingerTimer?.cancel()
+        lingerTimer = nil
         idleTimer?.cancel()
         idleTimer = nil
         callTimer?.cancel()
@@ -147,6 +171,9 @@ extension InvocationForwarder {
                 stopped = true
                 context.close(promise: nil)
             }
+        case ChannelEvent.inputClosed where lingering:
+            context.close(promise: nil)
+            context.fireUserInboundEventTriggered(event)
         case ChannelEvent.inputClosed:
             // The server allows half-closed connections, but an HTTP/1.1 caller does not
             // half-close while it waits for an answer: it left, and its call is cancelled.

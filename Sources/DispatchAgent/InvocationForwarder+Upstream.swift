@@ -34,9 +34,9 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
             stopped = true
             call.closesCaller = true
         }
+        record(call)
         responseEnded(close: call.closesCaller)
         activity(call)
-        record(call)
         if call.machine.isFinished { ended(call) }
     }
 

@@ -79,6 +79,11 @@ final class InvocationForwarder: ChannelDuplexHandler {
     var idleSince = NIODeadline.now()
     var callTimer: Scheduled<Void>?
     var callTimerAt: ContinuousClock.Instant?
+    /// The answer is out and the connection half-closed: the caller's bytes are dropped.
+    var lingering = false
+    var lingerTimer: Scheduled<Void>?
+    /// How long a closing connection waits for the caller to close (nginx: `lingering_timeout`).
+    static let lingerTimeout = TimeAmount.seconds(2)
 
     init(proxy: InvocationProxy, resources: InvocationProxy.LoopResources, idleTimeout: TimeAmount) {
         self.proxy = proxy
@@ -127,7 +132,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if readsCaller {
+        if readsCaller || lingering {
             readPending = false
             context.read()
         } else {

@@ -8,16 +8,33 @@ import DispatchCore
 /// schemes and `CONNECT` are refused with a reason.
 public struct ProxyTarget: Sendable, Hashable {
     /// The function's Service (Knative Service or Deployment) name.
-    public var function: String
+    public let function: String
     /// Its Kubernetes namespace.
-    public var namespace: String
+    public let namespace: String
     /// The host the caller asked for (kept as `Host`), or the cluster-local name for the reverse form.
-    public var host: String
+    public let host: String
     /// Path and query to send upstream, starting with `/`.
-    public var pathAndQuery: String
+    public let pathAndQuery: String
 
-    /// The fully qualified in-cluster name.
-    public var canonicalHost: String { "\(function).\(namespace).svc.cluster.local" }
+    /// The fully qualified in-cluster name (made once: resolvers and pools key on it per call).
+    public let canonicalHost: String
+
+    public init(function: String, namespace: String, host: String, pathAndQuery: String) {
+        self.function = function
+        self.namespace = namespace
+        self.host = host
+        self.pathAndQuery = pathAndQuery
+        canonicalHost = function + "." + namespace + ".svc.cluster.local"
+    }
+
+    /// A target whose host is already the canonical name.
+    init(function: String, namespace: String, canonicalHost: String, pathAndQuery: String) {
+        self.function = function
+        self.namespace = namespace
+        self.host = canonicalHost
+        self.pathAndQuery = pathAndQuery
+        self.canonicalHost = canonicalHost
+    }
 
     public enum Refusal: Error, Sendable, Hashable, CustomStringConvertible {
         case connect
@@ -113,16 +130,22 @@ public struct ProxyTarget: Sendable, Hashable {
     /// `/functions/<namespace>/<function>[/<path>][?query]`.
     static func reverse(_ target: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
         let bytes = target.utf8
+        guard bytes.starts(with: "/functions/".utf8) else { throw .notAFunctionHost(target) }
         let queryStart = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
-        let parts = target.utf8[..<queryStart].split(separator: UInt8(ascii: "/"), maxSplits: 4, omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].isEmpty, parts[1].elementsEqual("functions".utf8) else { throw .notAFunctionHost(target) }
-        guard KubernetesNames.isDNS1123Label(parts[2]), KubernetesNames.isDNS1123Label(parts[3]) else { throw .malformed(target) }
-        let namespace = String(Substring(parts[2]))
+        let namespaceStart = bytes.index(bytes.startIndex, offsetBy: 11)
+        guard namespaceStart <= queryStart, let namespaceEnd = bytes[namespaceStart..<queryStart].firstIndex(of: UInt8(ascii: "/")) else {
+            throw .notAFunctionHost(target)
+        }
+        let functionStart = bytes.index(after: namespaceEnd)
+        let functionEnd = bytes[functionStart..<queryStart].firstIndex(of: UInt8(ascii: "/")) ?? queryStart
+        guard KubernetesNames.isDNS1123Label(bytes[namespaceStart..<namespaceEnd]), KubernetesNames.isDNS1123Label(bytes[functionStart..<functionEnd]) else {
+            throw .malformed(target)
+        }
+        let namespace = String(target[namespaceStart..<namespaceEnd])
         guard functionsNamespaces.contains(namespace) else { throw .namespace(namespace) }
-        let function = String(Substring(parts[3]))
-        let query = target[queryStart...]
-        let rest = parts.count > 4 ? "/" + Substring(parts[4]) + query : "/" + query
-        return ProxyTarget(function: function, namespace: namespace, host: "\(function).\(namespace).svc.cluster.local", pathAndQuery: rest)
+        let function = String(target[functionStart..<functionEnd])
+        let rest = functionEnd < queryStart ? String(target[functionEnd...]) : "/" + target[queryStart...]
+        return ProxyTarget(function: function, namespace: namespace, canonicalHost: function + "." + namespace + ".svc.cluster.local", pathAndQuery: rest)
     }
 
     /// Decimal, and also the hex or octal or shortened forms resolvers accept.

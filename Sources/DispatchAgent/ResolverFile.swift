@@ -12,7 +12,8 @@ public final class ResolverFile: Service, Sendable {
     public let path: String
     private let interval: Duration
     private let logger: Logger
-    private let table = LockedValue<[String: String]>([:])
+    /// Host to address, each address parsed once when the file is read.
+    private let table = LockedValue<[String: FunctionAddressResolver.Resolution]>([:])
     private let lastContents = LockedValue<Data?>(nil)
 
     public init(path: String, interval: Duration = .seconds(1), logger: Logger) {
@@ -24,7 +25,7 @@ public final class ResolverFile: Service, Sendable {
     /// The resolver reading the current table.
     public var resolver: FunctionAddressResolver {
         let table = table
-        return .table { table.get()[$0] }
+        return FunctionAddressResolver { target in table.read { $0[target.canonicalHost] } ?? .unresolvable }
     }
 
     public struct FormatError: Error, CustomStringConvertible {
@@ -57,7 +58,7 @@ public final class ResolverFile: Service, Sendable {
         lastContents.set(data)
         do {
             let parsed = try Self.parse(data)
-            table.set(parsed)
+            table.set(parsed.compactMapValues { FunctionAddressResolver.parseAddress($0).map { .address(host: $0.host, port: $0.port) } })
             logger.info("resolver file loaded", metadata: ["path": "\(path)", "hosts": "\(parsed.count)"])
             return true
         } catch {

@@ -38,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Invocation proxy port. [DISPATCH_PROXY_PORT]")
     var proxyPort: Int?
 
+    @Option(help: "Event loop threads serving the proxy (default: twice the cores). [DISPATCH_PROXY_THREADS]")
+    var proxyThreads: Int?
+
     @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
     var adminPort: Int?
 
@@ -136,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.bind.address", bindAddress.map { .string($0) })
         put("dispatch.webhook.port", webhookPort.map { .int($0) })
         put("dispatch.proxy.port", proxyPort.map { .int($0) })
+        put("dispatch.proxy.threads", proxyThreads.map { .int($0) })
         put("dispatch.admin.port", adminPort.map { .int($0) })
         put("dispatch.namespace", namespace.map { .string($0) })
         put("dispatch.overrides.configmap", overridesConfigmap.map { .string($0) })
@@ -159,6 +163,8 @@ struct ServeCommand: AsyncParsableCommand {
         settings.bindAddress = config.string(forKey: "dispatch.bind.address", default: settings.bindAddress)
         settings.webhookPort = try port(config, "dispatch.webhook.port", settings.webhookPort)
         settings.proxyPort = try port(config, "dispatch.proxy.port", settings.proxyPort)
+        settings.proxyThreads = config.int(forKey: "dispatch.proxy.threads", default: settings.proxyThreads)
+        guard (1...1024).contains(settings.proxyThreads) else { throw CommandFailure("--proxy-threads must be between 1 and 1024") }
         settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)
         settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
         settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)

@@ -206,6 +206,29 @@ import Testing
         }
     }
 
+    /// A refusal that comes while the caller is still uploading reaches the caller, and its
+    /// upload is not broken: the proxy half-closes and drops the rest instead of closing on
+    /// unread bytes, which would make the kernel reset the connection (failing the caller's
+    /// writes, and possibly discarding the answer before the caller reads it).
+    @Test(.timeLimit(.minutes(1))) func aRefusalDuringAnUploadIsNotResetAway() async throws {
+        try await withProxy { _, agent, _ in
+            for _ in 0..<3 {
+                try await withHTTP1Connection(port: agent.proxyPort, keepsSendingAfterPeerCloses: true) { connection in
+                    let writer = connection.writer
+                    try await writer.start(.POST, "http://169.254.169.254/", headers: [("Host", "169.254.169.254"), ("Content-Length", String(16 << 20))])
+                    let upload = Task {
+                        for _ in 0..<16 { try await writer.send(ByteBuffer(repeating: 0x75, count: 1 << 20)) }
+                    }
+                    let response = try await connection.readResponse()
+                    #expect(response.status == 403)
+                    #expect(response.text.contains("refused"))
+                    #expect(await connection.isClosedByPeer())
+                    try await upload.value
+                }
+            }
+        }
+    }
+
     @Test func nonFunctionTargetsAreRefusedAndNeverReachAnything() async throws {
         try await withProxy { sim, agent, client in
             try await deploy("target", in: "main", client: client, agent: agent)

@@ -100,9 +100,14 @@ public struct HTTP1TestWriter: Sendable {
 }
 
 /// Opens a connection to `host:port`, runs `body`, and closes the connection.
-public func withHTTP1Connection<T: Sendable>(host: String = "127.0.0.1", port: Int, _ body: (inout HTTP1TestConnection) async throws -> T) async throws -> T {
+///
+/// With `keepsSendingAfterPeerCloses` the connection stays writable when the peer half-closes,
+/// as a Go or curl client's does; otherwise the peer's close ends it.
+public func withHTTP1Connection<T: Sendable>(
+    host: String = "127.0.0.1", port: Int, keepsSendingAfterPeerCloses: Bool = false, _ body: (inout HTTP1TestConnection) async throws -> T
+) async throws -> T {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .channelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+        .channelOption(ChannelOptions.allowRemoteHalfClosure, value: keepsSendingAfterPeerCloses)
         .connect(host: host, port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
