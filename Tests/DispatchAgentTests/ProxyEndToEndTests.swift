@@ -7,6 +7,7 @@ import KubeModels
 import KubeSim
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import TestSupport
 import Testing
 
@@ -88,6 +89,42 @@ import Testing
                 let last = try await connection.request(.POST, "http://\(host("pool"))/", headers: [("Host", host("pool"))], body: Array("end".utf8))
                 #expect(last.status == 200 && last.text == "end", "the connection still serves after 300 calls")
             }
+        }
+    }
+
+    /// Requests sent back to back in one write are answered in order; heads that could be read
+    /// two ways (request smuggling) or are broken get 400 and the connection closes, nothing
+    /// reaching a function.
+    @Test func pipelinedRequestsAreAnsweredInOrderAndAmbiguousHeadsRefused() async throws {
+        try await withProxy { sim, agent, client in
+            try await deploy("raw", in: "main", client: client, agent: agent)
+            let target = "http://\(host("raw"))/"
+            let pipelined = try await exchangeBytes(
+                port: agent.proxyPort,
+                "POST \(target) HTTP/1.1\r\nHost: \(host("raw"))\r\nContent-Length: 5\r\n\r\nfirstPOST \(target) HTTP/1.1\r\nHost: \(host("raw"))\r\n"
+                    + "Content-Length: 6\r\nConnection: close\r\n\r\nsecond")
+            let answers = pipelined.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(answers.count == 2, "\(pipelined)")
+            #expect(answers.first?.hasPrefix("200") == true && answers.first?.hasSuffix("\r\n\r\nfirst") == true, "\(pipelined)")
+            #expect(answers.last?.hasPrefix("200") == true && answers.last?.hasSuffix("\r\n\r\nsecond") == true, "\(pipelined)")
+
+            let served = Recorder<String>()
+            let watcher = Task { for await request in sim.functions!.requests() { served.append(request.host) } }
+            let ambiguous = [
+                "Content-Length: 5\r\nContent-Length: 6\r\n",
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                "Transfer-Encoding: gzip, chunked\r\nTransfer-Encoding: identity\r\n",
+                "Content-Length: -5\r\n",
+                "Content-Length : 5\r\n",
+                " Host: folded\r\n",
+            ]
+            for fields in ambiguous {
+                let answer = try await exchangeBytes(port: agent.proxyPort, "POST \(target) HTTP/1.1\r\nHost: \(host("raw"))\r\n\(fields)\r\nhello")
+                #expect(answer.hasPrefix("HTTP/1.1 400 ") || answer.hasPrefix("HTTP/1.1 501 "), "\(fields.debugDescription): \(answer)")
+                #expect(answer.lowercased().contains("connection: close"), "\(fields.debugDescription): \(answer)")
+            }
+            watcher.cancel()
+            #expect(served.all.isEmpty, "refused requests reached a function: \(served.all)")
         }
     }
 
@@ -434,5 +471,18 @@ import Testing
             let result = try await Promtool.check(scrape.body)
             #expect(result.status == 0, "promtool check metrics: \(result.output)")
         }
+    }
+}
+
+/// Writes `text` as it is on a new connection to the proxy and reads until the proxy closes it.
+func exchangeBytes(port: Int, _ text: String) async throws -> String {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+        channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+    }
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: text))
+        var received = ""
+        for try await chunk in inbound { received += String(buffer: chunk) }
+        return received
     }
 }
