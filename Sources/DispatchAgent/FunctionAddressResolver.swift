@@ -7,6 +7,15 @@ public struct FunctionAddressResolver: Sendable {
     public enum Resolution: Sendable, Hashable {
         case address(host: String, port: Int)
         case unresolvable
+
+        /// `host:port` or `[v6]:port`; nil for anything else.
+        public init?(address: String) {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            var host = String(address[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { return nil }
+            self = .address(host: host, port: port)
+        }
     }
 
     private let resolveTarget: @Sendable (ProxyTarget) -> Resolution
@@ -25,22 +34,7 @@ public struct FunctionAddressResolver: Sendable {
     /// A table from `<fn>.<ns>.svc.cluster.local` to `host:port`; hosts it lacks do not resolve.
     public static func table(_ lookup: @escaping @Sendable (String) -> String?) -> FunctionAddressResolver {
         FunctionAddressResolver { target in
-            guard let address = lookup(target.canonicalHost), let parsed = parseAddress(address) else { return .unresolvable }
-            return .address(host: parsed.host, port: parsed.port)
+            lookup(target.canonicalHost).flatMap(Resolution.init(address:)) ?? .unresolvable
         }
-    }
-
-    /// `host:port` or `[v6]:port`.
-    static func parseAddress(_ address: String) -> (host: String, port: Int)? {
-        // Bytes, not characters: the resolver file's table is read on every call.
-        let bytes = address.utf8
-        guard let colon = bytes.lastIndex(of: UInt8(ascii: ":")) else { return nil }
-        let digits = bytes[bytes.index(after: colon)...]
-        guard (1...5).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        let port = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        guard (1...65535).contains(port) else { return nil }
-        var host = address[..<colon]
-        if host.utf8.first == UInt8(ascii: "["), host.utf8.last == UInt8(ascii: "]") { host = host.dropFirst().dropLast() }
-        return host.isEmpty ? nil : (String(host), port)
     }
 }

@@ -18,7 +18,6 @@ extension InvocationForwarder {
         case .answer(let failure, let keepCaller):
             closeUpstream(of: call)
             failed(call, failure)
-            record(call)
             let close = !keepCaller || call.closesCaller
             if close { stopped = true }
             respond(
@@ -27,17 +26,17 @@ extension InvocationForwarder {
         case .cut(let failure):
             closeUpstream(of: call)
             failed(call, failure)
-            record(call)
-            stopped = true
-            context?.close(promise: nil)
+            closeNow()
         }
         ended(call)
     }
 
+    /// Counts the failure and the call, before the caller can see the answer.
     private func failed(_ call: Call, _ failure: UpstreamFailure) {
         call.failure = failure
         call.code = Int(failure.status.code)
         proxy.metrics.upstreamError(cluster: call.labels.cluster, reason: failure)
+        record(call)
     }
 
     /// Counts the call once; before its answer goes out, so that whoever saw the answer also
@@ -72,10 +71,10 @@ extension InvocationForwarder {
         closeUpstream(of: call)
         call.code = 400
         record(call)
-        stopped = true
         if answered {
-            context?.close(promise: nil)
+            closeNow()
         } else {
+            stopped = true
             respond(status: .badRequest, text: "direktiv-dispatch: \(error)", minorVersion: call.head.minorVersion, close: true, includeBody: true)
         }
         ended(call)
@@ -107,7 +106,7 @@ extension InvocationForwarder {
         guard let context else { return }
         needsFlush = false
         if close { connection.closeAfterResponse() }
-        guard connection.responseEndWritten() == .close else {
+        guard connection.responseEndWritten() == .closeAfterFlush else {
             context.flush()
             if connection.isIdle { idleSince = .now() }
             armIdleTimer()
@@ -115,29 +114,37 @@ extension InvocationForwarder {
         }
         stopped = true
         // Close once the answer is on the wire, not before: a close fails pending writes.
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: written)
-        written.futureResult.assumeIsolated().whenComplete { [self] result in
-            if case .success = result { lingerThenClose() } else { self.context?.close(promise: nil) }
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        flushed.futureResult.assumeIsolated().whenComplete { [self] result in
+            guard case .success = result else { return closeNow() }
+            perform(connection.lastResponseFlushed())
         }
     }
 
-    /// Ends the connection after an answer without resetting the answer away.
-    ///
-    /// A caller may still be sending (a body the function did not wait for, a pipelined
-    /// request); closing a socket with unread bytes makes the kernel send a reset, which can
-    /// destroy the answer before the caller reads it. So the proxy half-closes, reads and drops
-    /// what still comes until the caller closes too, for at most `lingerTimeout`.
-    func lingerThenClose() {
-        guard let context, context.channel.isActive else { return }
-        lingering = true
-        input = nil
-        context.close(mode: .output, promise: nil)
-        lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [self] in
-            lingerTimer = nil
-            self.context?.close(promise: nil)
+    /// Carries out what the connection's state machine decided.
+    func perform(_ action: ProxyConnectionStateMachine.Action) {
+        switch action {
+        case .none, .closeAfterFlush:
+            return
+        case .close:
+            closeNow()
+        case .lingerThenClose:
+            // See `ProxyConnectionStateMachine`: the caller may still be sending.
+            guard let context else { return }
+            input = nil
+            context.close(mode: .output, promise: nil)
+            lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [self] in
+                lingerTimer = nil
+                perform(connection.lingerTimeoutFired())
+            }
+            context.read()
         }
-        context.read()
+    }
+
+    func closeNow() {
+        stopped = true
+        context?.close(promise: nil)
     }
 
     // MARK: The caller's connection
@@ -167,20 +174,11 @@ extension InvocationForwarder {
         switch event {
         case is ChannelShouldQuiesceEvent:
             // Graceful shutdown: an idle connection closes now, a busy one after its answer.
-            if connection.shouldQuiesce() == .close {
-                stopped = true
-                context.close(promise: nil)
-            }
-        case ChannelEvent.inputClosed where lingering:
-            context.close(promise: nil)
-            context.fireUserInboundEventTriggered(event)
+            perform(connection.shouldQuiesce())
         case ChannelEvent.inputClosed:
             // The server allows half-closed connections, but an HTTP/1.1 caller does not
             // half-close while it waits for an answer: it left, and its call is cancelled.
-            if connection.inputClosed() == .close {
-                stopped = true
-                context.close(promise: nil)
-            }
+            perform(connection.inputClosed())
             context.fireUserInboundEventTriggered(event)
         default:
             context.fireUserInboundEventTriggered(event)
@@ -196,10 +194,7 @@ extension InvocationForwarder {
             // Busy: the timer is armed again when the answer ends.
             guard connection.isIdle, let context = self.context else { return }
             if NIODeadline.now() - idleSince >= idleTimeout {
-                if connection.idleTimeoutFired() == .close {
-                    stopped = true
-                    context.close(promise: nil)
-                }
+                perform(connection.idleTimeoutFired())
             } else {
                 armIdleTimer()
             }
@@ -233,9 +228,8 @@ extension InvocationForwarder {
             if call.machine.isDraining {
                 // The answer is out; the caller stopped sending the rest it owes.
                 _ = call.machine.expired(failure)
-                stopped = true
                 self.call = nil
-                self.context?.close(promise: nil)
+                closeNow()
             } else {
                 fail(call, call.machine.expired(failure))
             }

@@ -79,8 +79,6 @@ final class InvocationForwarder: ChannelDuplexHandler {
     var idleSince = NIODeadline.now()
     var callTimer: Scheduled<Void>?
     var callTimerAt: ContinuousClock.Instant?
-    /// The answer is out and the connection half-closed: the caller's bytes are dropped.
-    var lingering = false
     var lingerTimer: Scheduled<Void>?
     /// How long a closing connection waits for the caller to close (nginx: `lingering_timeout`).
     static let lingerTimeout = TimeAmount.seconds(2)
@@ -132,7 +130,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if readsCaller || lingering {
+        if readsCaller || connection.isLingering {
             readPending = false
             context.read()
         } else {

@@ -9,9 +9,6 @@ final class LockedValue<Value: Sendable>: Sendable {
     }
 
     func get() -> Value { storage.withLock { $0 } }
-
-    /// Reads part of the value without copying the whole of it out of the lock.
-    func read<Result: Sendable>(_ body: (Value) -> Result) -> Result { storage.withLock { body($0) } }
     func set(_ value: Value) { storage.withLock { $0 = value } }
 
     /// Replaces the value and returns the one before.

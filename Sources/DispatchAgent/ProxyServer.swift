@@ -14,12 +14,17 @@ import ServiceLifecycle
 ///
 /// The proxy runs on its own event loops, not NIO's shared ones: the Kubernetes client, the
 /// webhook and the admin server then never delay a proxied call, and the number of loops is set
-/// for the proxy alone (`threads`). More loops than cores measured a lower p99 under many
-/// concurrent calls (see BENCHMARKS.md), so the default is twice the core count.
+/// for the proxy alone (`threads`). The default is twice the cores: one measurement had a lower
+/// p99 with more loops than cores, a later one found 2 to 4 loops on 2 cores alike within the
+/// noise (BENCHMARKS.md).
 public struct ProxyServer: Service {
     let proxy: InvocationProxy
-    let server: any Service
-    let eventLoopGroup: MultiThreadedEventLoopGroup
+    let host: String
+    let port: Int
+    let threads: Int
+    let idleTimeout: Duration
+    let logger: Logger
+    let onRunning: @Sendable (Int) async -> Void
 
     /// The default number of proxy event loops: twice the cores the process may use.
     public static var defaultThreads: Int { 2 * System.coreCount }
@@ -28,28 +33,36 @@ public struct ProxyServer: Service {
         proxy: InvocationProxy, host: String, port: Int, threads: Int = ProxyServer.defaultThreads, idleTimeout: Duration = .seconds(90), logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        precondition(threads > 0, "the proxy needs at least one event loop")
         self.proxy = proxy
-        eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        server = ProxyChannel(proxy: proxy, idleTimeout: idleTimeout).server(
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self.idleTimeout = idleTimeout
+        self.logger = logger
+        self.onRunning = onRunning
+    }
+
+    /// Serves on loops of its own until a graceful shutdown; then closes the pooled upstream
+    /// connections, then the loops they lived on.
+    public func run() async throws {
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let server = ProxyChannel(proxy: proxy, idleTimeout: idleTimeout).server(
             configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            onServerRunning: { [onRunning, port] channel in await onRunning(channel.localAddress?.port ?? port) },
             eventLoopGroup: eventLoopGroup,
             logger: logger
         )
-    }
-
-    public func run() async throws {
         do {
             try await server.run()
         } catch {
-            await stop()
+            await stop(eventLoopGroup)
             throw error
         }
-        await stop()
+        await stop(eventLoopGroup)
     }
 
-    /// Closes the pooled upstream connections, then the loops they lived on.
-    private func stop() async {
+    private func stop(_ eventLoopGroup: MultiThreadedEventLoopGroup) async {
         try? await proxy.shutdown()
         try? await eventLoopGroup.shutdownGracefully()
     }

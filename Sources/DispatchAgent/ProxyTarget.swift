@@ -19,19 +19,12 @@ public struct ProxyTarget: Sendable, Hashable {
     /// The fully qualified in-cluster name (made once: resolvers and pools key on it per call).
     public let canonicalHost: String
 
-    public init(function: String, namespace: String, host: String, pathAndQuery: String) {
+    /// A target; `host` defaults to the canonical name, as for the reverse form.
+    public init(function: String, namespace: String, host: String? = nil, pathAndQuery: String) {
+        let canonicalHost = function + "." + namespace + ".svc.cluster.local"
         self.function = function
         self.namespace = namespace
-        self.host = host
-        self.pathAndQuery = pathAndQuery
-        canonicalHost = function + "." + namespace + ".svc.cluster.local"
-    }
-
-    /// A target whose host is already the canonical name.
-    init(function: String, namespace: String, canonicalHost: String, pathAndQuery: String) {
-        self.function = function
-        self.namespace = namespace
-        self.host = canonicalHost
+        self.host = host ?? canonicalHost
         self.pathAndQuery = pathAndQuery
         self.canonicalHost = canonicalHost
     }
@@ -145,7 +138,7 @@ public struct ProxyTarget: Sendable, Hashable {
         guard functionsNamespaces.contains(namespace) else { throw .namespace(namespace) }
         let function = String(target[functionStart..<functionEnd])
         let rest = functionEnd < queryStart ? String(target[functionEnd...]) : "/" + target[queryStart...]
-        return ProxyTarget(function: function, namespace: namespace, canonicalHost: function + "." + namespace + ".svc.cluster.local", pathAndQuery: rest)
+        return ProxyTarget(function: function, namespace: namespace, pathAndQuery: rest)
     }
 
     /// Decimal, and also the hex or octal or shortened forms resolvers accept.

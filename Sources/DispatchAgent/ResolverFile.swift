@@ -12,7 +12,6 @@ public final class ResolverFile: Service, Sendable {
     public let path: String
     private let interval: Duration
     private let logger: Logger
-    /// Host to address, each address parsed once when the file is read.
     private let table = LockedValue<[String: FunctionAddressResolver.Resolution]>([:])
     private let lastContents = LockedValue<Data?>(nil)
 
@@ -25,15 +24,15 @@ public final class ResolverFile: Service, Sendable {
     /// The resolver reading the current table.
     public var resolver: FunctionAddressResolver {
         let table = table
-        return FunctionAddressResolver { target in table.read { $0[target.canonicalHost] } ?? .unresolvable }
+        return FunctionAddressResolver { target in table.get()[target.canonicalHost] ?? .unresolvable }
     }
 
     public struct FormatError: Error, CustomStringConvertible {
         public var description: String
     }
 
-    /// Parses the file's contents.
-    public static func parse(_ data: Data) throws(FormatError) -> [String: String] {
+    /// Parses the file's contents: each address once, so calls only look it up.
+    public static func parse(_ data: Data) throws(FormatError) -> [String: FunctionAddressResolver.Resolution] {
         let json: JSONValue
         do {
             json = try JSONValue.parse(data)
@@ -41,12 +40,12 @@ public final class ResolverFile: Service, Sendable {
             throw FormatError(description: "not JSON: \(error)")
         }
         guard case .object(let hosts)? = json["hosts"] else { throw FormatError(description: "expected an object with a \"hosts\" object") }
-        var table: [String: String] = [:]
+        var table: [String: FunctionAddressResolver.Resolution] = [:]
         for (host, address) in hosts {
-            guard let address = address.stringValue, FunctionAddressResolver.parseAddress(address) != nil else {
+            guard let resolution = address.stringValue.flatMap(FunctionAddressResolver.Resolution.init(address:)) else {
                 throw FormatError(description: "hosts.\(host): expected \"host:port\"")
             }
-            table[host.lowercased()] = address
+            table[host.lowercased()] = resolution
         }
         return table
     }
@@ -58,7 +57,7 @@ public final class ResolverFile: Service, Sendable {
         lastContents.set(data)
         do {
             let parsed = try Self.parse(data)
-            table.set(parsed.compactMapValues { FunctionAddressResolver.parseAddress($0).map { .address(host: $0.host, port: $0.port) } })
+            table.set(parsed)
             logger.info("resolver file loaded", metadata: ["path": "\(path)", "hosts": "\(parsed.count)"])
             return true
         } catch {

@@ -130,6 +130,18 @@ import Testing
         #expect(all.all.joined(separator: "\n").contains("cannot read the TLS certificate /nonexistent/tls.crt"))
         await sim.stop()
     }
+
+    @Test func aProxyWithoutEventLoopsIsRefused() async throws {
+        let sim = try await SimHarness.start()
+        let setup = try setup(sim)
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let serve = try RunningProcess(CLI.binary, arguments: ["serve"], environment: setup.environment.merging(["DISPATCH_PROXY_THREADS": "0"]) { $1 })
+        let all = Recorder<String>()
+        for await line in serve.lines { all.append(line) }
+        #expect(await serve.exitStatus() == 1)
+        #expect(all.all.joined(separator: "\n").contains("--proxy-threads must be between 1 and 1024"))
+        await sim.stop()
+    }
 }
 
 /// `sim` and `serve` as two processes, as in the README: the resolver file carries the
@@ -162,7 +174,7 @@ import Testing
             "serve", "--kubeconfig", kubeconfig, "--rules", directory.appendingPathComponent("rules.yaml").path,
             "--tls-cert", directory.appendingPathComponent("tls.crt").path, "--tls-key", directory.appendingPathComponent("tls.key").path,
             "--bind-address", "127.0.0.1", "--webhook-port", String(webhookPort), "--proxy-port", String(proxyPort), "--admin-port", String(adminPort),
-            "--resolver-file", resolver,
+            "--resolver-file", resolver, "--proxy-threads", "1",
         ])
         defer { serve.stop() }
         _ = try await next(serve.lines, within: .seconds(30)) { $0.contains("inventory synced") }

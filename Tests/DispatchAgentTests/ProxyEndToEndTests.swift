@@ -7,7 +7,6 @@ import KubeModels
 import KubeSim
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import TestSupport
 import Testing
 
@@ -474,15 +473,3 @@ import Testing
     }
 }
 
-/// Writes `text` as it is on a new connection to the proxy and reads until the proxy closes it.
-func exchangeBytes(port: Int, _ text: String) async throws -> String {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
-        channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-    }
-    return try await channel.executeThenClose { inbound, outbound in
-        try await outbound.write(ByteBuffer(string: text))
-        var received = ""
-        for try await chunk in inbound { received += String(buffer: chunk) }
-        return received
-    }
-}

@@ -160,8 +160,12 @@ import Testing
         busy.requestHeadReceived()
         #expect(busy.shouldQuiesce() == .none)
         #expect(busy.closesAfterResponse)
-        #expect(busy.responseEndWritten() == .close)
-        #expect(busy.idleTimeoutFired() == .none)
+        #expect(busy.responseEndWritten() == .closeAfterFlush)
+        #expect(busy.idleTimeoutFired() == .none, "nothing closes the connection under its last response")
+        #expect(busy.lastResponseFlushed() == .lingerThenClose)
+        #expect(busy.isLingering)
+        #expect(busy.inputClosed() == .close)
+        #expect(!busy.isLingering)
     }
 
     @Test func idleTimeoutSparesBusyConnections() {
@@ -179,12 +183,27 @@ import Testing
         #expect(machine.inputClosed() == .close)
     }
 
-    @Test func anUnfinishedUploadEndsWithTheResponse() {
+    @Test func anUnfinishedUploadEndsWithTheResponseAfterLingering() {
         var machine = ProxyConnectionStateMachine()
         machine.requestHeadReceived()
         machine.closeAfterResponse()
         #expect(!machine.closesAfterResponse)
-        #expect(machine.responseEndWritten() == .close)
+        #expect(machine.responseEndWritten() == .closeAfterFlush)
+        #expect(machine.lastResponseFlushed() == .lingerThenClose)
+        #expect(machine.lingerTimeoutFired() == .close)
+        #expect(machine.inputClosed() == .none)
+        #expect(machine.lastResponseFlushed() == .none)
+    }
+
+    @Test func aCallerClosingWhileTheLastResponseFlushesClosesAfterTheFlush() {
+        var machine = ProxyConnectionStateMachine()
+        machine.requestHeadReceived()
+        machine.closeAfterResponse()
+        #expect(machine.responseEndWritten() == .closeAfterFlush)
+        #expect(machine.inputClosed() == .none)
+        #expect(machine.shouldQuiesce() == .none)
+        #expect(machine.lastResponseFlushed() == .close)
+        #expect(!machine.isLingering)
     }
 }
 
@@ -273,11 +292,14 @@ enum TestSupportPorts {
 
     @Test func resolverFilesAreStrict() throws {
         let table = try ResolverFile.parse(Data(#"{"hosts": {"Fn.NS.svc.cluster.local": "127.0.10.2:4001", "b.ns.svc.cluster.local": "[::1]:80"}}"#.utf8))
-        #expect(table == ["fn.ns.svc.cluster.local": "127.0.10.2:4001", "b.ns.svc.cluster.local": "[::1]:80"])
+        #expect(table == ["fn.ns.svc.cluster.local": .address(host: "127.0.10.2", port: 4001), "b.ns.svc.cluster.local": .address(host: "::1", port: 80)])
         #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": {"a": "nowhere"}}"#.utf8)) }
         #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": ["a"]}"#.utf8)) }
         #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data("{".utf8)) }
-        let resolver = FunctionAddressResolver.table { table[$0] }
+        #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": {"a": "[]:80"}}"#.utf8)) }
+        let addresses = ["b.ns.svc.cluster.local": "[::1]:80", "d.ns.svc.cluster.local": "nowhere"]
+        let resolver = FunctionAddressResolver.table { addresses[$0] }
+        #expect(resolver.resolve(ProxyTarget(function: "d", namespace: "ns", pathAndQuery: "/")) == .unresolvable)
         let target = ProxyTarget(function: "b", namespace: "ns", host: "b.ns", pathAndQuery: "/")
         #expect(resolver.resolve(target) == .address(host: "::1", port: 80))
         #expect(resolver.resolve(ProxyTarget(function: "c", namespace: "ns", host: "c.ns", pathAndQuery: "/")) == .unresolvable)

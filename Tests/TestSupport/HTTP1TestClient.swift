@@ -120,6 +120,20 @@ public func withHTTP1Connection<T: Sendable>(
     }
 }
 
+/// Writes `text` as it is on a new connection and reads until the server closes it: for
+/// requests no HTTP client would send.
+public func exchangeBytes(host: String = "127.0.0.1", port: Int, _ text: String) async throws -> String {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port) { channel in
+        channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+    }
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: text))
+        var received = ""
+        for try await chunk in inbound { received += String(buffer: chunk) }
+        return received
+    }
+}
+
 extension HTTPHeaders {
     init(_ pairs: [(String, String)]) {
         self.init()
