@@ -11,7 +11,8 @@ import Synchronization
 /// One data key per Direktiv namespace, the override as JSON. The ConfigMap is watched (a
 /// change made through any replica or with kubectl applies within the watch's latency) and
 /// written with optimistic concurrency: a write based on a stale read is retried on the fresh
-/// object, so two concurrent changes both land or the second gets a conflict; none is lost.
+/// object, so concurrent changes of different namespaces all land, and of two concurrent changes
+/// of one namespace the second gets a conflict; none is lost.
 public final class OverridesStore: Service, Sendable {
     public let namespace: String
     public let name: String
@@ -120,28 +121,46 @@ public final class OverridesStore: Service, Sendable {
         try await set(override, for: direktivNamespace, mayCreate: true)
     }
 
+    /// How often a write is tried again after other keys of the ConfigMap changed under it.
+    ///
+    /// Every lost attempt means another write landed, so concurrent writers all finish; the bound
+    /// only stops a write that keeps losing to a stream of new ones.
+    static let attemptsAgainstOtherKeys = 64
+
     private func set(_ override: NamespaceOverride?, for direktivNamespace: String, mayCreate: Bool) async throws(WriteError) -> Bool {
-        var existed = false
-        do {
-            let stored = try await client.updateRetryingOnConflict(ConfigMap.self, .configMaps, name: name, namespace: namespace) { configMap in
+        // The ConfigMap holds independent keys: a conflict caused by another namespace's change
+        // is retried on the fresh object; only a concurrent change of this key is a conflict.
+        var seen: String??
+        for _ in 0..<Self.attemptsAgainstOtherKeys {
+            do {
+                var configMap = try await client.get(ConfigMap.self, .configMaps, name: name, namespace: namespace)
                 var data = configMap.data ?? [:]
-                existed = data[direktivNamespace] != nil
+                let current = data[direktivNamespace]
+                if let seen, seen != current {
+                    throw WriteError.conflict("the override of \"\(direktivNamespace)\" was changed by another writer at the same time")
+                }
+                seen = current
                 data[direktivNamespace] = override?.storedValue
                 configMap.data = data
+                let stored = try await client.update(configMap, .configMaps, name: name, namespace: namespace)
+                adopt(stored, loaded: true)
+                return current != nil
+            } catch let error as WriteError {
+                throw error
+            } catch let error as KubeAPIError where error.isConflict {
+                logger.debug("ConfigMap \(namespace)/\(name) changed while writing an override, reading again", metadata: ["direktivNamespace": "\(direktivNamespace)"])
+                continue
+            } catch let error as KubeAPIError where error.isNotFound {
+                guard let override else { return false }
+                if try await create(with: [direktivNamespace: override.storedValue]) { return false }
+                // Another writer created it first: change that one.
+                guard mayCreate else { throw .conflict("ConfigMap \(namespace)/\(name) appeared and vanished concurrently") }
+                return try await set(override, for: direktivNamespace, mayCreate: false)
+            } catch {
+                throw .api("cannot store the override in ConfigMap \(namespace)/\(name): \(error)")
             }
-            adopt(stored, loaded: true)
-            return existed
-        } catch let error as KubeAPIError where error.isNotFound {
-            guard let override else { return false }
-            if try await create(with: [direktivNamespace: override.storedValue]) { return false }
-            // Another writer created it first: change that one.
-            guard mayCreate else { throw .conflict("ConfigMap \(namespace)/\(name) appeared and vanished concurrently") }
-            return try await set(override, for: direktivNamespace, mayCreate: false)
-        } catch let error as KubeAPIError where error.isConflict {
-            throw .conflict(error.message)
-        } catch {
-            throw .api("cannot store the override in ConfigMap \(namespace)/\(name): \(error)")
         }
+        throw .conflict("ConfigMap \(namespace)/\(name) kept changing during \(Self.attemptsAgainstOtherKeys) attempts")
     }
 
     /// The chart creates the ConfigMap; without it (kubectl installs, the demo) the first write

@@ -154,6 +154,44 @@ import Testing
         await sim.stop()
     }
 
+    /// Overrides of different namespaces share one ConfigMap but are independent: writing many at
+    /// once through two replicas must land every one, though their updates conflict on the object.
+    @Test func concurrentChangesOfDifferentNamespacesAllLand() async throws {
+        let sim = try await SimHarness.start(controlPlane: true)
+        let one = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML())
+        let two = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML())
+        let stores = [one.agent.overrides, two.agent.overrides]
+        let namespaces = (0..<24).map { "team-\($0)" }
+        let clusters = ["main", "external1", "external2"]
+
+        let failures = await withTaskGroup(of: String?.self) { group in
+            for (index, namespace) in namespaces.enumerated() {
+                group.addTask {
+                    do {
+                        try await stores[index % 2].set(NamespaceOverride(pin: clusters[index % 3]), for: namespace)
+                        return nil
+                    } catch {
+                        return "\(namespace): \(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        let client = try sim.client()
+        let stored = try await client.get(ConfigMap.self, .configMaps, name: "direktiv-dispatch-overrides", namespace: "direktiv-dispatch")
+        try await client.shutdown()
+        let table = NamespaceOverride.table(configMapData: stored.data ?? [:]).overrides
+        for (index, namespace) in namespaces.enumerated() {
+            #expect(table[namespace]?.pin == clusters[index % 3], "\(namespace)")
+        }
+        _ = try await next(one.agent.overrides.changes()) { $0 == table }
+        _ = try await next(two.agent.overrides.changes()) { $0 == table }
+        await one.stop()
+        await two.stop()
+        await sim.stop()
+    }
+
     @Test func badOverridesChangeNothing() async throws {
         try await withAgent { _, agent, admin, _ in
             #expect(try await admin.call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "main"]).status == 201)
