@@ -14,9 +14,9 @@ import ServiceLifecycle
 ///
 /// The proxy runs on its own event loops, not NIO's shared ones: the Kubernetes client, the
 /// webhook and the admin server then never delay a proxied call, and the number of loops is set
-/// for the proxy alone (`threads`). The default is twice the cores: one measurement had a lower
-/// p99 with more loops than cores, a later one found 2 to 4 loops on 2 cores alike within the
-/// noise (BENCHMARKS.md).
+/// for the proxy alone (`threads`). The default is one loop per core: on 2 cores, 2 loops served
+/// as many requests as 3 or 4 and had the lowest p99 at 64 connections, since a loop never waits
+/// for a core behind another loop (BENCHMARKS.md).
 public struct ProxyServer: Service {
     let proxy: InvocationProxy
     let host: String
@@ -26,8 +26,8 @@ public struct ProxyServer: Service {
     let logger: Logger
     let onRunning: @Sendable (Int) async -> Void
 
-    /// The default number of proxy event loops: twice the cores the process may use.
-    public static var defaultThreads: Int { 2 * System.coreCount }
+    /// The default number of proxy event loops: one per core the process may use.
+    public static var defaultThreads: Int { System.coreCount }
 
     public init(
         proxy: InvocationProxy, host: String, port: Int, threads: Int = ProxyServer.defaultThreads, idleTimeout: Duration = .seconds(90), logger: Logger,

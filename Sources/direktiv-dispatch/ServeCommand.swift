@@ -38,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Invocation proxy port. [DISPATCH_PROXY_PORT]")
     var proxyPort: Int?
 
-    @Option(help: "Event loop threads serving the proxy (default: twice the cores). [DISPATCH_PROXY_THREADS]")
+    @Option(help: "Event loop threads serving the proxy (default: one per core). [DISPATCH_PROXY_THREADS]")
     var proxyThreads: Int?
 
     @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
