@@ -3,7 +3,7 @@ import Foundation
 /// Direktiv's `Direktiv-Deadline` header: the RFC 3339 instant by which an action must finish.
 enum DirektivDeadline {
     /// The time left until the header's deadline, or `nil` when the header is absent or unreadable.
-    static func remaining(_ header: String?, now: Date = Date()) -> Duration? {
+    static func remaining(_ header: String?, now: Date? = nil) -> Duration? {
         guard let header, !header.isEmpty else { return nil }
         let seconds: Double
         if let parsed = secondsSince1970(header) {
@@ -13,7 +13,8 @@ enum DirektivDeadline {
         } else {
             return nil
         }
-        return .milliseconds(Int64(((seconds - now.timeIntervalSince1970) * 1000).rounded(.down)))
+        // `now` is read only here: most calls carry no deadline, and reading the clock costs.
+        return .milliseconds(Int64(((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)))
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, the form Go's `time.RFC3339Nano` writes, read

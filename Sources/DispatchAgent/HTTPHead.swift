@@ -168,7 +168,7 @@ extension HTTPHead {
 
             mutating func contentLength(_ value: Slice<UnsafeRawBufferPointer>) throws(ParseError) {
                 // Repeated or listed values must all agree (RFC 9112 §6.3).
-                for item in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                try forEachListItem(value) { item throws(ParseError) in
                     let digits = trimmed(item)
                     guard (1...18).contains(digits.count), digits.allSatisfy(ASCII.isDigit) else { throw .malformed("invalid Content-Length") }
                     let number = digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
@@ -192,6 +192,18 @@ extension HTTPHead {
                 if head.kind == .request, length != nil { throw .conflictingFraming }
                 if head.minorVersion == 0 { throw .unsupportedTransferCoding }
                 head.contentLength = nil
+            }
+        }
+
+        /// Calls `body` with each comma-separated item of `value`, empty ones included (a split
+        /// without the array it would allocate on every call).
+        static func forEachListItem<Failure: Error>(_ value: Slice<UnsafeRawBufferPointer>, _ body: (Slice<UnsafeRawBufferPointer>) throws(Failure) -> Void) throws(Failure) {
+            var start = value.startIndex
+            while true {
+                let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
+                try body(value[start..<end])
+                guard end < value.endIndex else { return }
+                start = end + 1
             }
         }
 
@@ -282,7 +294,7 @@ extension HTTPHead {
         }
 
         static func connectionTokens(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>, into head: inout HTTPHead) {
-            for token in raw[value].split(separator: UInt8(ascii: ",")) {
+            forEachListItem(raw[value]) { token in
                 let trimmed = trimmed(token)
                 if ASCII.equalsIgnoringCase(trimmed, "close") {
                     head.hasConnectionClose = true

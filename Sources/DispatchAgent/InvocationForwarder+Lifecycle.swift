@@ -96,7 +96,7 @@ extension InvocationForwarder {
         var buffer = context.channel.allocator.buffer(capacity: 192 + text.utf8.count)
         ProxyHeaders.writeOwnResponse(
             status: status, text: text, minorVersion: minorVersion, close: close || connection.closesAfterResponse, includeBody: includeBody, into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        writeToCaller(buffer)
         responseEnded(close: close)
     }
 
@@ -104,10 +104,9 @@ extension InvocationForwarder {
     /// when it must.
     func responseEnded(close: Bool) {
         guard let context else { return }
-        needsFlush = false
         if close { connection.closeAfterResponse() }
         guard connection.responseEndWritten() == .closeAfterFlush else {
-            context.flush()
+            flushCaller()
             if connection.isIdle { idleSince = .now() }
             armIdleTimer()
             return
@@ -115,7 +114,9 @@ extension InvocationForwarder {
         stopped = true
         // Close once the answer is on the wire, not before: a close fails pending writes.
         let flushed = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        needsFlush = false
+        let last = outgoing.take() ?? context.channel.allocator.buffer(capacity: 0)
+        context.writeAndFlush(wrapOutboundOut(last), promise: flushed)
         flushed.futureResult.assumeIsolated().whenComplete { [self] result in
             guard case .success = result else { return closeNow() }
             perform(connection.lastResponseFlushed())
@@ -140,6 +141,22 @@ extension InvocationForwarder {
             }
             context.read()
         }
+    }
+
+    // MARK: Writing to the caller
+
+    /// Writes `buffer` to the caller at the next flush (small buffers are joined, see `WriteCoalescer`).
+    func writeToCaller(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        needsFlush = true
+        outgoing.write(buffer) { context.write(wrapOutboundOut($0), promise: nil) }
+    }
+
+    func flushCaller() {
+        guard let context else { return }
+        needsFlush = false
+        if let held = outgoing.take() { context.write(wrapOutboundOut(held), promise: nil) }
+        context.flush()
     }
 
     func closeNow() {

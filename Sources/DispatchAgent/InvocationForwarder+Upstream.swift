@@ -8,18 +8,18 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
         // An HTTP/1.0 caller takes no chunks: it gets the data, and the close says where it ends.
         let dechunk = head.isChunked && call.head.minorVersion == 0
         if untilClose || dechunk || connection.closesAfterResponse { call.closesCaller = true }
-        var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 32)
+        // Room for a short body to join the head (see `WriteCoalescer`).
+        let shortBody = min(head.contentLength ?? 0, Int64(WriteCoalescer.limit))
+        var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 32 + Int(shortBody))
         ProxyHeaders.writeDownstreamHead(head, framing: .init(callerMinorVersion: call.head.minorVersion, close: call.closesCaller, dechunked: dechunk), into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        needsFlush = true
+        writeToCaller(buffer)
         activity(call)
         return dechunk
     }
 
     func upstream(responseBody buffer: ByteBuffer) {
-        guard let call, let context, call.machine.forwardsResponse else { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        needsFlush = true
+        guard let call, call.machine.forwardsResponse else { return }
+        writeToCaller(buffer)
         activity(call)
     }
 
@@ -42,8 +42,7 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
 
     func upstreamReadComplete() {
         guard needsFlush else { return }
-        needsFlush = false
-        context?.flush()
+        flushCaller()
     }
 
     func upstreamBecameWritable() {

@@ -27,7 +27,6 @@ final class InvocationForwarder: ChannelDuplexHandler {
         var machine: InvocationStateMachine
         var clock: InvocationClock
         var key = UpstreamConnection.Key(host: "", port: 0)
-        var upstreamHead = ByteBuffer()
         var upstream: UpstreamConnection?
         var upstreamReused = false
         /// The caller's connection ends with this answer.
@@ -70,7 +69,9 @@ final class InvocationForwarder: ChannelDuplexHandler {
     /// The connection ends with the current answer: nothing more is read.
     var stopped = false
     var readPending = false
+    /// Bytes for the caller written at the next flush.
     var needsFlush = false
+    var outgoing = WriteCoalescer()
     /// Inside `channelRead`: writes upstream are flushed once, when the read completes.
     var inCallerRead = false
     var connection = ProxyConnectionStateMachine()
@@ -237,7 +238,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let started = ContinuousClock.now
         let target: ProxyTarget
         do {
-            target = try ProxyTarget.resolve(method: head.method, target: head.target, functionsNamespaces: proxy.functionsNamespaces())
+            target = try resources.targets.target(of: head, functionsNamespaces: proxy.functionsNamespaces())
         } catch {
             proxy.metrics.proxyRefused(error)
             return refuse(.forbidden, "direktiv-dispatch refused the request: \(error)", minorVersion: head.minorVersion, head: head)
@@ -269,13 +270,11 @@ final class InvocationForwarder: ChannelDuplexHandler {
             return fail(call, call.machine.upstreamFailed(.deadline, reusedConnection: false))
         }
         call.key = UpstreamConnection.Key(host: host, port: port)
-        var upstreamHead = context!.channel.allocator.buffer(capacity: head.bytes.readableBytes + 160)
-        ProxyHeaders.writeUpstreamHead(head, target: target, client: remote, into: &upstreamHead)
-        call.upstreamHead = upstreamHead
 
         if let expectation = head.value(.expect), ASCII.equalsIgnoringCase(expectation.utf8, "100-continue") {
             // The proxy answers the expectation itself: the body is streamed as it comes anyway.
-            context?.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            writeToCaller(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))
+            flushCaller()
         }
         armCallTimer(for: call)
         connect(call)
@@ -307,7 +306,11 @@ final class InvocationForwarder: ChannelDuplexHandler {
         connection.calls += 1
         connection.begin(delegate: self, requestIsHEAD: call.head.methodIs("HEAD"))
         let pending = call.machine.connected()
-        connection.write(call.upstreamHead)
+        // Written per attempt (a retry sends it again); room for a short body to join it.
+        let shortBody = min(call.head.contentLength ?? 0, Int64(WriteCoalescer.limit))
+        var upstreamHead = context!.channel.allocator.buffer(capacity: call.head.bytes.readableBytes + 160 + Int(shortBody))
+        ProxyHeaders.writeUpstreamHead(call.head, target: call.target, client: remote, into: &upstreamHead)
+        connection.write(upstreamHead)
         for buffer in pending.body { connection.write(buffer) }
         // Within a read of the caller, the rest of what it sent goes out with the same flush.
         if !inCallerRead { connection.flush() }

@@ -61,9 +61,10 @@ public final class InvocationProxy: Sendable {
         self.logger = logger
     }
 
-    /// What the calls of one event loop share without locks: upstream connections and metric handles.
+    /// What the calls of one event loop share without locks: upstream connections, resolved targets and metric handles.
     final class LoopResources {
         let pool: UpstreamConnectionPool
+        var targets = ProxyTargetCache()
         private let metrics: DispatchMetrics
         private var meters: [DispatchMetrics.InvocationLabels: DispatchMetrics.InvocationMeters] = [:]
 

@@ -32,6 +32,7 @@ public enum ProxyHeaders {
         var previousForwardedFor: [String] = []
         var previousForwarded: [String] = []
         var lengthWritten = false
+        var kept = KeptLines(head: head)
         for field in head.fields {
             switch field.name {
             case .host, .expect:
@@ -46,6 +47,7 @@ public enum ProxyHeaders {
             case .contentLength:
                 // One value, however the caller listed it.
                 if !lengthWritten, let length = head.contentLength {
+                    kept.write(into: &buffer)
                     buffer.writeStaticString("Content-Length: ")
                     buffer.writeString(String(length))
                     buffer.writeStaticString("\r\n")
@@ -55,8 +57,9 @@ public enum ProxyHeaders {
             default:
                 if isHopByHop(field.name) || isNamedByConnection(field, in: head) { continue }
             }
-            write(field.lineRange, of: head, into: &buffer)
+            kept.keep(field.lineRange, into: &buffer)
         }
+        kept.write(into: &buffer)
         buffer.writeStaticString("Host: ")
         buffer.writeString(target.host)
         buffer.writeStaticString("\r\n")
@@ -110,10 +113,15 @@ public enum ProxyHeaders {
     /// `Content-Length` kept.
     public static func writeDownstreamHead(_ head: HTTPHead, framing: ResponseFraming, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(framing.callerMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        buffer.writeString(String(head.status))
-        buffer.writeStaticString(" ")
-        write(head.reasonRange, of: head, into: &buffer)
-        buffer.writeStaticString("\r\n")
+        // The status code, reason and CRLF as the function sent them; the space before the
+        // reason is required even when there is none (RFC 9112 §4).
+        if head.startLineEnd - 2 > 12 {
+            write(9..<head.startLineEnd, of: head, into: &buffer)
+        } else {
+            write(9..<12, of: head, into: &buffer)
+            buffer.writeStaticString(" \r\n")
+        }
+        var kept = KeptLines(head: head)
         for field in head.fields {
             switch field.name {
             case .transferEncoding where framing.dechunked:
@@ -124,8 +132,9 @@ public enum ProxyHeaders {
             default:
                 if isHopByHop(field.name) || isNamedByConnection(field, in: head) { continue }
             }
-            write(field.lineRange, of: head, into: &buffer)
+            kept.keep(field.lineRange, into: &buffer)
         }
+        kept.write(into: &buffer)
         if framing.close {
             buffer.writeStaticString("Connection: close\r\n")
         } else if framing.callerMinorVersion == 0 {
@@ -149,9 +158,36 @@ public enum ProxyHeaders {
         }
     }
 
-    private static func write(_ range: Range<Int>, of head: HTTPHead, into buffer: inout ByteBuffer) {
-        let start = head.bytes.readerIndex
-        buffer.writeBytes(head.bytes.readableBytesView[start + range.lowerBound..<start + range.upperBound])
+    static func write(_ range: Range<Int>, of head: HTTPHead, into buffer: inout ByteBuffer) {
+        head.bytes.withUnsafeReadableBytes { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Field lines that pass unchanged, copied one run of adjacent lines at a time: most lines
+    /// pass, and each separate write costs more than the bytes it copies.
+    struct KeptLines {
+        let head: HTTPHead
+        private var run: Range<Int>?
+
+        init(head: HTTPHead) {
+            self.head = head
+        }
+
+        /// Keeps `line`; lines come in the head's order.
+        mutating func keep(_ line: Range<Int>, into buffer: inout ByteBuffer) {
+            if let current = run, current.upperBound == line.lowerBound {
+                run = current.lowerBound..<line.upperBound
+                return
+            }
+            write(into: &buffer)
+            run = line
+        }
+
+        /// Writes the lines kept so far; call before writing anything else.
+        mutating func write(into buffer: inout ByteBuffer) {
+            guard let current = run else { return }
+            run = nil
+            ProxyHeaders.write(current, of: head, into: &buffer)
+        }
     }
 
     private static func line(_ name: StaticString, _ value: String, into buffer: inout ByteBuffer) {

@@ -70,7 +70,7 @@ public struct ProxyTarget: Sendable, Hashable {
     /// and in the reverse form the path names the function. Every call passes here, so it scans
     /// bytes rather than characters and copies only what the target keeps.
     public static func resolve(method: String, target: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
-        if ASCII.equalsIgnoringCase(method.utf8, "connect") { throw .connect }
+        try check(method: method)
         let bytes = target.utf8
         if bytes.first == UInt8(ascii: "/") {
             return try reverse(target, functionsNamespaces: functionsNamespaces)
@@ -88,6 +88,11 @@ public struct ProxyTarget: Sendable, Hashable {
         let (host, port) = try split(authority)
         if let port, port != "80" { throw .port(String(port)) }
         return try functionHost(host, pathAndQuery: pathAndQuery, functionsNamespaces: functionsNamespaces)
+    }
+
+    /// Refuses `CONNECT`: tunnels would pass anything.
+    static func check(method: String) throws(Refusal) {
+        if ASCII.equalsIgnoringCase(method.utf8, "connect") { throw .connect }
     }
 
     /// `host[:port]`, refusing bracketed IPv6 literals.

@@ -57,6 +57,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
     private var readPending = false
     private var firstError: (any Error)?
     private(set) var isOpen = true
+    private var outgoing = WriteCoalescer()
 
     init(key: Key) {
         self.key = key
@@ -74,6 +75,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
         delegate = nil
         response = .idle
         input = nil
+        _ = outgoing.take()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -211,12 +213,16 @@ final class UpstreamConnection: ChannelDuplexHandler {
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
+    /// Writes `buffer` at the next `flush()` (small buffers are joined, see `WriteCoalescer`).
     func write(_ buffer: ByteBuffer) {
-        context?.write(wrapOutboundOut(buffer), promise: nil)
+        guard let context else { return }
+        outgoing.write(buffer) { context.write(wrapOutboundOut($0), promise: nil) }
     }
 
     func flush() {
-        context?.flush()
+        guard let context else { return }
+        if let held = outgoing.take() { context.write(wrapOutboundOut(held), promise: nil) }
+        context.flush()
     }
 
     /// Closes the connection without telling the delegate (it has let go).

@@ -122,6 +122,11 @@ import Testing
         buffer.clear()
         ProxyHeaders.writeDownstreamHead(chunked, framing: .init(callerMinorVersion: 0, close: true, dechunked: true), into: &buffer)
         #expect(String(buffer: buffer) == "HTTP/1.0 201 Created\r\nConnection: close\r\n\r\n")
+        // No reason phrase still has the space before it; lines around a dropped one stay in order.
+        let bare = try head("HTTP/1.1 204\r\nA: 1\r\nConnection: close\r\nB: 2\r\nC: 3\r\n\r\n", .response)
+        buffer.clear()
+        ProxyHeaders.writeDownstreamHead(bare, framing: .init(callerMinorVersion: 1, close: false, dechunked: false), into: &buffer)
+        #expect(String(buffer: buffer) == "HTTP/1.1 204 \r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
     }
 }
 

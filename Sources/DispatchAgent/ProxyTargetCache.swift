@@ -1,0 +1,37 @@
+import NIOCore
+
+/// The targets an event loop's callers asked for lately, so that a repeated request-target is
+/// not checked and split into strings again on every call.
+///
+/// Direktiv calls a few functions many times with the same request-target, which makes checking
+/// it the largest part of starting a call that can be skipped. Only targets that resolved are
+/// kept, keyed by their bytes; a change of the functions namespaces starts over, and so does a
+/// full cache, so it stays small whatever callers send. Not thread-safe: one per event loop.
+struct ProxyTargetCache {
+    /// Most targets kept.
+    static let capacity = 1024
+
+    private var namespaces: [String] = []
+    private var targets: [ByteBuffer: ProxyTarget] = [:]
+
+    /// Targets kept now.
+    var count: Int { targets.count }
+
+    /// Resolves `head`'s target as `ProxyTarget.resolve` does.
+    mutating func target(of head: HTTPHead, functionsNamespaces: [String]) throws(ProxyTarget.Refusal) -> ProxyTarget {
+        if namespaces != functionsNamespaces {
+            namespaces = functionsNamespaces
+            targets.removeAll()
+        }
+        let key = head.bytes.getSlice(at: head.bytes.readerIndex + head.targetRange.lowerBound, length: head.targetRange.count)!
+        if let target = targets[key] {
+            try ProxyTarget.check(method: head.method)
+            return target
+        }
+        let target = try ProxyTarget.resolve(method: head.method, target: head.target, functionsNamespaces: functionsNamespaces)
+        if targets.count >= Self.capacity { targets.removeAll(keepingCapacity: true) }
+        // A copy: the key must not keep the connection's whole read buffer alive.
+        targets[ByteBuffer(bytes: key.readableBytesView)] = target
+        return target
+    }
+}

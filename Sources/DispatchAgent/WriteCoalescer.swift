@@ -1,0 +1,45 @@
+import NIOCore
+
+/// Joins small writes to one connection until its next flush, so that a head and a short body
+/// leave as one buffer.
+///
+/// Every write handed to NIO costs a trip through the pipeline and an entry in its pending
+/// writes, more than copying a few hundred bytes: a typical call (head plus a small JSON body,
+/// each way) then makes one write per direction instead of two. Large buffers are never
+/// copied; they follow what is held, in order.
+struct WriteCoalescer {
+    /// Largest buffer that is joined rather than written on its own.
+    static let limit = 4096
+
+    private var held: ByteBuffer?
+
+    /// Whether bytes wait for the next flush.
+    var isEmpty: Bool { held == nil }
+
+    /// Adds `buffer` after what is held; `emit` receives, in order, whatever must be written now.
+    mutating func write(_ buffer: ByteBuffer, _ emit: (ByteBuffer) -> Void) {
+        guard var joined = held else {
+            if buffer.readableBytes <= Self.limit {
+                held = buffer
+            } else {
+                emit(buffer)
+            }
+            return
+        }
+        if joined.readableBytes + buffer.readableBytes <= Self.limit {
+            held = nil
+            joined.writeImmutableBuffer(buffer)
+            held = joined
+            return
+        }
+        held = nil
+        emit(joined)
+        write(buffer, emit)
+    }
+
+    /// What is held, to be written before a flush.
+    mutating func take() -> ByteBuffer? {
+        defer { held = nil }
+        return held
+    }
+}
