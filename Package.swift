@@ -106,6 +106,7 @@ let package = Package(
             name: "DispatchPrometheus",
             dependencies: [
                 "DispatchAgent",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -2,25 +2,27 @@ import DispatchAgent
 import NIOCore
 import Prometheus
 
-/// The agent's metrics backend at the composition root: a Prometheus registry fed through
-/// swift-metrics, rendered for `/metrics`.
+/// The agent's metrics backend at the composition root: a Prometheus registry and the timers'
+/// histograms (`DispatchMetricsFactory`) fed through swift-metrics, rendered for `/metrics`.
 public struct PrometheusBackend: Sendable {
     public let registry: PrometheusCollectorRegistry
+    let timers: DurationHistograms
     /// Hand this to `MetricsSystem.bootstrap` (the `serve` process) or to `DispatchMetrics`
     /// directly (tests and the demo, which must not bootstrap the process-wide system).
-    public let factory: PrometheusMetricsFactory
+    public let factory: DispatchMetricsFactory
 
     public init() {
         registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets = DispatchMetrics.durationBuckets
-        self.factory = factory
+        let prometheus = PrometheusMetricsFactory(registry: registry)
+        timers = DurationHistograms(buckets: DispatchMetrics.durationBuckets, defaultBuckets: prometheus.defaultDurationHistogramBuckets)
+        factory = DispatchMetricsFactory(prometheus: prometheus, timers: timers)
     }
 
     /// Text format 0.0.4 with a `# HELP` line per metric from `DispatchMetrics.help`.
     public func render() -> ByteBuffer {
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)
+        timers.emit(into: &bytes)
         return Self.addingHelp(to: bytes, help: DispatchMetrics.help)
     }
 
