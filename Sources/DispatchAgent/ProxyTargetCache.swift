@@ -6,10 +6,13 @@ import NIOCore
 /// Direktiv calls a few functions many times with the same request-target, which makes checking
 /// it the largest part of starting a call that can be skipped. Only targets that resolved are
 /// kept, keyed by their bytes; a change of the functions namespaces starts over, and so does a
-/// full cache, so it stays small whatever callers send. Not thread-safe: one per event loop.
+/// full cache. Long targets are resolved every time, so the cache stays small (at most
+/// `capacity` x `maximumTargetBytes`) whatever callers send. Not thread-safe: one per event loop.
 struct ProxyTargetCache {
     /// Most targets kept.
     static let capacity = 1024
+    /// Longest request-target kept; Direktiv's are a few dozen bytes.
+    static let maximumTargetBytes = 256
 
     private var namespaces: [String] = []
     private var targets: [ByteBuffer: ProxyTarget] = [:]
@@ -29,6 +32,7 @@ struct ProxyTargetCache {
             return target
         }
         let target = try ProxyTarget.resolve(method: head.method, target: head.target, functionsNamespaces: functionsNamespaces)
+        guard key.readableBytes <= Self.maximumTargetBytes else { return target }
         if targets.count >= Self.capacity { targets.removeAll(keepingCapacity: true) }
         // A copy: the key must not keep the connection's whole read buffer alive.
         targets[ByteBuffer(bytes: key.readableBytesView)] = target

@@ -53,6 +53,11 @@ import Testing
         }
         #expect(cache.count <= ProxyTargetCache.capacity)
         #expect(cache.count > 0)
+        // Long targets resolve but are not kept: the cache's memory stays bounded.
+        var fresh = ProxyTargetCache()
+        let long = "/functions/direktiv-services-direktiv/fn/" + String(repeating: "a", count: ProxyTargetCache.maximumTargetBytes)
+        #expect(try resolve(&fresh, long).get().function == "fn")
+        #expect(fresh.count == 0)
     }
 }
 
