@@ -131,9 +131,8 @@ public final class OverridesStore: Service, Sendable {
         // The ConfigMap holds independent keys: a conflict caused by another namespace's change
         // is retried on the fresh object; only a concurrent change of this key is a conflict.
         var seen: String??
-        for _ in 0..<Self.attemptsAgainstOtherKeys {
-            do {
-                var configMap = try await client.get(ConfigMap.self, .configMaps, name: name, namespace: namespace)
+        do {
+            let stored = try await client.updateRetryingOnConflict(ConfigMap.self, .configMaps, name: name, namespace: namespace, attempts: Self.attemptsAgainstOtherKeys) { configMap in
                 var data = configMap.data ?? [:]
                 let current = data[direktivNamespace]
                 if let seen, seen != current {
@@ -142,25 +141,23 @@ public final class OverridesStore: Service, Sendable {
                 seen = current
                 data[direktivNamespace] = override?.storedValue
                 configMap.data = data
-                let stored = try await client.update(configMap, .configMaps, name: name, namespace: namespace)
-                adopt(stored, loaded: true)
-                return current != nil
-            } catch let error as WriteError {
-                throw error
-            } catch let error as KubeAPIError where error.isConflict {
-                logger.debug("ConfigMap \(namespace)/\(name) changed while writing an override, reading again", metadata: ["direktivNamespace": "\(direktivNamespace)"])
-                continue
-            } catch let error as KubeAPIError where error.isNotFound {
-                guard let override else { return false }
-                if try await create(with: [direktivNamespace: override.storedValue]) { return false }
-                // Another writer created it first: change that one.
-                guard mayCreate else { throw .conflict("ConfigMap \(namespace)/\(name) appeared and vanished concurrently") }
-                return try await set(override, for: direktivNamespace, mayCreate: false)
-            } catch {
-                throw .api("cannot store the override in ConfigMap \(namespace)/\(name): \(error)")
             }
+            adopt(stored, loaded: true)
+            // `seen` holds the value the stored write replaced.
+            return (seen ?? nil) != nil
+        } catch let error as WriteError {
+            throw error
+        } catch let error as KubeAPIError where error.isNotFound {
+            guard let override else { return false }
+            if try await create(with: [direktivNamespace: override.storedValue]) { return false }
+            // Another writer created it first: change that one.
+            guard mayCreate else { throw .conflict("ConfigMap \(namespace)/\(name) appeared and vanished concurrently") }
+            return try await set(override, for: direktivNamespace, mayCreate: false)
+        } catch let error as KubeAPIError where error.isConflict {
+            throw .conflict("ConfigMap \(namespace)/\(name) kept changing during \(Self.attemptsAgainstOtherKeys) attempts (\(error.message))")
+        } catch {
+            throw .api("cannot store the override in ConfigMap \(namespace)/\(name): \(error)")
         }
-        throw .conflict("ConfigMap \(namespace)/\(name) kept changing during \(Self.attemptsAgainstOtherKeys) attempts")
     }
 
     /// The chart creates the ConfigMap; without it (kubectl installs, the demo) the first write
