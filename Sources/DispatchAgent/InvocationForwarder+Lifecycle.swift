@@ -149,14 +149,13 @@ extension InvocationForwarder {
     func writeToCaller(_ buffer: ByteBuffer) {
         guard let context else { return }
         needsFlush = true
-        outgoing.write(buffer) { context.write(wrapOutboundOut($0), promise: nil) }
+        outgoing.write(buffer, to: context)
     }
 
     func flushCaller() {
         guard let context else { return }
         needsFlush = false
-        if let held = outgoing.take() { context.write(wrapOutboundOut(held), promise: nil) }
-        context.flush()
+        outgoing.flush(context)
     }
 
     func closeNow() {

@@ -8,9 +8,7 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
         // An HTTP/1.0 caller takes no chunks: it gets the data, and the close says where it ends.
         let dechunk = head.isChunked && call.head.minorVersion == 0
         if untilClose || dechunk || connection.closesAfterResponse { call.closesCaller = true }
-        // Room for a short body to join the head (see `WriteCoalescer`).
-        let shortBody = min(head.contentLength ?? 0, Int64(WriteCoalescer.limit))
-        var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 32 + Int(shortBody))
+        var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 32 + WriteCoalescer.room(forBodyOf: head))
         ProxyHeaders.writeDownstreamHead(head, framing: .init(callerMinorVersion: call.head.minorVersion, close: call.closesCaller, dechunked: dechunk), into: &buffer)
         writeToCaller(buffer)
         activity(call)

@@ -306,9 +306,8 @@ final class InvocationForwarder: ChannelDuplexHandler {
         connection.calls += 1
         connection.begin(delegate: self, requestIsHEAD: call.head.methodIs("HEAD"))
         let pending = call.machine.connected()
-        // Written per attempt (a retry sends it again); room for a short body to join it.
-        let shortBody = min(call.head.contentLength ?? 0, Int64(WriteCoalescer.limit))
-        var upstreamHead = context!.channel.allocator.buffer(capacity: call.head.bytes.readableBytes + 160 + Int(shortBody))
+        // Written per attempt (a retry sends it again), with room for a short body to join it.
+        var upstreamHead = context!.channel.allocator.buffer(capacity: call.head.bytes.readableBytes + 160 + WriteCoalescer.room(forBodyOf: call.head))
         ProxyHeaders.writeUpstreamHead(call.head, target: call.target, client: remote, into: &upstreamHead)
         connection.write(upstreamHead)
         for buffer in pending.body { connection.write(buffer) }

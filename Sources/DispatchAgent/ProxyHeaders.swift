@@ -113,12 +113,13 @@ public enum ProxyHeaders {
     /// `Content-Length` kept.
     public static func writeDownstreamHead(_ head: HTTPHead, framing: ResponseFraming, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(framing.callerMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        // The status code, reason and CRLF as the function sent them; the space before the
-        // reason is required even when there is none (RFC 9112 §4).
-        if head.startLineEnd - 2 > 12 {
-            write(9..<head.startLineEnd, of: head, into: &buffer)
+        // The status code, reason and CRLF as the function sent them, after `HTTP/1.x `; the
+        // space before the reason is required even when there is none (RFC 9112 §4).
+        let code = 9..<12
+        if head.reasonRange.lowerBound > code.upperBound {
+            write(code.lowerBound..<head.startLineEnd, of: head, into: &buffer)
         } else {
-            write(9..<12, of: head, into: &buffer)
+            write(code, of: head, into: &buffer)
             buffer.writeStaticString(" \r\n")
         }
         var kept = KeptLines(head: head)

@@ -216,13 +216,12 @@ final class UpstreamConnection: ChannelDuplexHandler {
     /// Writes `buffer` at the next `flush()` (small buffers are joined, see `WriteCoalescer`).
     func write(_ buffer: ByteBuffer) {
         guard let context else { return }
-        outgoing.write(buffer) { context.write(wrapOutboundOut($0), promise: nil) }
+        outgoing.write(buffer, to: context)
     }
 
     func flush() {
         guard let context else { return }
-        if let held = outgoing.take() { context.write(wrapOutboundOut(held), promise: nil) }
-        context.flush()
+        outgoing.flush(context)
     }
 
     /// Closes the connection without telling the delegate (it has let go).

@@ -42,4 +42,22 @@ struct WriteCoalescer {
         defer { held = nil }
         return held
     }
+
+    /// Room to leave after a head for its body to join it: the body's declared length, if short.
+    static func room(forBodyOf head: HTTPHead) -> Int {
+        Int(min(head.contentLength ?? 0, Int64(limit)))
+    }
+}
+
+extension WriteCoalescer {
+    /// Writes `buffer` to `context`'s channel at the next `flush(_:)`.
+    mutating func write(_ buffer: ByteBuffer, to context: ChannelHandlerContext) {
+        write(buffer) { context.write(NIOAny($0), promise: nil) }
+    }
+
+    /// Writes what is held, then flushes the channel.
+    mutating func flush(_ context: ChannelHandlerContext) {
+        if let held = take() { context.write(NIOAny(held), promise: nil) }
+        context.flush()
+    }
 }

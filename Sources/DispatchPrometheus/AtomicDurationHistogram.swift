@@ -1,4 +1,5 @@
 import CoreMetrics
+import DispatchAgent
 import Prometheus
 import Synchronization
 
@@ -30,9 +31,9 @@ final class AtomicDurationHistogram: TimerHandler, Sendable {
         let bounds = buckets.sorted()
         self.name = name
         self.labels = labels
-        upperBounds = bounds.map { $0.components.seconds * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000 }
+        upperBounds = bounds.map(\.nanoseconds)
         boundLabels = bounds.map(\.bucketRepresentation)
-        renderedLabels = labels.map { "\($0.0)=\"\(Self.escaped($0.1))\"" }.joined(separator: ",")
+        renderedLabels = labels.map { "\($0.0)=\"\(PrometheusBackend.escaped($0.1, quotes: true))\"" }.joined(separator: ",")
         self.buckets = (0...bounds.count).map { _ in Cell() }
     }
 
@@ -57,20 +58,5 @@ final class AtomicDurationHistogram: TimerHandler, Sendable {
         output.append(contentsOf: "\(name)_bucket{\(renderedLabels)\(separator)le=\"+Inf\"} \(cumulative)\n".utf8)
         output.append(contentsOf: "\(name)_sum\(series) \(total)\n".utf8)
         output.append(contentsOf: "\(name)_count\(series) \(cumulative)\n".utf8)
-    }
-
-    /// A label value in the text format: backslash, double quote and line feed escaped.
-    static func escaped(_ value: String) -> String {
-        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else { return value }
-        var result = ""
-        for character in value {
-            switch character {
-            case "\\": result += "\\\\"
-            case "\"": result += "\\\""
-            case "\n": result += "\\n"
-            default: result.append(character)
-            }
-        }
-        return result
     }
 }

@@ -45,7 +45,7 @@ public struct PrometheusBackend: Sendable {
                 let nameEnd = line[nameStart...].firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
                 let name = String(decoding: line[nameStart..<nameEnd], as: UTF8.self)
                 if let text = help[name] {
-                    buffer.writeString("# HELP \(name) \(escaped(text))\n")
+                    buffer.writeString("# HELP \(name) \(escaped(text, quotes: false))\n")
                 }
             }
             buffer.writeBytes(line)
@@ -55,12 +55,16 @@ public struct PrometheusBackend: Sendable {
         return buffer
     }
 
-    static func escaped(_ help: String) -> String {
+    /// Text for the exposition: backslash and line feed escaped, and double quotes too in a
+    /// label value (`quotes`), which help text leaves as they are.
+    static func escaped(_ text: String, quotes: Bool) -> String {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\"")) }) else { return text }
         var result = ""
-        for character in help {
+        for character in text {
             switch character {
             case "\\": result += "\\\\"
             case "\n": result += "\\n"
+            case "\"" where quotes: result += "\\\""
             default: result.append(character)
             }
         }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import DispatchAgent
 import NIOCore
 import Prometheus
 import Testing
@@ -25,7 +26,7 @@ import Testing
         let ours = timers.histogram(name: "calls_seconds", labels: labels)
         for sample in samples {
             theirs.record(sample)
-            ours.recordNanoseconds(Int64(sample.components.seconds) * 1_000_000_000 + sample.components.attoseconds / 1_000_000_000)
+            ours.recordNanoseconds(sample.nanoseconds)
         }
         #expect(text(timers.emit) == text(registry.emit))
         #expect(text(timers.emit).contains("calls_seconds_bucket{function=\"fn\",note=\"a \\\"quoted\\\\ value\\nhere\",le=\"0.005\"} 2\n"))
