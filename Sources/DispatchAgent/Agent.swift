@@ -61,7 +61,7 @@ public final class Agent: Sendable {
         let state = state
         proxy = InvocationProxy(
             settings: proxySettings,
-            functionsNamespaces: { state.functionsNamespaces },
+            functionsNamespaces: state.functionsNamespaces,
             directory: { functions.record(namespace: $0, name: $1) },
             resolver: resolver ?? resolverFile?.resolver ?? .dns,
             statistics: statistics,

@@ -26,18 +26,22 @@ public final class AgentState: Sendable {
 
     private let state: Mutex<State>
 
+    /// The rules' functions namespaces, for the proxy, which checks them on every call.
+    public let functionsNamespaces: Published<[String]>
+
     public init(rules: Rules) {
         state = Mutex(State(rules: rules))
+        functionsNamespaces = Published(rules.functionsNamespaces)
     }
 
     public var rules: Rules {
         get { state.withLock { $0.rules } }
-        set { state.withLock { $0.rules = newValue } }
-    }
-
-    /// The rules' functions namespaces, without copying the rest of the rules (the proxy asks on every call).
-    public var functionsNamespaces: [String] {
-        state.withLock { $0.rules.functionsNamespaces }
+        set {
+            state.withLock { state in
+                state.rules = newValue
+                functionsNamespaces.value = newValue.functionsNamespaces
+            }
+        }
     }
 
     public var overrides: [String: NamespaceOverride] {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Direktiv's `Direktiv-Deadline` header: the RFC 3339 instant by which an action must finish.
 enum DirektivDeadline {
@@ -13,64 +14,80 @@ enum DirektivDeadline {
         } else {
             return nil
         }
+        return remaining(seconds: seconds, now: now)
+    }
+
+    /// The time left until the deadline `head` carries, read from its bytes.
+    static func remaining(in head: HTTPHead, now: Date? = nil) -> Duration? {
+        guard let field = head.fields.first(where: { $0.name == .direktivDeadline }) else { return nil }
+        let seconds = head.bytes.withUnsafeReadableBytes { raw in
+            secondsSince1970(UnsafeRawBufferPointer(rebasing: raw[field.valueRange]))
+        }
+        guard let seconds else { return remaining(head.string(field.valueRange), now: now) }
+        return remaining(seconds: seconds, now: now)
+    }
+
+    private static func remaining(seconds: Double, now: Date?) -> Duration {
         // `now` is read only here: most calls carry no deadline, and reading the clock costs.
-        return .milliseconds(Int64(((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)))
+        .milliseconds(Int64(((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)))
+    }
+
+    static func secondsSince1970(_ text: String) -> Double? {
+        var text = text
+        return text.withUTF8 { secondsSince1970(UnsafeRawBufferPointer($0)) }
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, the form Go's `time.RFC3339Nano` writes, read
     /// without Foundation: every call through the proxy carries one.
-    static func secondsSince1970(_ text: String) -> Double? {
-        var text = text
-        return text.withUTF8 { bytes -> Double? in
-            var index = 0
-            func number(_ digits: Int) -> Int? {
-                guard index + digits <= bytes.count else { return nil }
-                var value = 0
-                for _ in 0..<digits {
-                    let byte = bytes[index]
-                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
-                    index += 1
-                }
-                return value
-            }
-            func expect(_ options: UInt8...) -> Bool {
-                guard index < bytes.count, options.contains(bytes[index]) else { return false }
+    static func secondsSince1970(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        var index = 0
+        func number(_ digits: Int) -> Int? {
+            guard index + digits <= bytes.count else { return nil }
+            var value = 0
+            for _ in 0..<digits {
+                let byte = bytes[index]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
                 index += 1
-                return true
             }
-            guard let year = number(4), expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")), let day = number(2),
-                expect(UInt8(ascii: "T"), UInt8(ascii: "t")), let hour = number(2), expect(UInt8(ascii: ":")), let minute = number(2),
-                expect(UInt8(ascii: ":")), let second = number(2),
-                (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-            else { return nil }
-            var fraction = 0.0
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                var scale = 0.1
-                let start = index
-                while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
-                    fraction += Double(bytes[index] - UInt8(ascii: "0")) * scale
-                    scale /= 10
-                    index += 1
-                }
-                guard index > start else { return nil }
-            }
-            var offset = 0
-            if expect(UInt8(ascii: "Z"), UInt8(ascii: "z")) {
-                offset = 0
-            } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-                index += 1
-                guard let hours = number(2), expect(UInt8(ascii: ":")), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
-                offset = sign * (hours * 3600 + minutes * 60)
-            } else {
-                return nil
-            }
-            guard index == bytes.count else { return nil }
-            let days = daysSince1970(year: year, month: month, day: day)
-            return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
+            return value
         }
+        func expect(_ options: UInt8...) -> Bool {
+            guard index < bytes.count, options.contains(bytes[index]) else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")), let day = number(2),
+            expect(UInt8(ascii: "T"), UInt8(ascii: "t")), let hour = number(2), expect(UInt8(ascii: ":")), let minute = number(2),
+            expect(UInt8(ascii: ":")), let second = number(2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var fraction = 0.0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale = 0.1
+            let start = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                fraction += Double(bytes[index] - UInt8(ascii: "0")) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        var offset = 0
+        if expect(UInt8(ascii: "Z"), UInt8(ascii: "z")) {
+            offset = 0
+        } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            index += 1
+            guard let hours = number(2), expect(UInt8(ascii: ":")), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
+            offset = sign * (hours * 3600 + minutes * 60)
+        } else {
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+        let days = daysSince1970(year: year, month: month, day: day)
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
     }
 
     /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar.

@@ -236,8 +236,10 @@ extension HTTPHead {
             head.methodRange = line.lowerBound..<index
             index += 1
             let targetStart = index
-            while index < line.upperBound, raw[index] > 0x20, raw[index] < 0x7F { index += 1 }
-            guard index > targetStart, index < line.upperBound, raw[index] == UInt8(ascii: " ") else { throw .malformed("invalid request-target") }
+            guard let targetEnd = find(UInt8(ascii: " "), in: raw, from: index), targetEnd < line.upperBound, targetEnd > targetStart,
+                allVisibleASCII(raw, targetStart..<targetEnd)
+            else { throw .malformed("invalid request-target") }
+            index = targetEnd
             head.targetRange = targetStart..<index
             index += 1
             guard line.upperBound - index == 8 else { throw .malformed("invalid HTTP version") }
@@ -255,7 +257,7 @@ extension HTTPHead {
             if reasonStart < line.upperBound {
                 guard raw[reasonStart] == UInt8(ascii: " ") else { throw .malformed("invalid status line") }
                 reasonStart += 1
-                guard (reasonStart..<line.upperBound).allSatisfy({ isFieldValueCharacter(raw[$0]) }) else { throw .malformed("invalid reason phrase") }
+                guard allFieldValueCharacters(raw, reasonStart..<line.upperBound) else { throw .malformed("invalid reason phrase") }
             }
             head.reasonRange = reasonStart..<line.upperBound
         }
@@ -281,7 +283,7 @@ extension HTTPHead {
             while index < line.upperBound, raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
             var valueEnd = line.upperBound
             while valueEnd > index, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
-            if raw[index..<valueEnd].contains(where: { !isFieldValueCharacter($0) }) { throw .malformed("invalid field value") }
+            guard allFieldValueCharacters(raw, index..<valueEnd) else { throw .malformed("invalid field value") }
             let name = fieldName(UnsafeRawBufferPointer(rebasing: raw[nameRange]))
             let field = Field(name: name, nameRange: nameRange, valueRange: index..<valueEnd, lineRange: line.lowerBound..<line.upperBound + 2)
             head.fields.append(field)
@@ -324,24 +326,6 @@ extension HTTPHead {
             case 19: return `is`("proxy-authorization") ? .proxyAuthorization : .other
             default: return .other
             }
-        }
-
-        /// RFC 9110 tchar.
-        static func isTokenCharacter(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),
-                UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                return true
-            default:
-                return false
-            }
-        }
-
-        /// VCHAR, obs-text, SP and HTAB.
-        static func isFieldValueCharacter(_ byte: UInt8) -> Bool {
-            byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
         }
     }
 }

@@ -62,6 +62,8 @@ final class InvocationForwarder: ChannelDuplexHandler {
     var pool: UpstreamConnectionPool { resources.pool }
     var context: ChannelHandlerContext?
     var remote: String?
+    /// The fields added to this caller's requests for the function host it called last.
+    var addedFields: ProxyHeaders.AddedFields?
     var call: Call?
     var reading = Reading.head(searched: 0)
     /// Bytes read from the caller and not handled yet: a head in pieces, or the next request.
@@ -238,7 +240,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let started = ContinuousClock.now
         let target: ProxyTarget
         do {
-            target = try resources.targets.target(of: head, functionsNamespaces: proxy.functionsNamespaces())
+            target = try resources.targets.target(of: head, functionsNamespaces: proxy.functionsNamespaces)
         } catch {
             proxy.metrics.proxyRefused(error)
             return refuse(.forbidden, "direktiv-dispatch refused the request: \(error)", minorVersion: head.minorVersion, head: head)
@@ -258,7 +260,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
             replayLimit: proxy.settings.replayLimit,
             drainLimit: proxy.settings.earlyAnswerDrainLimit
         )
-        let remaining = DirektivDeadline.remaining(head.value(.direktivDeadline)) ?? proxy.settings.defaultDeadline
+        let remaining = DirektivDeadline.remaining(in: head) ?? proxy.settings.defaultDeadline
         let clock = InvocationClock(start: started, deadline: started + remaining, idleTimeout: proxy.settings.bodyIdleTimeout)
         let call = Call(head: head, target: target, record: record, meters: meters, started: started, machine: InvocationStateMachine(configuration), clock: clock)
         self.call = call
@@ -308,7 +310,8 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let pending = call.machine.connected()
         // Written per attempt (a retry sends it again), with room for a short body to join it.
         var upstreamHead = context!.channel.allocator.buffer(capacity: call.head.bytes.readableBytes + 160 + WriteCoalescer.room(forBodyOf: call.head))
-        ProxyHeaders.writeUpstreamHead(call.head, target: call.target, client: remote, into: &upstreamHead)
+        if addedFields?.host != call.target.host { addedFields = .init(host: call.target.host, client: remote) }
+        ProxyHeaders.writeUpstreamHead(call.head, target: call.target, added: addedFields!, into: &upstreamHead)
         connection.write(upstreamHead)
         for buffer in pending.body { connection.write(buffer) }
         // Within a read of the caller, the rest of what it sent goes out with the same flush.

@@ -32,7 +32,7 @@ public final class InvocationProxy: Sendable {
     }
 
     let settings: Settings
-    let functionsNamespaces: @Sendable () -> [String]
+    let functionsNamespaces: Published<[String]>
     let directory: @Sendable (String, String) -> FunctionRecord?
     let resolver: FunctionAddressResolver
     let statistics: InvocationStatistics
@@ -45,7 +45,7 @@ public final class InvocationProxy: Sendable {
 
     public init(
         settings: Settings,
-        functionsNamespaces: @escaping @Sendable () -> [String],
+        functionsNamespaces: Published<[String]>,
         directory: @escaping @Sendable (String, String) -> FunctionRecord?,
         resolver: FunctionAddressResolver,
         statistics: InvocationStatistics,
@@ -67,6 +67,9 @@ public final class InvocationProxy: Sendable {
         var targets = ProxyTargetCache()
         private let metrics: DispatchMetrics
         private var meters: [DispatchMetrics.InvocationLabels: DispatchMetrics.InvocationMeters] = [:]
+        /// The handles used last: calls repeat, and comparing labels that share their strings
+        /// costs less than hashing them.
+        private var lastMeters: DispatchMetrics.InvocationMeters?
 
         init(pool: UpstreamConnectionPool, metrics: DispatchMetrics) {
             self.pool = pool
@@ -75,12 +78,18 @@ public final class InvocationProxy: Sendable {
 
         /// The handles for `labels`; their number is bounded by the functions the agent knows.
         func meters(_ labels: DispatchMetrics.InvocationLabels) -> DispatchMetrics.InvocationMeters {
-            if let meters = meters[labels] { return meters }
-            // Functions come and go: a long-lived agent starts over rather than keep the departed.
-            if meters.count >= 10_000 { meters = [:] }
-            let made = metrics.invocationMeters(labels)
-            meters[labels] = made
-            return made
+            if let lastMeters, lastMeters.labels == labels { return lastMeters }
+            let found: DispatchMetrics.InvocationMeters
+            if let kept = meters[labels] {
+                found = kept
+            } else {
+                // Functions come and go: a long-lived agent starts over rather than keep the departed.
+                if meters.count >= 10_000 { meters = [:] }
+                found = metrics.invocationMeters(labels)
+                meters[labels] = found
+            }
+            lastMeters = found
+            return found
         }
     }
 

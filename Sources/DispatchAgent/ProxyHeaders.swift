@@ -25,14 +25,19 @@ public enum ProxyHeaders {
     /// The request head the function receives: the caller's method, the target's path, HTTP/1.1,
     /// the end-to-end fields as they came, then `Host` and the forwarding record.
     public static func writeUpstreamHead(_ head: HTTPHead, target: ProxyTarget, client: String?, into buffer: inout ByteBuffer) {
-        buffer.writeBytes(head.bytes.readableBytesView[head.bytes.readerIndex + head.methodRange.lowerBound..<head.bytes.readerIndex + head.methodRange.upperBound])
+        writeUpstreamHead(head, target: target, added: AddedFields(host: target.host, client: client), into: &buffer)
+    }
+
+    /// The request head the function receives, with `added` made for `target`'s host.
+    static func writeUpstreamHead(_ head: HTTPHead, target: ProxyTarget, added: AddedFields, into buffer: inout ByteBuffer) {
+        write(head.methodRange, of: head.bytes, into: &buffer)
         buffer.writeStaticString(" ")
         buffer.writeString(target.pathAndQuery)
         buffer.writeStaticString(" HTTP/1.1\r\n")
         var previousForwardedFor: [String] = []
         var previousForwarded: [String] = []
         var lengthWritten = false
-        var kept = KeptLines(head: head)
+        var kept = KeptLines(bytes: head.bytes)
         for field in head.fields {
             switch field.name {
             case .host, .expect:
@@ -45,14 +50,14 @@ public enum ProxyHeaders {
                 previousForwarded.append(head.string(field.valueRange))
                 continue
             case .contentLength:
-                // One value, however the caller listed it.
-                if !lengthWritten, let length = head.contentLength {
-                    kept.write(into: &buffer)
-                    buffer.writeStaticString("Content-Length: ")
-                    buffer.writeString(String(length))
-                    buffer.writeStaticString("\r\n")
-                    lengthWritten = true
-                }
+                // One value, however the caller listed it; a plain number passes as it came.
+                guard !lengthWritten, let length = head.contentLength else { continue }
+                lengthWritten = true
+                if isPlainNumber(field.valueRange, in: head.bytes) { break }
+                kept.write(into: &buffer)
+                buffer.writeStaticString("Content-Length: ")
+                buffer.writeString(String(length))
+                buffer.writeStaticString("\r\n")
                 continue
             default:
                 if isHopByHop(field.name) || isNamedByConnection(field, in: head) { continue }
@@ -60,10 +65,41 @@ public enum ProxyHeaders {
             kept.keep(field.lineRange, into: &buffer)
         }
         kept.write(into: &buffer)
-        buffer.writeStaticString("Host: ")
-        buffer.writeString(target.host)
+        if previousForwardedFor.isEmpty, previousForwarded.isEmpty {
+            buffer.writeImmutableBuffer(added.bytes)
+        } else {
+            AddedFields.write(host: target.host, client: added.client, previousForwardedFor: previousForwardedFor, previousForwarded: previousForwarded, into: &buffer)
+        }
         buffer.writeStaticString("\r\n")
-        if let client {
+    }
+
+    /// The fields the proxy adds to a request (`Host`, `X-Forwarded-For`, `Forwarded`) for one
+    /// function host and caller, written once: a caller's connection sends call after call to
+    /// the same few functions, and most requests bring no forwarding fields of their own.
+    struct AddedFields {
+        let host: String
+        let client: String?
+        /// The fields as they are sent when the request has no forwarding fields.
+        let bytes: ByteBuffer
+
+        init(host: String, client: String?) {
+            self.host = host
+            self.client = client
+            var bytes = ByteBuffer()
+            Self.write(host: host, client: client, previousForwardedFor: [], previousForwarded: [], into: &bytes)
+            self.bytes = bytes
+        }
+
+        /// The fields, after the forwarding values the request brought.
+        static func write(host: String, client: String?, previousForwardedFor: [String], previousForwarded: [String], into buffer: inout ByteBuffer) {
+            buffer.writeStaticString("Host: ")
+            buffer.writeString(host)
+            buffer.writeStaticString("\r\n")
+            guard let client else {
+                for value in previousForwardedFor { line("X-Forwarded-For", value, into: &buffer) }
+                for value in previousForwarded { line("Forwarded", value, into: &buffer) }
+                return
+            }
             buffer.writeStaticString("X-Forwarded-For: ")
             for value in previousForwardedFor {
                 buffer.writeString(value)
@@ -84,13 +120,14 @@ public enum ProxyHeaders {
                 buffer.writeString(client)
             }
             buffer.writeStaticString(";host=")
-            buffer.writeString(target.host)
+            buffer.writeString(host)
             buffer.writeStaticString(";proto=http\r\n")
-        } else {
-            for value in previousForwardedFor { line("X-Forwarded-For", value, into: &buffer) }
-            for value in previousForwarded { line("Forwarded", value, into: &buffer) }
         }
-        buffer.writeStaticString("\r\n")
+    }
+
+    /// Whether the value at `range` is digits only (not a list).
+    private static func isPlainNumber(_ range: Range<Int>, in bytes: ByteBuffer) -> Bool {
+        bytes.withUnsafeReadableBytes { raw in raw[range].allSatisfy(ASCII.isDigit) }
     }
 
     /// How the caller's copy of the answer is framed.
@@ -117,12 +154,12 @@ public enum ProxyHeaders {
         // space before the reason is required even when there is none (RFC 9112 §4).
         let code = 9..<12
         if head.reasonRange.lowerBound > code.upperBound {
-            write(code.lowerBound..<head.startLineEnd, of: head, into: &buffer)
+            write(code.lowerBound..<head.startLineEnd, of: head.bytes, into: &buffer)
         } else {
-            write(code, of: head, into: &buffer)
+            write(code, of: head.bytes, into: &buffer)
             buffer.writeStaticString(" \r\n")
         }
-        var kept = KeptLines(head: head)
+        var kept = KeptLines(bytes: head.bytes)
         for field in head.fields {
             switch field.name {
             case .transferEncoding where framing.dechunked:
@@ -159,18 +196,20 @@ public enum ProxyHeaders {
         }
     }
 
-    static func write(_ range: Range<Int>, of head: HTTPHead, into buffer: inout ByteBuffer) {
-        head.bytes.withUnsafeReadableBytes { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    /// Writes `range` of a head's `bytes` (offsets from their reader index).
+    static func write(_ range: Range<Int>, of bytes: ByteBuffer, into buffer: inout ByteBuffer) {
+        bytes.withUnsafeReadableBytes { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
     /// Field lines that pass unchanged, copied one run of adjacent lines at a time: most lines
     /// pass, and each separate write costs more than the bytes it copies.
     struct KeptLines {
-        let head: HTTPHead
+        /// The head's bytes.
+        let bytes: ByteBuffer
         private var run: Range<Int>?
 
-        init(head: HTTPHead) {
-            self.head = head
+        init(bytes: ByteBuffer) {
+            self.bytes = bytes
         }
 
         /// Keeps `line`; lines come in the head's order.
@@ -187,7 +226,7 @@ public enum ProxyHeaders {
         mutating func write(into buffer: inout ByteBuffer) {
             guard let current = run else { return }
             run = nil
-            ProxyHeaders.write(current, of: head, into: &buffer)
+            ProxyHeaders.write(current, of: bytes, into: &buffer)
         }
     }
 

@@ -186,6 +186,14 @@ enum ASCII {
         }
     }
 
+    /// Whether `bytes` spell `lowercased` in any case: the head parser's form, for every field name.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
+        guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+        let expected = lowercased.utf8Start
+        for index in 0..<bytes.count where lowercase(bytes[index]) != expected[index] { return false }
+        return true
+    }
+
     /// Whether `bytes` spell `lowercased` (lower-case bytes) in any case.
     static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, lowercasedBytes lowercased: some Collection<UInt8>) -> Bool {
         bytes.count == lowercased.count && zip(bytes, lowercased).allSatisfy { lowercase($0) == $1 }

@@ -15,17 +15,36 @@ struct ProxyTargetCache {
     static let maximumTargetBytes = 256
 
     private var namespaces: [String] = []
+    /// The version of `namespaces` when they came from a `Published` value; 0 before.
+    private var namespacesVersion = 0
     private var targets: [ByteBuffer: ProxyTarget] = [:]
 
     /// Targets kept now.
     var count: Int { targets.count }
 
+    /// Resolves `head`'s target as `ProxyTarget.resolve` does, with the namespaces published now.
+    mutating func target(of head: HTTPHead, functionsNamespaces: Published<[String]>) throws(ProxyTarget.Refusal) -> ProxyTarget {
+        if let (version, namespaces) = functionsNamespaces.ifChanged(since: namespacesVersion) {
+            namespacesVersion = version
+            use(namespaces)
+        }
+        return try target(of: head)
+    }
+
     /// Resolves `head`'s target as `ProxyTarget.resolve` does.
     mutating func target(of head: HTTPHead, functionsNamespaces: [String]) throws(ProxyTarget.Refusal) -> ProxyTarget {
-        if namespaces != functionsNamespaces {
-            namespaces = functionsNamespaces
-            targets.removeAll()
-        }
+        use(functionsNamespaces)
+        return try target(of: head)
+    }
+
+    private mutating func use(_ functionsNamespaces: [String]) {
+        guard namespaces != functionsNamespaces else { return }
+        namespaces = functionsNamespaces
+        targets.removeAll()
+    }
+
+    private mutating func target(of head: HTTPHead) throws(ProxyTarget.Refusal) -> ProxyTarget {
+        let functionsNamespaces = namespaces
         let key = head.bytes.getSlice(at: head.bytes.readerIndex + head.targetRange.lowerBound, length: head.targetRange.count)!
         if let target = targets[key] {
             try ProxyTarget.check(method: head.method)

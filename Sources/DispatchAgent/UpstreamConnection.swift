@@ -27,9 +27,29 @@ final class UpstreamConnection: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// A function's address: the pools' key.
     struct Key: Hashable, Sendable {
-        var host: String
-        var port: Int
+        let host: String
+        let port: Int
+        /// Computed once: a call's key is looked up when it leases and when it gives back.
+        private let hash: Int
+
+        init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+            var hasher = Hasher()
+            hasher.combine(host)
+            hasher.combine(port)
+            hash = hasher.finalize()
+        }
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.hash == rhs.hash && lhs.port == rhs.port && lhs.host == rhs.host
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(hash)
+        }
     }
 
     private enum Response {

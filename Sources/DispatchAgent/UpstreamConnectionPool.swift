@@ -17,7 +17,14 @@ final class UpstreamConnectionPool {
 
     let eventLoop: any EventLoop
     let settings: Settings
-    private var idle: [UpstreamConnection.Key: [UpstreamConnection]] = [:]
+    /// The idle connections of one address, most recently given back last.
+    private final class Idle {
+        var connections: [UpstreamConnection] = []
+    }
+
+    /// Lists stay when they empty (addresses are few, and the sweep drops empty ones), so that a
+    /// lease and a release change a list in place instead of the dictionary.
+    private var idle: [UpstreamConnection.Key: Idle] = [:]
     private var sweep: Scheduled<Void>?
     private var isShutDown = false
 
@@ -27,11 +34,12 @@ final class UpstreamConnectionPool {
     }
 
     /// Idle connections waiting, over all addresses.
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
 
     /// An open idle connection to `key`, now leased to the caller, or `nil`.
     func lease(_ key: UpstreamConnection.Key) -> UpstreamConnection? {
-        while let connection = idle[key]?.popLast() {
+        guard let waiting = idle[key] else { return nil }
+        while let connection = waiting.connections.popLast() {
             connection.pool = nil
             if connection.isOpen { return connection }
         }
@@ -67,21 +75,27 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
         connection.end()
-        guard !isShutDown, connection.isOpen, idle[connection.key, default: []].count < settings.maximumIdlePerHost else {
+        let waiting: Idle
+        if let existing = idle[connection.key] {
+            waiting = existing
+        } else {
+            waiting = Idle()
+            idle[connection.key] = waiting
+        }
+        guard !isShutDown, connection.isOpen, waiting.connections.count < settings.maximumIdlePerHost else {
             connection.close()
             return
         }
         connection.idleSince = .now()
         connection.pool = self
-        idle[connection.key, default: []].append(connection)
+        waiting.connections.append(connection)
         if sweep == nil { scheduleSweep(at: connection.idleSince + settings.idleTimeout) }
     }
 
     /// An idle connection closed (the function's server ended it).
     func closed(_ connection: UpstreamConnection) {
-        guard var waiting = idle[connection.key], let index = waiting.firstIndex(where: { $0 === connection }) else { return }
-        waiting.remove(at: index)
-        idle[connection.key] = waiting.isEmpty ? nil : waiting
+        guard let waiting = idle[connection.key], let index = waiting.connections.firstIndex(where: { $0 === connection }) else { return }
+        waiting.connections.remove(at: index)
     }
 
     /// Closes every idle connection; connections given back later close too.
@@ -89,7 +103,7 @@ final class UpstreamConnectionPool {
         isShutDown = true
         sweep?.cancel()
         sweep = nil
-        let all = idle.values.flatMap { $0 }
+        let all = idle.values.flatMap(\.connections)
         idle = [:]
         for connection in all {
             connection.pool = nil
@@ -109,14 +123,14 @@ final class UpstreamConnectionPool {
         var next: NIODeadline?
         for (key, waiting) in idle {
             // Oldest first: each list is in the order the connections were given back.
-            let expired = waiting.prefix { now - $0.idleSince >= settings.idleTimeout }
+            let expired = waiting.connections.prefix { now - $0.idleSince >= settings.idleTimeout }
             for connection in expired {
                 connection.pool = nil
                 connection.close()
             }
-            let kept = Array(waiting.dropFirst(expired.count))
-            idle[key] = kept.isEmpty ? nil : kept
-            if let oldest = kept.first {
+            waiting.connections.removeFirst(expired.count)
+            if waiting.connections.isEmpty { idle[key] = nil }
+            if let oldest = waiting.connections.first {
                 next = min(next ?? oldest.idleSince + settings.idleTimeout, oldest.idleSince + settings.idleTimeout)
             }
         }

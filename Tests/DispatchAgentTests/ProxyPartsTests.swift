@@ -272,6 +272,13 @@ enum TestSupportPorts {
         #expect(DirektivDeadline.remaining("2026-11-25T09:59:59Z", now: now) == .seconds(-1))
         #expect(DirektivDeadline.remaining("tomorrow", now: now) == nil)
         #expect(DirektivDeadline.remaining(nil, now: now) == nil)
+        // From a request's bytes, as the proxy reads it on every call.
+        func head(_ fields: String) throws -> HTTPHead {
+            try HTTPHead(parsing: ByteBuffer(string: "POST / HTTP/1.1\r\n\(fields)\r\n"), kind: .request)
+        }
+        #expect(DirektivDeadline.remaining(in: try head("direktiv-deadline: 2026-11-25T10:00:30.5Z\r\n"), now: now) == .milliseconds(30500))
+        #expect(DirektivDeadline.remaining(in: try head("Direktiv-Deadline: tomorrow\r\n"), now: now) == nil)
+        #expect(DirektivDeadline.remaining(in: try head("Host: x\r\n"), now: now) == nil)
     }
 
     /// The fast reader agrees with Foundation on every form Go's RFC 3339 writers produce, and

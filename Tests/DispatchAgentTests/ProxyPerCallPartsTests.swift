@@ -46,6 +46,24 @@ import Testing
         #expect(cache.count == 0)
     }
 
+    @Test func publishedNamespacesAreReadAgainOnlyWhenTheyChange() throws {
+        let published = Published(["team-a"])
+        var cache = ProxyTargetCache()
+        let head = try head("POST", "http://fn.team-a/")
+        func resolve() -> Result<ProxyTarget, ProxyTarget.Refusal> {
+            Result { () throws(ProxyTarget.Refusal) in try cache.target(of: head, functionsNamespaces: published) }
+        }
+        #expect(try resolve().get().namespace == "team-a")
+        let version = try #require(published.ifChanged(since: 0)).version
+        published.value = ["team-a"]
+        #expect(published.ifChanged(since: version) == nil)
+        // The rules reloaded without the namespace: the kept target must not let calls through.
+        published.value = ["team-b"]
+        #expect(published.ifChanged(since: version)?.value == ["team-b"])
+        #expect(resolve() == .failure(.namespace("team-a")))
+        #expect(cache.count == 0)
+    }
+
     @Test func theCacheStaysBounded() throws {
         var cache = ProxyTargetCache()
         for index in 0..<(ProxyTargetCache.capacity + 10) {
@@ -99,5 +117,80 @@ import Testing
         coalescer.write(buffer(20, 2)) { emitted.append($0) }
         #expect(emitted == [buffer(WriteCoalescer.limit - 10, 1)])
         #expect(coalescer.take() == buffer(20, 2))
+    }
+}
+
+/// The head parser's byte classes, checked eight bytes at a time, against their definitions.
+@Suite struct HeadByteClassesTests {
+    typealias Parser = HTTPHead.Parser
+
+    @Test func tokenCharactersAreRFC9110sTchar() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8.min...UInt8.max {
+            #expect(Parser.isTokenCharacter(byte) == tchar.contains(byte), "byte \(byte)")
+        }
+    }
+
+    /// Every byte value at every position of runs up to 19 bytes: the word path, the tail and their seam.
+    @Test func runsAreCheckedLikeTheirBytes() {
+        for length in 1...19 {
+            for position in 0..<length {
+                for byte in UInt8.min...UInt8.max {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length + 2)
+                    bytes[1 + position] = byte
+                    bytes.withUnsafeBytes { raw in
+                        let range = 1..<1 + length
+                        #expect(Parser.allFieldValueCharacters(raw, range) == Parser.isFieldValueCharacter(byte))
+                        #expect(Parser.allVisibleASCII(raw, range) == (byte > 0x20 && byte < 0x7F))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func wordTestsAgreeWithTheirBytes() {
+        var generator = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = [0x00, 0x01, 0x09, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF]
+        for _ in 0..<20_000 {
+            let bytes = (0..<8).map { _ in Bool.random(using: &generator) ? interesting.randomElement(using: &generator)! : UInt8.random(in: 0...255, using: &generator) }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            #expect(Parser.Word.hasByte(below: 0x20, in: word) == bytes.contains { $0 < 0x20 }, "\(bytes)")
+            #expect(Parser.Word.hasByte(below: 0x21, in: word) == bytes.contains { $0 < 0x21 }, "\(bytes)")
+            #expect(Parser.Word.hasByte(above: 0x7E, in: word) == bytes.contains { $0 > 0x7E }, "\(bytes)")
+            #expect(Parser.Word.hasByte(equalTo: 0x7F, in: word) == bytes.contains(0x7F), "\(bytes)")
+        }
+    }
+}
+
+/// The fields a caller's connection adds to every request, written once per function host.
+@Suite struct AddedFieldsTests {
+    let target = ProxyTarget(function: "fn", namespace: "ns", host: "fn.ns", pathAndQuery: "/")
+
+    func written(_ text: String, added: ProxyHeaders.AddedFields?) throws -> String {
+        let head = try HTTPHead(parsing: ByteBuffer(string: text), kind: .request)
+        var buffer = ByteBuffer()
+        if let added {
+            ProxyHeaders.writeUpstreamHead(head, target: target, added: added, into: &buffer)
+        } else {
+            ProxyHeaders.writeUpstreamHead(head, target: target, client: "10.0.0.7", into: &buffer)
+        }
+        return String(buffer: buffer)
+    }
+
+    @Test func reusedFieldsStillCarryTheForwardingValuesARequestBrought() throws {
+        let added = ProxyHeaders.AddedFields(host: target.host, client: "10.0.0.7")
+        for text in [
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.1\r\nForwarded: for=192.0.2.1\r\n\r\n",
+            "POST / HTTP/1.1\r\nForwarded: for=192.0.2.1\r\n\r\n",
+        ] {
+            #expect(try written(text, added: added) == written(text, added: nil))
+        }
+        #expect(try written("POST / HTTP/1.1\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n", added: added).contains("X-Forwarded-For: 192.0.2.1, 10.0.0.7\r\n"))
+    }
+
+    @Test func aPlainContentLengthPassesAsItCame() throws {
+        let text = try written("POST / HTTP/1.1\r\ncontent-length:   7\r\n\r\n", added: nil)
+        #expect(text == "POST / HTTP/1.1\r\ncontent-length:   7\r\nHost: fn.ns\r\nX-Forwarded-For: 10.0.0.7\r\nForwarded: for=10.0.0.7;host=fn.ns;proto=http\r\n\r\n")
     }
 }
