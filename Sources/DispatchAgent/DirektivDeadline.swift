@@ -5,30 +5,28 @@ import NIOCore
 enum DirektivDeadline {
     /// The time left until the header's deadline, or `nil` when the header is absent or unreadable.
     static func remaining(_ header: String?, now: Date? = nil) -> Duration? {
-        guard let header, !header.isEmpty else { return nil }
-        let seconds: Double
-        if let parsed = secondsSince1970(header) {
-            seconds = parsed
-        } else if let date = (try? Date(header, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) ?? (try? Date(header, strategy: .iso8601)) {
-            seconds = date.timeIntervalSince1970
-        } else {
-            return nil
-        }
+        guard let header, !header.isEmpty, let seconds = secondsSince1970(header) ?? foundationSeconds(header) else { return nil }
         return remaining(seconds: seconds, now: now)
     }
 
     /// The time left until the deadline `head` carries, read from its bytes.
     static func remaining(in head: HTTPHead, now: Date? = nil) -> Duration? {
         guard let field = head.fields.first(where: { $0.name == .direktivDeadline }) else { return nil }
-        let seconds = head.bytes.withUnsafeReadableBytes { raw in
+        let fast = head.bytes.withUnsafeReadableBytes { raw in
             secondsSince1970(UnsafeRawBufferPointer(rebasing: raw[field.valueRange]))
         }
-        guard let seconds else { return remaining(head.string(field.valueRange), now: now) }
+        guard let seconds = fast ?? foundationSeconds(head.string(field.valueRange)) else { return nil }
         return remaining(seconds: seconds, now: now)
     }
 
+    /// Other ISO 8601 spellings, through Foundation.
+    private static func foundationSeconds(_ text: String) -> Double? {
+        let date = (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) ?? (try? Date(text, strategy: .iso8601))
+        return date?.timeIntervalSince1970
+    }
+
     private static func remaining(seconds: Double, now: Date?) -> Duration {
-        // `now` is read only here: most calls carry no deadline, and reading the clock costs.
+        // The wall clock is read only when there is a deadline to compare it with.
         .milliseconds(Int64(((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)))
     }
 

@@ -26,7 +26,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let started: ContinuousClock.Instant
         var machine: InvocationStateMachine
         var clock: InvocationClock
-        var key = UpstreamConnection.Key(host: "", port: 0)
+        var key = UpstreamConnection.Key.unresolved
         var upstream: UpstreamConnection?
         var upstreamReused = false
         /// The caller's connection ends with this answer.

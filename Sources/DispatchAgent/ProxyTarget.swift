@@ -181,16 +181,13 @@ enum ASCII {
     /// Whether `bytes` spell `lowercased` in any case; `lowercased` must be lower-case.
     static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lowercased: StaticString) -> Bool {
         guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
-        return lowercased.withUTF8Buffer { expected in
-            zip(bytes, expected).allSatisfy { lowercase($0) == $1 }
-        }
-    }
-
-    /// Whether `bytes` spell `lowercased` in any case: the head parser's form, for every field name.
-    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
-        guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+        // An index loop, not `zip`: the head parser compares every field name with this.
         let expected = lowercased.utf8Start
-        for index in 0..<bytes.count where lowercase(bytes[index]) != expected[index] { return false }
+        var offset = 0
+        for byte in bytes {
+            guard lowercase(byte) == expected[offset] else { return false }
+            offset += 1
+        }
         return true
     }
 

@@ -15,7 +15,7 @@ struct ProxyTargetCache {
     static let maximumTargetBytes = 256
 
     private var namespaces: [String] = []
-    /// The version of `namespaces` when they came from a `Published` value; 0 before.
+    /// The version `namespaces` came with; 0 before the first call.
     private var namespacesVersion = 0
     private var targets: [ByteBuffer: ProxyTarget] = [:]
 
@@ -23,34 +23,19 @@ struct ProxyTargetCache {
     var count: Int { targets.count }
 
     /// Resolves `head`'s target as `ProxyTarget.resolve` does, with the namespaces published now.
-    mutating func target(of head: HTTPHead, functionsNamespaces: Published<[String]>) throws(ProxyTarget.Refusal) -> ProxyTarget {
-        if let (version, namespaces) = functionsNamespaces.ifChanged(since: namespacesVersion) {
+    mutating func target(of head: HTTPHead, functionsNamespaces published: Published<[String]>) throws(ProxyTarget.Refusal) -> ProxyTarget {
+        // A new version is a changed value (`Published` keeps its version for an equal one).
+        if let (version, changed) = published.ifChanged(since: namespacesVersion) {
             namespacesVersion = version
-            use(namespaces)
+            namespaces = changed
+            targets.removeAll()
         }
-        return try target(of: head)
-    }
-
-    /// Resolves `head`'s target as `ProxyTarget.resolve` does.
-    mutating func target(of head: HTTPHead, functionsNamespaces: [String]) throws(ProxyTarget.Refusal) -> ProxyTarget {
-        use(functionsNamespaces)
-        return try target(of: head)
-    }
-
-    private mutating func use(_ functionsNamespaces: [String]) {
-        guard namespaces != functionsNamespaces else { return }
-        namespaces = functionsNamespaces
-        targets.removeAll()
-    }
-
-    private mutating func target(of head: HTTPHead) throws(ProxyTarget.Refusal) -> ProxyTarget {
-        let functionsNamespaces = namespaces
         let key = head.bytes.getSlice(at: head.bytes.readerIndex + head.targetRange.lowerBound, length: head.targetRange.count)!
         if let target = targets[key] {
             try ProxyTarget.check(method: head.method)
             return target
         }
-        let target = try ProxyTarget.resolve(method: head.method, target: head.target, functionsNamespaces: functionsNamespaces)
+        let target = try ProxyTarget.resolve(method: head.method, target: head.target, functionsNamespaces: namespaces)
         guard key.readableBytes <= Self.maximumTargetBytes else { return target }
         if targets.count >= Self.capacity { targets.removeAll(keepingCapacity: true) }
         // A copy: the key must not keep the connection's whole read buffer alive.

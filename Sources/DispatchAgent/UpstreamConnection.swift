@@ -43,6 +43,9 @@ final class UpstreamConnection: ChannelDuplexHandler {
             hash = hasher.finalize()
         }
 
+        /// A call's key before its function resolved.
+        static let unresolved = Key(host: "", port: 0)
+
         static func == (lhs: Key, rhs: Key) -> Bool {
             lhs.hash == rhs.hash && lhs.port == rhs.port && lhs.host == rhs.host
         }

@@ -75,20 +75,20 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
         connection.end()
-        let waiting: Idle
-        if let existing = idle[connection.key] {
-            waiting = existing
-        } else {
-            waiting = Idle()
-            idle[connection.key] = waiting
-        }
-        guard !isShutDown, connection.isOpen, waiting.connections.count < settings.maximumIdlePerHost else {
+        let waiting = idle[connection.key]
+        guard !isShutDown, connection.isOpen, (waiting?.connections.count ?? 0) < settings.maximumIdlePerHost else {
             connection.close()
             return
         }
         connection.idleSince = .now()
         connection.pool = self
-        waiting.connections.append(connection)
+        if let waiting {
+            waiting.connections.append(connection)
+        } else {
+            let list = Idle()
+            list.connections.append(connection)
+            idle[connection.key] = list
+        }
         if sweep == nil { scheduleSweep(at: connection.idleSince + settings.idleTimeout) }
     }
 
