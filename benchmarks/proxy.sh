@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Invocation proxy benchmark. The agent (release build, `serve` beside `sim`), nginx
 # (proxy_pass with upstream keepalive) and HAProxy stand side by side in front of the same fast
-# upstream (an nginx answering 200 with a small JSON body) on loopback, plus the direct path.
-# wrk sends Direktiv-like POSTs at fixed connections; runs alternate between the four paths and
-# the medians of ROUNDS runs are printed with the agent/nginx ratios. Then the agent's memory:
+# upstream (an nginx answering 200 with a small JSON body) on loopback, plus the direct path and,
+# for reference, nginx with its workers pinned to CPUs. wrk sends Direktiv-like POSTs at fixed
+# connections; runs alternate between the paths and the medians of ROUNDS runs are printed with
+# the agent/nginx ratios. Then the agent's memory:
 # its RSS before, during and after load, and while 100 MiB bodies stream through it.
 # Everything shares the machine's cores (2 here), wrk included.
 #
@@ -22,7 +23,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-upstream=18180; nginx_port=18181; haproxy_port=18182; agent_port=18183; admin_port=18184; webhook_port=18185; sink_port=18186
+upstream=18180; nginx_port=18181; haproxy_port=18182; agent_port=18183; admin_port=18184; webhook_port=18185; sink_port=18186; pinned_port=18187
 ns=direktiv-services-direktiv; fn=bench
 
 # The fast upstream and nginx as a proxy, one nginx process each.
@@ -117,9 +118,16 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=direktiv-dispatch -days 1 -k
     --bind-address 127.0.0.1 --proxy-port $agent_port --admin-port $admin_port --webhook-port $webhook_port \
     --resolver-file "$work/resolver.json" --log-level warning > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-for port in $upstream $nginx_port $haproxy_port; do
+for port in $upstream $nginx_port $haproxy_port $pinned_port; do
     for _ in $(seq 1 100); do curl -fs -o /dev/null -X POST -d '{}' "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
+
+# nginx again with its workers pinned to CPUs (`worker_cpu_affinity auto`), as the agent pins
+# its loops by default on a machine whose CPUs it may all use (ProxyCPUAffinity).
+mkdir -p "$work/ngxp"
+sed -e "s#$work/ngx#$work/ngxp#g" -e "s/127.0.0.1:$nginx_port/127.0.0.1:$pinned_port/" \
+    -e 's/^worker_processes 2;/worker_processes 2;\nworker_cpu_affinity auto;/' "$work/ngx/nginx.conf" > "$work/ngxp/nginx.conf"
+nginx -c "$work/ngxp/nginx.conf" -p "$work/ngxp" -g 'daemon off;' & pids+=($!)
 
 # The agent is called as Direktiv calls it (absolute form through HTTP_PROXY would need a
 # forward-proxy-aware load generator; the reverse form takes the same path through the agent).
@@ -128,7 +136,9 @@ declare -A url=(
     [agent]="http://127.0.0.1:$agent_port/functions/$ns/$fn/"
     [nginx]="http://127.0.0.1:$nginx_port/"
     [haproxy]="http://127.0.0.1:$haproxy_port/"
+    [nginx-pinned]="http://127.0.0.1:$pinned_port/"
 )
+paths="direct agent nginx haproxy nginx-pinned"
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"input":{"name":"direktiv","items":[1,2,3]}}'
@@ -147,10 +157,10 @@ peak=$rss_start
 ( while kill -0 "$agent" 2>/dev/null; do rss >> "$work/rss.samples"; sleep 0.5; done ) & pids+=($!)
 
 results="$work/results.tsv"
-for path in direct agent nginx haproxy; do wrk -t1 -c16 -d2s -s "$work/post.lua" "${url[$path]}" >/dev/null; done
+for path in $paths; do wrk -t1 -c16 -d2s -s "$work/post.lua" "${url[$path]}" >/dev/null; done
 for connections in $CONNECTIONS; do
     for round in $(seq 1 "$ROUNDS"); do
-        for path in direct agent nginx haproxy; do
+        for path in $paths; do
             out=$(wrk -t1 -c"$connections" -d"${DURATION}s" --latency -s "$work/post.lua" "${url[$path]}")
             rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
             p50=$(echo "$out" | awk '$1=="50%" {print $2}')
@@ -170,8 +180,12 @@ for _ in 1 2 3; do
 done
 rss_bodies=$(sort -n "$work/rss.samples" | tail -1)
 rss_end=$(rss)
+# Where the agent's event loops may run (pinned: one CPU each).
+loops=$(for task in /proc/$agent/task/*; do
+    [[ $(cat "$task/comm") == NIO-ELT-* ]] && printf '%s:%s ' "$(cat "$task/comm")" "$(awk '/^Cpus_allowed_list/ {print $2}' "$task/status")"
+done)
 
-python3 - "$results" "$rss_start" "$rss_load" "$rss_bodies" "$rss_end" <<'PY'
+python3 - "$results" "$rss_start" "$rss_load" "$rss_bodies" "$rss_end" "$loops" <<'PY'
 import statistics, sys
 from collections import defaultdict
 def ms(text):
@@ -190,18 +204,20 @@ for line in open(sys.argv[1]):
 print("| connections | path | requests/s (median) | p50 ms | p99 ms | runs |")
 print("|---:|---|---:|---:|---:|---:|")
 for c in sorted({c for c, _ in runs}):
-    for path in ("direct", "agent", "nginx", "haproxy"):
+    for path in ("direct", "agent", "nginx", "haproxy", "nginx-pinned"):
         r = runs[(c, path)]
         note = (" errors: " + "; ".join(sorted(errors[(c, path)]))) if errors[(c, path)] else ""
         print(f"| {c} | {path} | {statistics.median(x[0] for x in r):,.0f} | {statistics.median(x[1] for x in r):.3f} | {statistics.median(x[2] for x in r):.3f} | {len(r)} |{note}")
 print()
-print("| connections | agent/nginx requests/s | agent/nginx p99 | agent/haproxy requests/s |")
-print("|---:|---:|---:|---:|")
+print("| connections | agent/nginx requests/s | agent/nginx p99 | agent/haproxy requests/s | agent/nginx-pinned requests/s | agent/nginx-pinned p99 |")
+print("|---:|---:|---:|---:|---:|---:|")
 for c in sorted({c for c, _ in runs}):
-    a, n, h = (runs[(c, p)] for p in ("agent", "nginx", "haproxy"))
+    a, n, h, np = (runs[(c, p)] for p in ("agent", "nginx", "haproxy", "nginx-pinned"))
     rps = lambda r: statistics.median(x[0] for x in r)
     p99 = lambda r: statistics.median(x[2] for x in r)
-    print(f"| {c} | {rps(a) / rps(n):.2f} | {p99(a) / p99(n):.2f} | {rps(a) / rps(h):.2f} |")
+    print(f"| {c} | {rps(a) / rps(n):.2f} | {p99(a) / p99(n):.2f} | {rps(a) / rps(h):.2f} | {rps(a) / rps(np):.2f} | {p99(a) / p99(np):.2f} |")
+print()
+print(f"agent event loops (thread: allowed CPUs): {sys.argv[6].strip() or 'none found'}")
 start, load, bodies, end = (int(x) / 1024 for x in sys.argv[2:6])
 print()
 print(f"agent RSS: {start:.0f} MiB at start, {load:.0f} MiB peak under load, {bodies:.0f} MiB peak while 3 x 100 MiB bodies streamed, {end:.0f} MiB at the end")

@@ -501,9 +501,13 @@ def scenario_other_options(chart, values_rules):
         "webhook": {"failurePolicy": "Ignore", "objectSelector": None}, "podDisruptionBudget": {"enabled": False},
         "imagePullSecrets": [{"name": "pull"}], "podAnnotations": {"a": "b"}, "nodeSelector": {"pool": "system"},
         "tolerations": [{"key": "dedicated", "operator": "Exists"}], "priorityClassName": "system-cluster-critical",
+        "agent": {"proxyThreads": 2, "proxyCPUAffinity": "off"},
     }
     objects, _ = render(chart, values)
     deployment, container, webhook = check_common(objects, merged(values_rules, values["rules"]))
+    env = {v["name"]: v.get("value") for v in container["env"]}
+    check(env.get("DISPATCH_PROXY_THREADS") == "2" and env.get("DISPATCH_PROXY_CPU_AFFINITY") == "off",
+          "agent.proxyThreads and agent.proxyCPUAffinity reach the container's environment")
     pod = deployment["spec"]["template"]["spec"]
     for namespace in ("fns-a", "fns-b"):
         one(objects, "RoleBinding", f"{RELEASE}-functions", namespace)
@@ -556,6 +560,7 @@ def scenario_refusals(chart):
         ("rulesYaml that is not a mapping", {"rulesYaml": "- a\n- b\n"}, "rulesYaml is not a YAML mapping"),
         ("failurePolicy Maybe", {"webhook": {"failurePolicy": "Maybe"}}, "/webhook/failurePolicy"),
         ("timeoutSeconds 31", {"webhook": {"timeoutSeconds": 31}}, "/webhook/timeoutSeconds"),
+        ("proxyCPUAffinity always", {"agent": {"proxyCPUAffinity": "always"}}, "/agent/proxyCPUAffinity"),
         ("the agent's namespace as a functions namespace", {"rules": {"functionsNamespaces": [NAMESPACE]}},
          "must not contain the agent's own namespace"),
         ("a functions namespace as target namespace", {"direktiv": {"functionsTargetNamespace": FUNCTIONS_NS}},
@@ -594,7 +599,8 @@ def scenario_agent(chart, binary):
     monitored, _ = render(chart, {"serviceMonitor": {"enabled": True}})
     chart_agent_check.check_agent(binary, objects, monitored, check, one, RELEASE, NAMESPACE)
     # The optional variables too, as the chart renders them.
-    options, _ = render(chart, {"direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"}})
+    options, _ = render(chart, {"direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"},
+                                "agent": {"proxyThreads": 2, "proxyCPUAffinity": "off"}})
     _, container = container_of(options)
     help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, check=True).stdout
     known = set(re.findall(r"\[(DISPATCH_[A-Z_]+)\]", help_text))

@@ -130,7 +130,7 @@ public final class Agent: Sendable {
         services += [
             try WebhookServer.application(
                 controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
-            ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads, logger: logger, onRunning: ports.onProxy),
+            ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads, cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
             AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
         ]
         return services

@@ -19,6 +19,8 @@ public struct AgentSettings: Sendable {
     public var sidecarImage: String?
     /// Event loops serving proxied calls.
     public var proxyThreads = ProxyServer.defaultThreads
+    /// Whether the proxy's event loops are pinned to CPUs.
+    public var proxyCPUAffinity = ProxyCPUAffinity.auto
     public var connectTimeout: Duration = .seconds(1)
     public var defaultDeadline: Duration = .seconds(300)
     /// Longest pause in a request or response body before the call is cut.

@@ -16,12 +16,14 @@ import ServiceLifecycle
 /// webhook and the admin server then never delay a proxied call, and the number of loops is set
 /// for the proxy alone (`threads`). The default is one loop per core: on 2 cores, 2 loops served
 /// as many requests as 3 or 4 and had the lowest p99 at 64 connections, since a loop never waits
-/// for a core behind another loop (BENCHMARKS.md).
+/// for a core behind another loop (BENCHMARKS.md). Where the process owns exactly that many
+/// CPUs, each loop is pinned to one of them (`ProxyCPUAffinity`).
 public struct ProxyServer: Service {
     let proxy: InvocationProxy
     let host: String
     let port: Int
     let threads: Int
+    let cpuAffinity: ProxyCPUAffinity
     let idleTimeout: Duration
     let logger: Logger
     let onRunning: @Sendable (Int) async -> Void
@@ -30,14 +32,15 @@ public struct ProxyServer: Service {
     public static var defaultThreads: Int { System.coreCount }
 
     public init(
-        proxy: InvocationProxy, host: String, port: Int, threads: Int = ProxyServer.defaultThreads, idleTimeout: Duration = .seconds(90), logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        proxy: InvocationProxy, host: String, port: Int, threads: Int = ProxyServer.defaultThreads, cpuAffinity: ProxyCPUAffinity = .auto,
+        idleTimeout: Duration = .seconds(90), logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         precondition(threads > 0, "the proxy needs at least one event loop")
         self.proxy = proxy
         self.host = host
         self.port = port
         self.threads = threads
+        self.cpuAffinity = cpuAffinity
         self.idleTimeout = idleTimeout
         self.logger = logger
         self.onRunning = onRunning
@@ -46,7 +49,10 @@ public struct ProxyServer: Service {
     /// Serves on loops of its own until a graceful shutdown; then closes the pooled upstream
     /// connections, then the loops they lived on.
     public func run() async throws {
-        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let (eventLoopGroup, pinned) = Self.makeEventLoopGroup(threads: threads, cpuAffinity: cpuAffinity)
+        if let pinned {
+            logger.info("proxy event loops pinned to CPUs", metadata: ["cpus": "\(pinned.map(String.init).joined(separator: ","))"])
+        }
         let server = ProxyChannel(proxy: proxy, idleTimeout: idleTimeout).server(
             configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { [onRunning, port] channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -60,6 +66,17 @@ public struct ProxyServer: Service {
             throw error
         }
         await stop(eventLoopGroup)
+    }
+
+    /// The proxy's event loops, pinned to CPUs where `cpuAffinity` says so; also returns the
+    /// CPUs, in loop order, when they are pinned.
+    static func makeEventLoopGroup(threads: Int, cpuAffinity: ProxyCPUAffinity) -> (MultiThreadedEventLoopGroup, pinned: [Int]?) {
+        #if os(Linux)
+        if let cpus = cpuAffinity.pinnedCPUs(loops: threads, allowedCPUs: ProxyCPUAffinity.allowedCPUs()) {
+            return (MultiThreadedEventLoopGroup(pinnedCPUIDs: cpus), cpus)
+        }
+        #endif
+        return (MultiThreadedEventLoopGroup(numberOfThreads: threads), nil)
     }
 
     private func stop(_ eventLoopGroup: MultiThreadedEventLoopGroup) async {

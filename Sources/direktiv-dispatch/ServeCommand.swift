@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads serving the proxy (default: one per core). [DISPATCH_PROXY_THREADS]")
     var proxyThreads: Int?
 
+    @Option(help: "auto: pin each proxy event loop to a CPU when the process may use exactly as many CPUs as it runs loops; off: never. [DISPATCH_PROXY_CPU_AFFINITY]")
+    var proxyCpuAffinity: String?
+
     @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
     var adminPort: Int?
 
@@ -140,6 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.webhook.port", webhookPort.map { .int($0) })
         put("dispatch.proxy.port", proxyPort.map { .int($0) })
         put("dispatch.proxy.threads", proxyThreads.map { .int($0) })
+        put("dispatch.proxy.cpu.affinity", proxyCpuAffinity.map { .string($0) })
         put("dispatch.admin.port", adminPort.map { .int($0) })
         put("dispatch.namespace", namespace.map { .string($0) })
         put("dispatch.overrides.configmap", overridesConfigmap.map { .string($0) })
@@ -165,6 +169,11 @@ struct ServeCommand: AsyncParsableCommand {
         settings.proxyPort = try port(config, "dispatch.proxy.port", settings.proxyPort)
         settings.proxyThreads = config.int(forKey: "dispatch.proxy.threads", default: settings.proxyThreads)
         guard (1...1024).contains(settings.proxyThreads) else { throw CommandFailure("--proxy-threads must be between 1 and 1024") }
+        let affinity = config.string(forKey: "dispatch.proxy.cpu.affinity", default: settings.proxyCPUAffinity.rawValue)
+        guard let parsedAffinity = ProxyCPUAffinity(rawValue: affinity) else {
+            throw CommandFailure("--proxy-cpu-affinity must be auto or off, not \(affinity)")
+        }
+        settings.proxyCPUAffinity = parsedAffinity
         settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)
         settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
         settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)

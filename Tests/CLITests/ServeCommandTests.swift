@@ -136,6 +136,12 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("--proxy-threads must be between 1 and 1024"), "\(result.stderr)")
     }
+
+    @Test func anUnknownCPUAffinityIsRefused() async throws {
+        let result = try await CLI.run(["serve", "--proxy-cpu-affinity", "always"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--proxy-cpu-affinity must be auto or off, not always"), "\(result.stderr)")
+    }
 }
 
 /// `sim` and `serve` as two processes, as in the README: the resolver file carries the
