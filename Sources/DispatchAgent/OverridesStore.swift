@@ -133,14 +133,9 @@ public final class OverridesStore: Service, Sendable {
         var seen: String??
         do {
             let stored = try await client.updateRetryingOnConflict(ConfigMap.self, .configMaps, name: name, namespace: namespace, attempts: Self.attemptsAgainstOtherKeys) { configMap in
-                var data = configMap.data ?? [:]
-                let current = data[direktivNamespace]
-                if let seen, seen != current {
-                    throw WriteError.conflict("the override of \"\(direktivNamespace)\" was changed by another writer at the same time")
-                }
-                seen = current
-                data[direktivNamespace] = override?.storedValue
-                configMap.data = data
+                let attempt = try Self.attempt(override, for: direktivNamespace, on: configMap.data, seen: seen)
+                seen = .some(attempt.replaced)
+                configMap.data = attempt.data
             }
             adopt(stored, loaded: true)
             // `seen` holds the value the stored write replaced.
@@ -158,6 +153,23 @@ public final class OverridesStore: Service, Sendable {
         } catch {
             throw .api("cannot store the override in ConfigMap \(namespace)/\(name): \(error)")
         }
+    }
+
+    /// One attempt at writing `direktivNamespace`'s override (`nil` removes it) into the
+    /// ConfigMap's `data`; returns the new data and the value it replaces.
+    ///
+    /// `seen` is what an earlier attempt found under the key (`nil` on the first attempt). If the
+    /// key holds something else now, another writer changed this namespace in between: that is
+    /// a conflict for the caller to resolve, not a write to repeat over theirs. Changes of other
+    /// keys are not.
+    static func attempt(_ override: NamespaceOverride?, for direktivNamespace: String, on data: [String: String]?, seen: String??) throws(WriteError) -> (data: [String: String], replaced: String?) {
+        var data = data ?? [:]
+        let current = data[direktivNamespace]
+        if let seen, seen != current {
+            throw .conflict("the override of \"\(direktivNamespace)\" was changed by another writer at the same time")
+        }
+        data[direktivNamespace] = override?.storedValue
+        return (data, current)
     }
 
     /// The chart creates the ConfigMap; without it (kubectl installs, the demo) the first write
