@@ -203,6 +203,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
+                "DispatchAgent",
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",

@@ -68,6 +68,12 @@ http {
 NGINX
 nginx -c "$work/up/nginx.conf" -p "$work/up" -g 'daemon off;' & pids+=($!)
 nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" -g 'daemon off;' & pids+=($!)
+# nginx again with its workers pinned to CPUs (`worker_cpu_affinity auto`), as the agent pins
+# its loops by default on a machine whose CPUs it may all use (ProxyCPUAffinity).
+mkdir -p "$work/ngxp"
+sed -e "s#$work/ngx#$work/ngxp#g" -e "s/127.0.0.1:$nginx_port/127.0.0.1:$pinned_port/" \
+    -e 's/^worker_processes 2;/worker_processes 2;\nworker_cpu_affinity auto;/' "$work/ngx/nginx.conf" > "$work/ngxp/nginx.conf"
+nginx -c "$work/ngxp/nginx.conf" -p "$work/ngxp" -g 'daemon off;' & pids+=($!)
 cat > "$work/haproxy.cfg" <<HAPROXY
 global
     nbthread 2
@@ -121,13 +127,6 @@ for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/n
 for port in $upstream $nginx_port $haproxy_port $pinned_port; do
     for _ in $(seq 1 100); do curl -fs -o /dev/null -X POST -d '{}' "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
-
-# nginx again with its workers pinned to CPUs (`worker_cpu_affinity auto`), as the agent pins
-# its loops by default on a machine whose CPUs it may all use (ProxyCPUAffinity).
-mkdir -p "$work/ngxp"
-sed -e "s#$work/ngx#$work/ngxp#g" -e "s/127.0.0.1:$nginx_port/127.0.0.1:$pinned_port/" \
-    -e 's/^worker_processes 2;/worker_processes 2;\nworker_cpu_affinity auto;/' "$work/ngx/nginx.conf" > "$work/ngxp/nginx.conf"
-nginx -c "$work/ngxp/nginx.conf" -p "$work/ngxp" -g 'daemon off;' & pids+=($!)
 
 # The agent is called as Direktiv calls it (absolute form through HTTP_PROXY would need a
 # forward-proxy-aware load generator; the reverse form takes the same path through the agent).
@@ -185,7 +184,7 @@ loops=$(for task in /proc/$agent/task/*; do
     [[ $(cat "$task/comm") == NIO-ELT-* ]] && printf '%s:%s ' "$(cat "$task/comm")" "$(awk '/^Cpus_allowed_list/ {print $2}' "$task/status")"
 done)
 
-python3 - "$results" "$rss_start" "$rss_load" "$rss_bodies" "$rss_end" "$loops" <<'PY'
+python3 - "$results" "$rss_start" "$rss_load" "$rss_bodies" "$rss_end" "$loops" "$paths" <<'PY'
 import statistics, sys
 from collections import defaultdict
 def ms(text):
@@ -204,7 +203,7 @@ for line in open(sys.argv[1]):
 print("| connections | path | requests/s (median) | p50 ms | p99 ms | runs |")
 print("|---:|---|---:|---:|---:|---:|")
 for c in sorted({c for c, _ in runs}):
-    for path in ("direct", "agent", "nginx", "haproxy", "nginx-pinned"):
+    for path in sys.argv[7].split():
         r = runs[(c, path)]
         note = (" errors: " + "; ".join(sorted(errors[(c, path)]))) if errors[(c, path)] else ""
         print(f"| {c} | {path} | {statistics.median(x[0] for x in r):,.0f} | {statistics.median(x[1] for x in r):.3f} | {statistics.median(x[2] for x in r):.3f} | {len(r)} |{note}")

@@ -171,7 +171,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...1024).contains(settings.proxyThreads) else { throw CommandFailure("--proxy-threads must be between 1 and 1024") }
         let affinity = config.string(forKey: "dispatch.proxy.cpu.affinity", default: settings.proxyCPUAffinity.rawValue)
         guard let parsedAffinity = ProxyCPUAffinity(rawValue: affinity) else {
-            throw CommandFailure("--proxy-cpu-affinity must be auto or off, not \(affinity)")
+            throw CommandFailure("--proxy-cpu-affinity must be \(ProxyCPUAffinity.allCases.map(\.rawValue).joined(separator: " or ")), not \(affinity)")
         }
         settings.proxyCPUAffinity = parsedAffinity
         settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)

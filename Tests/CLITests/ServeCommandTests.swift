@@ -10,6 +10,8 @@ import NIOSSL
 import TestSupport
 import Testing
 
+@testable import DispatchAgent
+
 /// `direktiv-dispatch serve` as a process, configured through its environment variables.
 @Suite(.serialized) struct ServeCommandTests {
     struct Setup {
@@ -135,6 +137,39 @@ import Testing
         let result = try await CLI.run(["serve", "--proxy-threads", "0"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("--proxy-threads must be between 1 and 1024"), "\(result.stderr)")
+    }
+
+    /// `--proxy-cpu-affinity` from the environment to the proxy's threads: each loop on a CPU of
+    /// its own with `auto`, every loop free with `off`.
+    @Test(arguments: ["auto", "off"])
+    func theProxyLoopsArePinnedAsConfigured(affinity: String) async throws {
+        let allowed = try #require(ProxyCPUAffinity.allowedCPUs())
+        // With one CPU there is nothing to keep apart and nothing is pinned.
+        guard allowed.count > 1 else { return }
+        let sim = try await SimHarness.start()
+        let setup = try setup(sim)
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        var environment = setup.environment
+        environment["DISPATCH_PROXY_THREADS"] = String(allowed.count)
+        environment["DISPATCH_PROXY_CPU_AFFINITY"] = affinity
+        let serve = try RunningProcess(CLI.binary, arguments: ["serve"], environment: environment)
+        defer { serve.stop() }
+        _ = try await next(serve.lines, within: .seconds(30)) { $0.contains("proxy listening") }
+
+        let tasks = "/proc/\(serve.process.processIdentifier)/task"
+        var pinned: [Int] = []
+        for task in try FileManager.default.contentsOfDirectory(atPath: tasks) {
+            let name = try String(contentsOfFile: "\(tasks)/\(task)/comm", encoding: .utf8)
+            guard name.hasPrefix("NIO-ELT-") else { continue }
+            let status = try String(contentsOfFile: "\(tasks)/\(task)/status", encoding: .utf8)
+            let list = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+            let cpus = try #require(ProxyCPUAffinity.cpus(inList: list.dropFirst("Cpus_allowed_list:".count)))
+            if cpus != allowed { pinned += cpus }
+        }
+        #expect(pinned.sorted() == (affinity == "auto" ? allowed.sorted() : []))
+        serve.signal(SIGTERM)
+        #expect(await serve.exitStatus() == 0)
+        await sim.stop()
     }
 
     @Test func anUnknownCPUAffinityIsRefused() async throws {
