@@ -2,10 +2,17 @@ import Foundation
 import NIOCore
 
 /// Direktiv's `Direktiv-Deadline` header: the RFC 3339 instant by which an action must finish.
+///
+/// The time left is clamped to `maximum` (and to `-maximum` for a deadline long past): the
+/// header is the caller's to choose, and a deadline centuries ahead must neither overflow a
+/// timer nor hold a call open for longer than any Direktiv action runs.
 enum DirektivDeadline {
+    /// The longest a call may be given, whatever its deadline says: one day.
+    static let maximum = Duration.seconds(86_400)
+
     /// The time left until the header's deadline, or `nil` when the header is absent or unreadable.
     static func remaining(_ header: String?, now: Date? = nil) -> Duration? {
-        guard let header, !header.isEmpty, let seconds = secondsSince1970(header) ?? foundationSeconds(header) else { return nil }
+        guard let header, !header.isEmpty, let seconds = secondsSince1970(header) ?? foundationSeconds(header), seconds.isFinite else { return nil }
         return remaining(seconds: seconds, now: now)
     }
 
@@ -15,7 +22,7 @@ enum DirektivDeadline {
         let fast = head.bytes.withUnsafeReadableBytes { raw in
             secondsSince1970(UnsafeRawBufferPointer(rebasing: raw[field.valueRange]))
         }
-        guard let seconds = fast ?? foundationSeconds(head.string(field.valueRange)) else { return nil }
+        guard let seconds = fast ?? foundationSeconds(head.string(field.valueRange)), seconds.isFinite else { return nil }
         return remaining(seconds: seconds, now: now)
     }
 
@@ -27,7 +34,10 @@ enum DirektivDeadline {
 
     private static func remaining(seconds: Double, now: Date?) -> Duration {
         // The wall clock is read only when there is a deadline to compare it with.
-        .milliseconds(Int64(((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)))
+        let limit = Double(maximum.components.seconds * 1000)
+        let milliseconds = ((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)
+        // Clamped before the conversion: `Int64(_: Double)` traps outside its range.
+        return .milliseconds(Int64(min(max(milliseconds, -limit), limit)))
     }
 
     static func secondsSince1970(_ text: String) -> Double? {

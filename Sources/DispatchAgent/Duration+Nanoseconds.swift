@@ -1,6 +1,12 @@
 extension Duration {
-    /// The duration in whole nanoseconds, as NIO's timers and swift-metrics' timers take it.
+    /// The duration in whole nanoseconds, as NIO's timers and swift-metrics' timers take it;
+    /// saturated at `Int64`'s bounds (about ±292 years) instead of trapping.
     public var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+        let (seconds, attoseconds) = components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (total, sumOverflow) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        if sumOverflow { return whole < 0 ? .min : .max }
+        return total
     }
 }

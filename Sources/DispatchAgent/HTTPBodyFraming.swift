@@ -26,16 +26,40 @@ public struct HTTPBodyFraming: Sendable, Hashable {
         public var ended: Bool
     }
 
+    /// Where the reader is in the chunked coding (RFC 9112 §7.1):
+    ///
+    ///     chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+    ///     chunk-size     = 1*HEXDIG
+    ///     chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+    ///     chunk-ext-val  = token / quoted-string
+    ///     trailer-section = *( field-line CRLF )
+    ///     field-line     = field-name ":" OWS field-value OWS
+    ///
+    /// Anything else is refused: a lenient reader here and a different lenient reader behind
+    /// the proxy would disagree on where the body ends (`0x5` read as 0 here and 5 there).
     private enum Chunk: Sendable, Hashable {
         case size(value: Int64, digits: Int)
-        /// After the size: whitespace and extensions up to the line's end.
-        case sizeRest
-        case sizeLF(size: Int64)
+        /// Whitespace after the size or an extension value: only `;` or more whitespace may follow.
+        case extensionSeparator
+        /// After `;`: whitespace, then an extension name.
+        case extensionNameStart
+        case extensionName
+        /// Whitespace after an extension name: `=`, `;` or the line's end may follow.
+        case extensionAfterName
+        /// After `=`: whitespace, then a token or a quoted string.
+        case extensionValueStart
+        case extensionToken
+        case extensionQuoted
+        case extensionQuotedPair
+        /// After a quoted value's closing quote: `;`, whitespace before one, or the line's end.
+        case extensionAfterQuoted
+        case sizeLF
         case data(remaining: Int64)
         case dataCR
         case dataLF
         case trailerLineStart
-        case trailerLine
+        case trailerName
+        case trailerValue
         case trailerLF
         case finalLF
     }
@@ -136,35 +160,97 @@ public struct HTTPBodyFraming: Sendable, Hashable {
     private mutating func step(_ chunk: Chunk, _ byte: UInt8) throws(FramingError) -> Chunk {
         lineBytes += 1
         if lineBytes > Self.maximumFramingBytes { throw FramingError(description: "chunk framing line too long") }
+        let isWhitespace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+        let isCR = byte == UInt8(ascii: "\r")
         switch chunk {
         case .size(let value, let digits):
             if let digit = Self.hexValue(byte) {
-                guard digits < 15 else { throw FramingError(description: "chunk size too large") }
+                // 2^60 bytes and more are no body anyone sends; the check keeps `value` from overflowing.
+                guard value <= Int64.max >> 8 else { throw FramingError(description: "chunk size too large") }
                 return .size(value: value * 16 + Int64(digit), digits: digits + 1)
             }
             guard digits > 0 else { throw FramingError(description: "invalid chunk size") }
-            return try afterSize(value, byte)
-        case .sizeRest:
-            return try sizeRest(byte)
-        case .sizeLF(let size):
+            pendingSize = value
+            if isCR { return .sizeLF }
+            if isWhitespace { return .extensionSeparator }
+            if byte == UInt8(ascii: ";") { return .extensionNameStart }
+            throw FramingError(description: "invalid chunk size")
+        case .extensionSeparator:
+            if isWhitespace { return .extensionSeparator }
+            if byte == UInt8(ascii: ";") { return .extensionNameStart }
+            throw FramingError(description: "invalid chunk extension")
+        case .extensionNameStart:
+            if isWhitespace { return .extensionNameStart }
+            if HTTPHead.Parser.isTokenCharacter(byte) { return .extensionName }
+            throw FramingError(description: "invalid chunk extension")
+        case .extensionName:
+            if HTTPHead.Parser.isTokenCharacter(byte) { return .extensionName }
+            if isCR { return .sizeLF }
+            return try afterExtensionName(byte, isWhitespace: isWhitespace)
+        case .extensionAfterName:
+            // BWS may stand before `=` or `;`, not before the line's end.
+            return try afterExtensionName(byte, isWhitespace: isWhitespace)
+        case .extensionValueStart:
+            if isWhitespace { return .extensionValueStart }
+            if byte == UInt8(ascii: "\"") { return .extensionQuoted }
+            if HTTPHead.Parser.isTokenCharacter(byte) { return .extensionToken }
+            throw FramingError(description: "invalid chunk extension")
+        case .extensionToken:
+            if HTTPHead.Parser.isTokenCharacter(byte) { return .extensionToken }
+            if isCR { return .sizeLF }
+            if isWhitespace { return .extensionSeparator }
+            if byte == UInt8(ascii: ";") { return .extensionNameStart }
+            throw FramingError(description: "invalid chunk extension")
+        case .extensionQuoted:
+            if byte == UInt8(ascii: "\"") { return .extensionAfterQuoted }
+            if byte == UInt8(ascii: "\\") { return .extensionQuotedPair }
+            guard HTTPHead.Parser.isFieldValueCharacter(byte) else { throw FramingError(description: "invalid chunk extension") }
+            return .extensionQuoted
+        case .extensionAfterQuoted:
+            if isCR { return .sizeLF }
+            if isWhitespace { return .extensionSeparator }
+            if byte == UInt8(ascii: ";") { return .extensionNameStart }
+            throw FramingError(description: "invalid chunk extension")
+        case .extensionQuotedPair:
+            guard HTTPHead.Parser.isFieldValueCharacter(byte) else { throw FramingError(description: "invalid chunk extension") }
+            return .extensionQuoted
+        case .sizeLF:
             guard byte == UInt8(ascii: "\n") else { throw FramingError(description: "CR without LF in chunk size line") }
             lineBytes = 0
-            return size == 0 ? .trailerLineStart : .data(remaining: size)
+            return pendingSize == 0 ? .trailerLineStart : .data(remaining: pendingSize)
         case .data:
-            preconditionFailure("data is taken in bulk")
+            // Data is taken in bulk by `consume`, never byte by byte.
+            throw FramingError(description: "chunk data read as framing")
         case .dataCR:
-            guard byte == UInt8(ascii: "\r") else { throw FramingError(description: "chunk data longer than its size") }
+            guard isCR else { throw FramingError(description: "chunk data longer than its size") }
             return .dataLF
         case .dataLF:
             guard byte == UInt8(ascii: "\n") else { throw FramingError(description: "CR without LF after chunk data") }
             lineBytes = 0
             return .size(value: 0, digits: 0)
         case .trailerLineStart:
-            if byte == UInt8(ascii: "\r") { return .finalLF }
-            return try trailer(byte)
-        case .trailerLine:
-            if byte == UInt8(ascii: "\r") { return .trailerLF }
-            return try trailer(byte)
+            if isCR { return .finalLF }
+            try countTrailerByte()
+            // A field name; whitespace here would be obsolete line folding.
+            guard HTTPHead.Parser.isTokenCharacter(byte) else { throw FramingError(description: "invalid trailer field") }
+            trailerName = [ASCII.lowercase(byte)]
+            return .trailerName
+        case .trailerName:
+            try countTrailerByte()
+            if byte == UInt8(ascii: ":") {
+                // RFC 9110 §6.5.1: framing and routing fields have no place in trailers; a
+                // recipient that merged them would read another length or host than this proxy.
+                if Self.prohibitedTrailerNames.contains(trailerName) { throw FramingError(description: "framing field in trailer") }
+                return .trailerValue
+            }
+            guard HTTPHead.Parser.isTokenCharacter(byte) else { throw FramingError(description: "invalid trailer field") }
+            if trailerName.count <= 17 { trailerName.append(ASCII.lowercase(byte)) }
+            return .trailerName
+        case .trailerValue:
+            if isCR { return .trailerLF }
+            try countTrailerByte()
+            guard HTTPHead.Parser.isFieldValueCharacter(byte) else { throw FramingError(description: "invalid trailer field") }
+            return .trailerValue
         case .trailerLF:
             guard byte == UInt8(ascii: "\n") else { throw FramingError(description: "CR without LF in trailer") }
             return .trailerLineStart
@@ -175,26 +261,22 @@ public struct HTTPBodyFraming: Sendable, Hashable {
         }
     }
 
-    /// The chunk size is read; what may follow on its line: whitespace, extensions, CRLF.
+    /// The chunk size read, while the rest of its line is.
     private var pendingSize: Int64 = 0
+    /// The current trailer field's name, lower-cased, up to 18 bytes (enough to tell the prohibited ones).
+    private var trailerName: [UInt8] = []
+    private static let prohibitedTrailerNames: [[UInt8]] = ["content-length", "transfer-encoding", "host", "trailer", "connection"].map { Array($0.utf8) }
 
-    private mutating func afterSize(_ size: Int64, _ byte: UInt8) throws(FramingError) -> Chunk {
-        pendingSize = size
-        return try sizeRest(byte)
+    private func afterExtensionName(_ byte: UInt8, isWhitespace: Bool) throws(FramingError) -> Chunk {
+        if isWhitespace { return .extensionAfterName }
+        if byte == UInt8(ascii: "=") { return .extensionValueStart }
+        if byte == UInt8(ascii: ";") { return .extensionNameStart }
+        throw FramingError(description: "invalid chunk extension")
     }
 
-    private mutating func sizeRest(_ byte: UInt8) throws(FramingError) -> Chunk {
-        if byte == UInt8(ascii: "\r") { return .sizeLF(size: pendingSize) }
-        // Extensions (`;name=value`) and whitespace pass; control characters do not.
-        guard byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F) else { throw FramingError(description: "invalid chunk extension") }
-        return .sizeRest
-    }
-
-    private mutating func trailer(_ byte: UInt8) throws(FramingError) -> Chunk {
+    private mutating func countTrailerByte() throws(FramingError) {
         trailerBytes += 1
         guard trailerBytes <= Self.maximumFramingBytes else { throw FramingError(description: "trailer section too large") }
-        guard byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F) else { throw FramingError(description: "invalid trailer field") }
-        return .trailerLine
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -52,6 +52,8 @@ public struct HTTPHead: Sendable {
         case unsupportedVersion
         case unsupportedTransferCoding
         case conflictingFraming
+        /// `Connection` names `Transfer-Encoding` or `Content-Length`.
+        case framingFieldNamedByConnection
 
         public var description: String {
             switch self {
@@ -59,6 +61,7 @@ public struct HTTPHead: Sendable {
             case .unsupportedVersion: "only HTTP/1.0 and HTTP/1.1 are supported"
             case .unsupportedTransferCoding: "only the chunked transfer coding is supported"
             case .conflictingFraming: "conflicting Content-Length or Transfer-Encoding"
+            case .framingFieldNamedByConnection: "Connection names a framing field (Transfer-Encoding or Content-Length)"
             }
         }
     }
@@ -110,16 +113,34 @@ public struct HTTPHead: Sendable {
         }
     }
 
-    /// Where the head that starts at `buffer`'s reader index ends (the index just past its
-    /// empty line), searching from `searchedBytes` on (bytes before it were searched already).
-    public static func endOfHead(in buffer: ByteBuffer, searchedBytes: Int = 0) -> Int? {
+    /// How far a head that starts at a buffer's reader index has come (`scan(_:searchedBytes:limit:)`).
+    public enum Scan: Sendable, Hashable {
+        /// The head ends just before `end` (past its empty line).
+        case complete(end: Int)
+        /// No end yet; the first `searched` bytes need not be looked at again.
+        case incomplete(searched: Int)
+        /// The head is longer than the limit, or will be.
+        case tooLarge
+        /// A line ends in LF without CR. RFC 9112 §2.2 lets a recipient accept it, but a proxy
+        /// that did would read lines where the function behind it may not: refused at once,
+        /// rather than waiting for a CRLF CRLF that never comes.
+        case bareLineFeed
+    }
+
+    /// Looks for the end of the head that starts at `buffer`'s reader index, from `searchedBytes`
+    /// on (bytes before it were looked at already). A head counts against `limit` with its
+    /// empty line, exactly: one that completes in the read that crosses the limit is too large.
+    public static func scan(_ buffer: ByteBuffer, searchedBytes: Int = 0, limit: Int) -> Scan {
         buffer.withUnsafeReadableBytes { raw in
-            var index = max(3, searchedBytes)
+            var index = max(0, searchedBytes)
             while index < raw.count, let lf = Parser.find(UInt8(ascii: "\n"), in: raw, from: index) {
-                if raw[lf - 1] == UInt8(ascii: "\r"), raw[lf - 2] == UInt8(ascii: "\n"), raw[lf - 3] == UInt8(ascii: "\r") { return lf + 1 }
+                guard lf > 0, raw[lf - 1] == UInt8(ascii: "\r") else { return .bareLineFeed }
+                if lf >= 3, raw[lf - 2] == UInt8(ascii: "\n"), raw[lf - 3] == UInt8(ascii: "\r") {
+                    return lf + 1 > limit ? .tooLarge : .complete(end: lf + 1)
+                }
                 index = lf + 1
             }
-            return nil
+            return raw.count >= limit ? .tooLarge : .incomplete(searched: raw.count)
         }
     }
 
@@ -159,6 +180,12 @@ extension HTTPHead {
             }
             guard index + 2 == raw.count else { throw .malformed("bytes after the head") }
             try framing.apply(to: &head)
+            // `Connection` makes the fields it names hop-by-hop, so a proxy would drop them; but
+            // the framing fields say where this very message ends, and the body passes as it
+            // came. Dropping `Transfer-Encoding` while forwarding chunks smuggles a request.
+            if head.connectionOptions.contains(where: { $0 == "transfer-encoding" || $0 == "content-length" }) {
+                throw .framingFieldNamedByConnection
+            }
         }
 
         /// What the fields say about where the body ends.
@@ -285,6 +312,13 @@ extension HTTPHead {
             while valueEnd > index, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
             guard allFieldValueCharacters(raw, index..<valueEnd) else { throw .malformed("invalid field value") }
             let name = fieldName(UnsafeRawBufferPointer(rebasing: raw[nameRange]))
+            if name == .other, nameRange.count == 14 || nameRange.count == 17,
+                ASCII.equalsIgnoringCase(raw[nameRange], "content_length") || ASCII.equalsIgnoringCase(raw[nameRange], "transfer_encoding")
+            {
+                // CGI and WSGI map `_` and `-` alike (HTTP_TRANSFER_ENCODING): a function behind
+                // such a gateway would read framing that this proxy does not (nginx drops these).
+                throw .malformed("framing field name with an underscore")
+            }
             let field = Field(name: name, nameRange: nameRange, valueRange: index..<valueEnd, lineRange: line.lowerBound..<line.upperBound + 2)
             head.fields.append(field)
             switch name {

@@ -49,8 +49,9 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
 
     func upstreamClosed(error: (any Error)?) {
         guard let call else { return }
+        let requestSent = call.upstream?.requestFlushed ?? true
         call.upstream = nil
-        fail(call, call.machine.upstreamFailed(error.map(UpstreamFailure.init) ?? .upstreamClosed, reusedConnection: call.upstreamReused))
+        fail(call, call.machine.upstreamFailed(error.map(UpstreamFailure.init) ?? .upstreamClosed, reusedConnection: call.upstreamReused, requestSent: requestSent))
     }
 
     var upstreamMayRead: Bool {

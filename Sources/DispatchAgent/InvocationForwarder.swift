@@ -165,12 +165,17 @@ final class InvocationForwarder: ChannelDuplexHandler {
             case .head(let searched):
                 // The next request waits until the current call has ended.
                 if call != nil { return }
-                guard let end = HTTPHead.endOfHead(in: bytes, searchedBytes: searched) else {
-                    if bytes.readableBytes > Self.maximumHeadBytes {
-                        return refuse(.init(statusCode: 431), "the request head exceeds \(Self.maximumHeadBytes) bytes", minorVersion: 1)
-                    }
-                    reading = .head(searched: max(0, bytes.readableBytes - 3))
+                let end: Int
+                switch HTTPHead.scan(bytes, searchedBytes: searched, limit: Self.maximumHeadBytes) {
+                case .complete(let found):
+                    end = found
+                case .incomplete(let searched):
+                    reading = .head(searched: searched)
                     return
+                case .tooLarge:
+                    return refuse(.init(statusCode: 431), "direktiv-dispatch: the request head exceeds \(Self.maximumHeadBytes) bytes", minorVersion: 1)
+                case .bareLineFeed:
+                    return refuse(.badRequest, "direktiv-dispatch: malformed message head: LF without CR", minorVersion: 1)
                 }
                 let headBytes = bytes.readSlice(length: end)!
                 input = bytes
@@ -226,9 +231,15 @@ final class InvocationForwarder: ChannelDuplexHandler {
         }
     }
 
+    /// RFC 9110 §9.2.2: the methods whose repetition has the effect of one request.
+    static func isIdempotent(_ head: HTTPHead) -> Bool {
+        head.methodIs("GET") || head.methodIs("HEAD") || head.methodIs("PUT") || head.methodIs("DELETE") || head.methodIs("OPTIONS")
+            || head.methodIs("TRACE")
+    }
+
     static func status(for error: HTTPHead.ParseError) -> HTTPResponseStatus {
         switch error {
-        case .malformed, .conflictingFraming: .badRequest
+        case .malformed, .conflictingFraming, .framingFieldNamedByConnection: .badRequest
         case .unsupportedVersion: .httpVersionNotSupported
         case .unsupportedTransferCoding: .notImplemented
         }
@@ -257,6 +268,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let configuration = InvocationStateMachine.Configuration(
             declaredLength: head.contentLength,
             hasBody: head.isChunked || (head.contentLength ?? 0) > 0,
+            isIdempotent: Self.isIdempotent(head),
             replayLimit: proxy.settings.replayLimit,
             drainLimit: proxy.settings.earlyAnswerDrainLimit
         )

@@ -51,16 +51,29 @@ public struct ProxyTarget: Sendable, Hashable {
             }
         }
 
+        /// The refusal in words; what the caller sent is cut to `echoLimit` bytes, so an answer
+        /// never grows with the request that caused it.
         public var description: String {
             switch self {
             case .connect: "CONNECT is not allowed: this proxy only forwards calls to Direktiv functions"
-            case .notAFunctionHost(let host): "\(host) is not a Direktiv function host"
-            case .ipLiteral(let host): "IP addresses are not allowed (\(host))"
-            case .port(let port): "only port 80 is allowed (\(port))"
-            case .scheme(let scheme): "only http is allowed (\(scheme))"
-            case .namespace(let namespace): "\(namespace) is not a Direktiv functions namespace"
-            case .malformed(let target): "malformed request target \(target)"
+            case .notAFunctionHost(let host): "\(Self.echo(host)) is not a Direktiv function host"
+            case .ipLiteral(let host): "IP addresses are not allowed (\(Self.echo(host)))"
+            case .port(let port): "only port 80 is allowed (\(Self.echo(port)))"
+            case .scheme(let scheme): "only http is allowed (\(Self.echo(scheme)))"
+            case .namespace(let namespace): "\(Self.echo(namespace)) is not a Direktiv functions namespace"
+            case .malformed(let target): "malformed request target \(Self.echo(target))"
             }
+        }
+
+        /// The most of a caller's text a refusal repeats.
+        static let echoLimit = 128
+
+        /// `text`, or its first `echoLimit` bytes and how long it was.
+        static func echo(_ text: String) -> String {
+            let bytes = text.utf8
+            guard bytes.count > echoLimit else { return text }
+            // Request-targets are visible ASCII (`HTTPHead`), so any byte boundary is a character's.
+            return String(decoding: bytes.prefix(echoLimit), as: UTF8.self) + "... (\(bytes.count) bytes)"
         }
     }
 

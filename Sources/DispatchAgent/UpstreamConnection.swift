@@ -81,6 +81,11 @@ final class UpstreamConnection: ChannelDuplexHandler {
     private var firstError: (any Error)?
     private(set) var isOpen = true
     private var outgoing = WriteCoalescer()
+    /// The current call wrote bytes to this connection.
+    private var written = false
+    /// The current call's bytes were flushed to the open connection: the function may have read
+    /// them, so a request that is not idempotent must not be sent again (`InvocationStateMachine`).
+    private(set) var requestFlushed = false
 
     init(key: Key) {
         self.key = key
@@ -91,6 +96,8 @@ final class UpstreamConnection: ChannelDuplexHandler {
         self.delegate = delegate
         self.requestIsHEAD = requestIsHEAD
         response = .head(searched: 0)
+        written = false
+        requestFlushed = false
     }
 
     /// The call lets go (its answer is complete, or it gave up).
@@ -131,10 +138,17 @@ final class UpstreamConnection: ChannelDuplexHandler {
                 // More than the answer: the connection is out of step, not reusable.
                 return failed(HTTPHead.ParseError.malformed("bytes after the answer"))
             case .head(let searched):
-                guard let end = HTTPHead.endOfHead(in: bytes, searchedBytes: searched) else {
-                    if bytes.readableBytes > Self.maximumHeadBytes { return failed(HTTPHead.ParseError.malformed("answer head too large")) }
-                    response = .head(searched: max(0, bytes.readableBytes - 3))
+                let end: Int
+                switch HTTPHead.scan(bytes, searchedBytes: searched, limit: Self.maximumHeadBytes) {
+                case .complete(let found):
+                    end = found
+                case .incomplete(let searched):
+                    response = .head(searched: searched)
                     return
+                case .tooLarge:
+                    return failed(HTTPHead.ParseError.malformed("answer head too large"))
+                case .bareLineFeed:
+                    return failed(HTTPHead.ParseError.malformed("LF without CR"))
                 }
                 let headBytes = bytes.readSlice(length: end)!
                 input = bytes
@@ -239,11 +253,13 @@ final class UpstreamConnection: ChannelDuplexHandler {
     /// Writes `buffer` at the next `flush()` (small buffers are joined, see `WriteCoalescer`).
     func write(_ buffer: ByteBuffer) {
         guard let context else { return }
+        written = true
         outgoing.write(buffer, to: context)
     }
 
     func flush() {
         guard let context else { return }
+        if written, context.channel.isActive { requestFlushed = true }
         outgoing.flush(context)
     }
 

@@ -120,9 +120,10 @@ public enum WorkloadReader {
                 .compactMap { templateAnnotations[$0] ?? annotations[$0] }
                 .compactMap { Int($0) }
                 .first ?? 0
-            replicas = max(minScale, 1)
+            replicas = min(max(minScale, 1), NodePacking.maximumReplicas)
         case .deployment:
-            replicas = max(Int(object[path: "spec", "replicas"]?.integerValue ?? 1), 1)
+            // Mutating admission runs before validation: the count may be anything an int64 holds.
+            replicas = min(max(Int(object[path: "spec", "replicas"]?.integerValue ?? 1), 1), NodePacking.maximumReplicas)
         }
 
         return FunctionWorkload(

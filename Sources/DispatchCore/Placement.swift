@@ -98,7 +98,9 @@ public enum Placement {
 private struct Evaluation {
     let request: PlacementRequest
     let inventory: ClusterInventory
-    let reservedByCluster: [String: [Reservation]]
+    /// Per cluster with open reservations: its schedulable nodes' free capacity once the
+    /// reserved pods are placed.
+    let reservedPacking: [String: NodePacking]
     let totalRequest: Resources
     var rows: [ClusterEvaluation]
     /// Consideration order of candidates, as indices into `rows`.
@@ -115,12 +117,27 @@ private struct Evaluation {
                 reserved[cluster] = entries.filter { $0.function != own }
             }
         }
-        self.reservedByCluster = reserved
-        self.totalRequest = request.requestPerPod * Int64(request.replicas)
+        // Reserved pods take what they fit into, node by node, in closed form: a reservation
+        // larger than its cluster holds no more than the cluster has.
+        var packings: [String: NodePacking] = [:]
+        var reservedTotals: [String: Resources] = [:]
+        for cluster in inventory.clusters {
+            guard let entries = reserved[cluster.name], !entries.isEmpty else { continue }
+            var packing = NodePacking(frees: cluster.nodes.filter(\.isSchedulable).map(\.capacity.free))
+            var total = Resources.zero
+            for reservation in entries.sorted(by: { $0.function < $1.function }) {
+                let placed = packing.spread(reservation.replicas, of: reservation.requestPerPod)
+                total += NodePacking.total(of: reservation.requestPerPod, count: placed)
+            }
+            packings[cluster.name] = packing
+            reservedTotals[cluster.name] = total
+        }
+        self.reservedPacking = packings
+        self.totalRequest = request.requestPerPod * Int64(min(request.replicas, NodePacking.maximumReplicas))
         var rows: [ClusterEvaluation] = []
         rows.reserveCapacity(inventory.clusters.count + 2)
         for cluster in inventory.clusters {
-            let reservedTotal = reserved.isEmpty ? .zero : reserved[cluster.name]?.reduce(Resources.zero) { $0 + $1.total } ?? .zero
+            let reservedTotal = reservedTotals[cluster.name] ?? .zero
             rows.append(
                 ClusterEvaluation(
                     cluster: cluster.name,
@@ -221,24 +238,9 @@ private struct Evaluation {
 
     /// Whether all of the request's pods fit on schedulable nodes once open reservations hold theirs.
     private func fits(_ cluster: ClusterState) -> Bool {
-        let reserved = reservedByCluster.isEmpty ? [] : reservedByCluster[cluster.name] ?? []
-        if reserved.isEmpty, request.replicas == 1 { return cluster.fits(request.requestPerPod) }
-        // Pods go one by one to the node with the most free CPU that holds them, as a spreading scheduler would.
-        var frees = cluster.nodes.filter(\.isSchedulable).map(\.capacity.free)
-        func place(_ pod: Resources) -> Bool {
-            var best: Int?
-            for index in frees.indices where frees[index].covers(pod) {
-                if best == nil || frees[index].milliCPU > frees[best!].milliCPU { best = index }
-            }
-            guard let best else { return false }
-            frees[best] -= pod
-            return true
-        }
-        for reservation in reserved.sorted(by: { $0.function < $1.function }) {
-            for _ in 0..<reservation.replicas { _ = place(reservation.requestPerPod) }
-        }
-        for _ in 0..<request.replicas where !place(request.requestPerPod) { return false }
-        return true
+        if let packing = reservedPacking[cluster.name] { return packing.fits(request.replicas, of: request.requestPerPod) }
+        if request.replicas == 1 { return cluster.fits(request.requestPerPod) }
+        return NodePacking(frees: cluster.nodes.filter(\.isSchedulable).map(\.capacity.free)).fits(request.replicas, of: request.requestPerPod)
     }
 
     func row(_ name: String) -> ClusterEvaluation? {

@@ -27,6 +27,9 @@ public struct PatchSettings: Sendable, Hashable {
 ///
 /// Every operation is an `add` of a whole value computed from the original object, so applying
 /// the patch a second time changes nothing, and the patch for an already placed object is empty.
+/// Each path is written once: an object the patch creates is never created again (which would
+/// replace what the patch put in it before). Values copied from the object are its own, numbers
+/// included (`JSONValue` keeps a number's text when no machine number holds it).
 public enum PlacementPatch {
     public static func operations(
         for object: JSONValue,
@@ -35,12 +38,13 @@ public enum PlacementPatch {
         settings: PatchSettings
     ) -> [JSONPatchOperation] {
         var operations: [JSONPatchOperation] = []
+        var created = Set<[String]>()
 
         var annotations = [FunctionIdentity.clusterAnnotation: JSONValue.string(cluster)]
         if let direktivNamespace { annotations[FunctionIdentity.namespaceAnnotation] = .string(direktivNamespace) }
-        operations += setMembers(annotations, at: ["metadata", "annotations"], in: object)
+        operations += setMembers(annotations, at: ["metadata", "annotations"], in: object, created: &created)
 
-        operations += setMembers([FunctionIdentity.clusterAnnotation: .string(cluster)], at: ["spec", "template", "metadata", "labels"], in: object)
+        operations += setMembers([FunctionIdentity.clusterAnnotation: .string(cluster)], at: ["spec", "template", "metadata", "labels"], in: object, created: &created)
 
         let specPath = JSONPointer(tokens: ["spec", "template", "spec"])
         let podSpec = object.value(at: specPath)
@@ -51,7 +55,7 @@ public enum PlacementPatch {
         let needsToleration = settings.addLiqoToleration && !tolerations.contains { tolerates($0, taintKey: settings.liqoTaintKey) }
 
         if podSpec?.objectValue == nil, newRequired != required || needsToleration {
-            operations += ensureObjects(upTo: specPath, in: object)
+            operations += ensureObjects(upTo: specPath, in: object, created: &created)
         }
         if newRequired != required {
             if affinity?.objectValue == nil {
@@ -105,11 +109,12 @@ public enum PlacementPatch {
     }
 
     /// Sets string members of the object at `path`, creating it (and missing parents) when absent.
-    private static func setMembers(_ members: [String: JSONValue], at path: [String], in object: JSONValue) -> [JSONPatchOperation] {
+    private static func setMembers(_ members: [String: JSONValue], at path: [String], in object: JSONValue, created: inout Set<[String]>) -> [JSONPatchOperation] {
         let pointer = JSONPointer(tokens: path)
         guard let existing = object.value(at: pointer)?.objectValue else {
-            var operations = ensureObjects(upTo: JSONPointer(tokens: Array(path.dropLast())), in: object)
+            var operations = ensureObjects(upTo: JSONPointer(tokens: Array(path.dropLast())), in: object, created: &created)
             operations.append(.add(pointer, .object(members)))
+            created.insert(path)
             return operations
         }
         return members.sorted { $0.key < $1.key }.compactMap { key, value in
@@ -117,15 +122,18 @@ public enum PlacementPatch {
         }
     }
 
-    /// `add` operations creating each missing (or non-object) object along `pointer`.
-    private static func ensureObjects(upTo pointer: JSONPointer, in object: JSONValue) -> [JSONPatchOperation] {
+    /// `add` operations creating each missing (or non-object) object along `pointer`, except
+    /// those an earlier operation of the patch created (recorded in `created`).
+    private static func ensureObjects(upTo pointer: JSONPointer, in object: JSONValue, created: inout Set<[String]>) -> [JSONPatchOperation] {
         var operations: [JSONPatchOperation] = []
         var current = JSONPointer(tokens: [])
         var missing = false
         for token in pointer.tokens {
             current = current.appending(token)
+            if created.contains(current.tokens) { continue }
             if missing || object.value(at: current)?.objectValue == nil {
                 operations.append(.add(current, [:]))
+                created.insert(current.tokens)
                 missing = true
             }
         }

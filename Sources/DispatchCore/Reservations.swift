@@ -20,13 +20,28 @@ public struct Reservation: Sendable, Hashable {
 }
 
 /// The open reservations: a burst of creations sees each other's requests before their pods exist.
+///
+/// Bounded: at most `limit` reservations are open; a new one beyond it replaces the one that
+/// expires first, so a flood of creations cannot grow the book (it only expires the flood's
+/// promises sooner).
 public struct ReservationBook: Sendable {
     public private(set) var entries: [FunctionKey: Reservation] = [:]
+    /// The most open reservations kept.
+    public let limit: Int
 
-    public init() {}
+    public init(limit: Int = 4096) {
+        self.limit = max(1, limit)
+    }
 
     /// Records a reservation for a placed function, replacing any earlier one for it.
     public mutating func reserve(_ reservation: Reservation) {
+        var reservation = reservation
+        reservation.replicas = min(max(reservation.replicas, 0), NodePacking.maximumReplicas)
+        if entries[reservation.function] == nil, entries.count >= limit,
+            let first = entries.min(by: { $0.value.expiresAt < $1.value.expiresAt })?.key
+        {
+            entries[first] = nil
+        }
         entries[reservation.function] = reservation
     }
 

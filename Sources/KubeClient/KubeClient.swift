@@ -210,7 +210,10 @@ public final class KubeClient: Sendable {
 extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        // Saturated rather than trapping on durations beyond ±292 years.
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, sumOverflow) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        self = .nanoseconds(overflow || sumOverflow ? (seconds < 0 ? .min : .max) : total)
     }
 }
 

@@ -217,8 +217,54 @@ struct JSONParser {
         }
         let text = String(decoding: bytes[start..<position], as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .integer(integer) }
-        guard let double = Double(text) else { throw error("invalid number") }
-        return .number(double)
+        // Kept as a Double only when the Double is written back as the same number.
+        if !isInteger, let double = Double(text), double.isFinite, DecimalValue.same(text, "\(double)") { return .number(double) }
+        return .numberText(text)
+    }
+
+    /// A decimal number's value as sign, significant digits and the power of ten of the first.
+    struct DecimalValue: Equatable {
+        var negative: Bool
+        var digits: [UInt8]
+        var exponent: Int
+
+        /// Whether two number texts (JSON's grammar, or Swift's `Double` description) have the same value.
+        static func same(_ lhs: String, _ rhs: String) -> Bool {
+            DecimalValue(lhs) == DecimalValue(rhs)
+        }
+
+        init(_ text: String) {
+            var bytes = Substring(text).utf8[...]
+            negative = bytes.first == UInt8(ascii: "-")
+            if negative { bytes = bytes.dropFirst() }
+            var mantissa: [UInt8] = []
+            var pointPosition: Int?
+            var exponentPart = 0
+            var index = bytes.startIndex
+            while index < bytes.endIndex {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ".") {
+                    pointPosition = mantissa.count
+                } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                    var rest = bytes[bytes.index(after: index)...]
+                    let negativeExponent = rest.first == UInt8(ascii: "-")
+                    if rest.first == UInt8(ascii: "-") || rest.first == UInt8(ascii: "+") { rest = rest.dropFirst() }
+                    for digit in rest { exponentPart = min(exponentPart * 10 + Int(digit &- UInt8(ascii: "0")), 1_000_000) }
+                    if negativeExponent { exponentPart = -exponentPart }
+                    break
+                } else {
+                    mantissa.append(byte &- UInt8(ascii: "0"))
+                }
+                index = bytes.index(after: index)
+            }
+            let integerDigits = pointPosition ?? mantissa.count
+            let leadingZeros = mantissa.prefix { $0 == 0 }.count
+            var significant = Array(mantissa.dropFirst(leadingZeros))
+            while significant.last == 0 { significant.removeLast() }
+            digits = significant
+            exponent = significant.isEmpty ? 0 : integerDigits - leadingZeros - 1 + exponentPart
+            if significant.isEmpty { negative = false }
+        }
     }
 }
 

@@ -5,12 +5,16 @@ import Foundation
 /// Kubernetes objects carry many fields the agent never reads; holding them as `JSONValue`
 /// lets the agent patch or forward an object without losing what it does not model.
 /// Integers are kept apart from floating-point numbers so that `generation`, `replicas` and
-/// similar fields survive a round trip unchanged.
+/// similar fields survive a round trip unchanged, and a number that neither holds exactly keeps
+/// its text, so copying a user's value never changes it.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case integer(Int64)
     case number(Double)
+    /// A number that neither `Int64` nor `Double` holds exactly (`12345678901234567890`,
+    /// `1e999`, `1e-999`), as its JSON text: written back as it came.
+    case numberText(String)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -78,7 +82,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "boolean"
-        case .integer, .number: "number"
+        case .integer, .number, .numberText: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"
@@ -115,6 +119,9 @@ extension JSONValue: Codable {
         case .bool(let value): try container.encode(value)
         case .integer(let value): try container.encode(value)
         case .number(let value): try container.encode(value)
+        case .numberText(let text):
+            // Decimal keeps 38 digits; beyond its range the nearest Double is the best Codable has.
+            if let decimal = Decimal(string: text), !decimal.isNaN { try container.encode(decimal) } else { try container.encode(Double(text) ?? 0) }
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)

@@ -24,6 +24,7 @@ enum JSONWriter {
             } else {
                 output.append(contentsOf: "null".utf8)
             }
+        case .numberText(let text): output.append(contentsOf: text.utf8)
         case .string(let text): writeString(text, into: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))

@@ -28,16 +28,29 @@ public struct Resources: Sendable, Hashable, Codable {
         Resources(milliCPU: max(milliCPU, other.milliCPU), memoryBytes: max(memoryBytes, other.memoryBytes))
     }
 
+    // Saturating: amounts come from objects anyone with create rights writes, and a sum that
+    // wrapped around would turn a full cluster into an empty one.
     public static func + (lhs: Resources, rhs: Resources) -> Resources {
-        Resources(milliCPU: lhs.milliCPU &+ rhs.milliCPU, memoryBytes: lhs.memoryBytes &+ rhs.memoryBytes)
+        Resources(milliCPU: saturating(lhs.milliCPU.addingReportingOverflow(rhs.milliCPU), lhs.milliCPU), memoryBytes: saturating(lhs.memoryBytes.addingReportingOverflow(rhs.memoryBytes), lhs.memoryBytes))
     }
 
     public static func - (lhs: Resources, rhs: Resources) -> Resources {
-        Resources(milliCPU: lhs.milliCPU &- rhs.milliCPU, memoryBytes: lhs.memoryBytes &- rhs.memoryBytes)
+        Resources(milliCPU: saturating(lhs.milliCPU.subtractingReportingOverflow(rhs.milliCPU), lhs.milliCPU), memoryBytes: saturating(lhs.memoryBytes.subtractingReportingOverflow(rhs.memoryBytes), lhs.memoryBytes))
     }
 
     public static func * (lhs: Resources, factor: Int64) -> Resources {
-        Resources(milliCPU: lhs.milliCPU &* factor, memoryBytes: lhs.memoryBytes &* factor)
+        func times(_ amount: Int64) -> Int64 {
+            let (product, overflow) = amount.multipliedReportingOverflow(by: factor)
+            return overflow ? ((amount < 0) != (factor < 0) ? .min : .max) : product
+        }
+        return Resources(milliCPU: times(lhs.milliCPU), memoryBytes: times(lhs.memoryBytes))
+    }
+
+    /// The result of `lhs + x` or `lhs - x`, or the bound it ran past: a sum or difference
+    /// overflows only beyond the bound on the side of `lhs`'s sign.
+    private static func saturating(_ result: (partialValue: Int64, overflow: Bool), _ lhs: Int64) -> Int64 {
+        guard result.overflow else { return result.partialValue }
+        return lhs < 0 ? .min : .max
     }
 
     public static func += (lhs: inout Resources, rhs: Resources) { lhs = lhs + rhs }

@@ -202,7 +202,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func seconds(_ config: ConfigReader, _ key: String, _ fallback: Double) throws -> Duration {
         let value = config.double(forKey: ConfigKey(key.split(separator: ".").map(String.init)), default: fallback)
-        guard value > 0 else { throw CommandFailure("\(key) must be positive") }
+        // A year at most: a larger (or infinite) value would overflow the timers.
+        guard value > 0, value <= 31_536_000 else { throw CommandFailure("\(key) must be positive and at most 31536000 seconds (a year)") }
         return .milliseconds(Int64(value * 1000))
     }
 

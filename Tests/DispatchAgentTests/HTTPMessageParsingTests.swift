@@ -33,11 +33,55 @@ import Testing
     }
 
     @Test func theEndOfAHeadIsFoundAcrossReads() {
-        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n")
-        #expect(HTTPHead.endOfHead(in: buffer) == nil)
-        let searched = buffer.readableBytes
-        buffer.writeString("\r\nBODY")
-        #expect(HTTPHead.endOfHead(in: buffer, searchedBytes: searched - 3) == searched + 2)
+        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r")
+        let scan = HTTPHead.scan(buffer, limit: 1024)
+        #expect(scan == .incomplete(searched: buffer.readableBytes))
+        guard case .incomplete(let searched) = scan else { return }
+        buffer.writeString("\nBODY")
+        #expect(HTTPHead.scan(buffer, searchedBytes: searched, limit: 1024) == .complete(end: searched + 1))
+    }
+
+    /// Defect 6 of the hardening review: a head that completed in the read crossing the limit
+    /// passed (100 and 120 KiB heads got through). The limit counts the whole head, exactly.
+    @Test func theHeadLimitIsExactWhateverTheReadsAre() {
+        let line = "GET / HTTP/1.1\r\nX: "
+        let atLimit = line + String(repeating: "a", count: 100 - line.utf8.count - 4) + "\r\n\r\n"
+        #expect(atLimit.utf8.count == 100)
+        #expect(HTTPHead.scan(ByteBuffer(string: atLimit), limit: 100) == .complete(end: 100))
+        #expect(HTTPHead.scan(ByteBuffer(string: atLimit), limit: 99) == .tooLarge, "one read holding the whole over-long head")
+        let huge = line + String(repeating: "a", count: 120 * 1024) + "\r\n\r\n"
+        #expect(HTTPHead.scan(ByteBuffer(string: huge), limit: 64 * 1024) == .tooLarge)
+        #expect(HTTPHead.scan(ByteBuffer(string: String(repeating: "a", count: 99)), limit: 100) == .incomplete(searched: 99))
+        #expect(HTTPHead.scan(ByteBuffer(string: String(repeating: "a", count: 100)), limit: 100) == .tooLarge, "no end yet and already at the limit")
+    }
+
+    /// Defect 7: a head with bare LF line ends waited for the idle timeout. It is refused as
+    /// soon as the LF arrives, wherever it is.
+    @Test func aBareLineFeedIsFoundAtOnce() {
+        #expect(HTTPHead.scan(ByteBuffer(string: "GET / HTTP/1.1\nHost: x\n\n"), limit: 1024) == .bareLineFeed)
+        #expect(HTTPHead.scan(ByteBuffer(string: "\n"), limit: 1024) == .bareLineFeed)
+        #expect(HTTPHead.scan(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\n"), limit: 1024) == .bareLineFeed)
+        var split = ByteBuffer(string: "GET / HTTP/1.1\r")
+        #expect(HTTPHead.scan(split, limit: 1024) == .incomplete(searched: 15))
+        split.writeString("\nX: y\n")
+        #expect(HTTPHead.scan(split, searchedBytes: 15, limit: 1024) == .bareLineFeed)
+    }
+
+    /// Defect 1: `Connection: Transfer-Encoding` made the proxy drop the TE line while the
+    /// chunks went on: the function read a body-less request, then the chunks as a second,
+    /// smuggled one. Framing fields named by `Connection` are refused, in requests and answers.
+    @Test func framingFieldsNamedByConnectionAreRefused() {
+        for connection in ["Transfer-Encoding", "close, transfer-encoding", "TRANSFER-ENCODING ,keep-alive", "Content-Length"] {
+            let framing = connection.lowercased().contains("content") ? "Content-Length: 5" : "Transfer-Encoding: chunked"
+            #expect(throws: HTTPHead.ParseError.framingFieldNamedByConnection) {
+                try parse("POST / HTTP/1.1\r\nHost: x\r\n\(framing)\r\nConnection: \(connection)\r\n\r\n")
+            }
+            #expect(throws: HTTPHead.ParseError.framingFieldNamedByConnection) {
+                try HTTPHead(parsing: ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: \(connection)\r\n\(framing)\r\n\r\n"), kind: .response)
+            }
+        }
+        // Other options stay hop-by-hop fields, as before.
+        #expect((try? parse("GET / HTTP/1.1\r\nConnection: X-Trace\r\n\r\n"))?.connectionOptions == ["x-trace"])
     }
 
     @Test func connectionOptionsDecideKeepAliveAndNameHopByHopFields() throws {
@@ -129,6 +173,32 @@ import Testing
     func brokenChunkFramingIsRefused(body: String) {
         var framing = HTTPBodyFraming(.chunked)
         #expect(throws: HTTPBodyFraming.FramingError.self, "\(body.debugDescription)") { _ = try feed(&framing, body + "0\r\n\r\n", step: 3) }
+    }
+
+    /// Defect 5: anything after the hex digits was taken as an extension (`0x5` read as size 0
+    /// while a lenient function reads 5 bytes), and trailer lines needed no colon. RFC 9112 §7.1
+    /// exactly: chunk-size = 1*HEXDIG, then `BWS ; BWS token [BWS = BWS (token / quoted-string)]`.
+    @Test(arguments: [
+        "0x5\r\nhello\r\n", "5 \r\nhello\r\n", "5 x\r\nhello\r\n", "5;\r\nhello\r\n", "5;=v\r\nhello\r\n", "5;a=\r\nhello\r\n",
+        "5;a b\r\nhello\r\n", "5;a=b c\r\nhello\r\n", "5;a=\"x\r\nhello\r\n", "5;a=\"x\"y\r\nhello\r\n", "5;a=b \r\nhello\r\n",
+        "5;a \r\nhello\r\n", "+5\r\nhello\r\n", "-5\r\nhello\r\n", "5\r\nhello\r\n0\r\nNoColon\r\n\r\n", "5\r\nhello\r\n0\r\n Folded: x\r\n\r\n",
+        "5\r\nhello\r\n0\r\n: empty-name\r\n\r\n", "5\r\nhello\r\n0\r\nBad Name: x\r\n\r\n", "5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n",
+        "5\r\nhello\r\n0\r\nTRANSFER-ENCODING: chunked\r\n\r\n", "5\r\nhello\r\n0\r\nHost: elsewhere\r\n\r\n",
+    ])
+    func looseChunkSyntaxIsRefused(body: String) {
+        var framing = HTTPBodyFraming(.chunked)
+        #expect(throws: HTTPBodyFraming.FramingError.self, "\(body.debugDescription)") { _ = try feed(&framing, body + "0\r\n\r\n", step: 2) }
+    }
+
+    @Test(arguments: [
+        "5;a\r\nhello\r\n", "5 ;a\r\nhello\r\n", "5\t; a = b ;c\r\nhello\r\n", "5;a=\"q \\\" ;\"\r\nhello\r\n", "5;a=\"\" ;b\r\nhello\r\n",
+        "005\r\nhello\r\n", "5\r\nhello\r\n000;end\r\nT-1: v\r\nT-2:\r\n",
+    ])
+    func chunkExtensionsAndTrailersOfTheGrammarPass(body: String) throws {
+        var framing = HTTPBodyFraming(.chunked)
+        let ending = body.hasSuffix(":\r\n") ? "\r\n" : "0\r\n\r\n"
+        let result = try feed(&framing, body + ending, step: 2)
+        #expect(result.ended && result.data == "hello", "\(body.debugDescription)")
     }
 
     @Test func aLengthEndsTheBodyAndLeavesTheRest() throws {

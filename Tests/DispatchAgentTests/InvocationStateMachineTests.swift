@@ -8,8 +8,28 @@ import Testing
 
     func bytes(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
-    func machine(length: Int64?, chunked: Bool = false, replayLimit: Int = 64, drainLimit: Int64 = 16) -> Machine {
-        Machine(.init(declaredLength: length, hasBody: chunked || (length ?? 0) > 0, replayLimit: replayLimit, drainLimit: drainLimit))
+    func machine(length: Int64?, chunked: Bool = false, idempotent: Bool = true, replayLimit: Int = 64, drainLimit: Int64 = 16) -> Machine {
+        Machine(.init(declaredLength: length, hasBody: chunked || (length ?? 0) > 0, isIdempotent: idempotent, replayLimit: replayLimit, drainLimit: drainLimit))
+    }
+
+    /// Defect 4 of the hardening review: a POST the function may have read reached it twice.
+    /// A request that is not idempotent is sent again only when none of it went out.
+    @Test func aRequestThatIsNotIdempotentIsRetriedOnlyWhenNothingWentOut() {
+        var sent = machine(length: 3, idempotent: false)
+        _ = sent.connected()
+        _ = sent.requestBodyReceived(bytes("abc"))
+        #expect(sent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: true) == .answer(.upstreamClosed, keepCaller: true))
+
+        var unsent = machine(length: 3, idempotent: false)
+        _ = unsent.connected()
+        _ = unsent.requestBodyReceived(bytes("abc"))
+        #expect(unsent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: false) == .retry)
+        #expect(unsent.connected() == .init(body: [bytes("abc")], end: true))
+
+        var idempotent = machine(length: 3, idempotent: true)
+        _ = idempotent.connected()
+        _ = idempotent.requestBodyReceived(bytes("abc"))
+        #expect(idempotent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: true) == .retry)
     }
 
     @Test func aBodyReadWhileConnectingIsHeldAndSentOnceConnected() {

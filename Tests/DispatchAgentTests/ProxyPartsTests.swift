@@ -264,6 +264,33 @@ enum TestSupportPorts {
 }
 
 @Suite struct SmallProxyPartsTests {
+    /// Defect 2 of the hardening review: a deadline ~292 years ahead overflowed
+    /// `Duration.nanoseconds` when the call timer was re-armed, and the process died. The time
+    /// left is clamped to a day either way, and the conversion saturates.
+    @Test func farDeadlinesAreClampedAndNanosecondsSaturate() throws {
+        let now = try Date("2026-11-25T10:00:00Z", strategy: .iso8601)
+        #expect(DirektivDeadline.remaining("9999-12-31T23:59:59Z", now: now) == DirektivDeadline.maximum)
+        #expect(DirektivDeadline.remaining("0001-01-01T00:00:00Z", now: now) == .zero - DirektivDeadline.maximum)
+        #expect(DirektivDeadline.remaining("+999999-01-01T00:00:00Z", now: now).map { $0 <= DirektivDeadline.maximum } ?? true)
+        #expect(Duration.seconds(Int64.max).nanoseconds == .max)
+        #expect((Duration.zero - .seconds(Int64.max)).nanoseconds == .min)
+        #expect(Duration.seconds(9_223_372_036).nanoseconds == 9_223_372_036_000_000_000)
+        #expect(Duration.milliseconds(1500).nanoseconds == 1_500_000_000)
+    }
+
+    /// Defect 9: refusals echoed the requested target in full (60 KB tried).
+    @Test func refusalsEchoAtMostAShortPrefix() {
+        let long = "http://" + String(repeating: "a", count: 60_000) + ".example/"
+        guard case .failure(let refusal) = Result(catching: { () throws(ProxyTarget.Refusal) in
+            try ProxyTarget.resolve(method: "GET", target: long, functionsNamespaces: ["direktiv-services-direktiv"])
+        }) else {
+            Issue.record("the target passed")
+            return
+        }
+        #expect(refusal.description.utf8.count < 300, "\(refusal.description.utf8.count) bytes")
+        #expect(refusal.description.contains("(60008 bytes)"), "the host is echoed, cut, with its length")
+    }
+
     @Test func direktivDeadlinesAreRFC3339() throws {
         let now = try Date("2026-11-25T10:00:00Z", strategy: .iso8601)
         #expect(DirektivDeadline.remaining("2026-11-25T10:00:30Z", now: now) == .seconds(30))

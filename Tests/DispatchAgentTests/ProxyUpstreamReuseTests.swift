@@ -9,7 +9,8 @@ import TestSupport
 import Testing
 
 /// Pooled upstream connections: a keep-alive connection the function closes as a call goes
-/// out is retried once on a fresh one, and only then.
+/// out is retried once on a fresh one, and only then, and only for a method that may be sent
+/// twice.
 @Suite(.serialized) struct ProxyUpstreamReuseTests {
     static let namespace = Scenario.functionsNamespace
 
@@ -27,13 +28,14 @@ import Testing
         }
     }
 
-    func call(_ connection: inout HTTP1TestConnection, body: String) async throws -> TestResponse {
+    func call(_ connection: inout HTTP1TestConnection, _ method: HTTPMethod = .PUT, body: String) async throws -> TestResponse {
         let host = "forgetful.\(Self.namespace)"
-        return try await connection.request(.POST, "http://\(host)/", headers: [("Host", host)], body: Array(body.utf8))
+        return try await connection.request(method, "http://\(host)/", headers: [("Host", host)], body: Array(body.utf8))
     }
 
     /// The second call goes out on the pooled connection, which the function closes unanswered:
-    /// the caller still gets its answer, from a second connection, with its body intact.
+    /// the caller still gets its answer, from a second connection, with its body intact. PUT is
+    /// idempotent (RFC 9110 §9.2.2): a second delivery does what one does.
     @Test func aPooledConnectionClosedUnansweredIsRetriedOnAFreshOne() async throws {
         let upstream = try await ForgetfulUpstream.start(closesEveryConnection: false)
         try await withProxy(to: upstream) { agent in
@@ -46,6 +48,24 @@ import Testing
                 #expect(second.text == "two")
             }
             #expect(upstream.connections == 2)
+            #expect(upstream.unanswered == 1)
+        }
+    }
+
+    /// Hardening review, defect 4: a POST the function had read on a pooled connection that
+    /// then closed was sent again, so the function got it twice (a Direktiv action may move
+    /// money). Now the caller gets 502 (which Direktiv retries by its own rules) and the
+    /// function saw the request once.
+    @Test func aPostThatWentOutIsNeverSentTwice() async throws {
+        let upstream = try await ForgetfulUpstream.start(closesEveryConnection: false)
+        try await withProxy(to: upstream) { agent in
+            try await withHTTP1Connection(port: agent.proxyPort) { connection in
+                let first = try await call(&connection, .POST, body: "one")
+                #expect(first.status == 200 && first.text == "one")
+                let second = try await call(&connection, .POST, body: "two")
+                #expect(second.status == 502, "\(second.status) \(second.text)")
+            }
+            #expect(upstream.connections == 1, "no second connection: the POST was not sent again")
             #expect(upstream.unanswered == 1)
         }
     }

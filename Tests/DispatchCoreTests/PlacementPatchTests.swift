@@ -104,6 +104,40 @@ import Testing
         #expect(try JSONPatch.apply(again, to: created) == created)
     }
 
+    /// Defect 8 of the hardening review: without `spec.template` the patch said
+    /// `add /spec/template {}` twice, the second wiping the pod label the first had set.
+    @Test func eachPathIsWrittenOnceAndTheLabelSurvives() throws {
+        for object: JSONValue in [
+            ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "d"]],
+            ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "d"], "spec": ["replicas": 1]],
+            ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "d"], "spec": ["template": "not an object"]],
+        ] {
+            let (operations, result) = try place(object, on: "external1")
+            let paths = operations.map(\.path)
+            #expect(Set(paths).count == paths.count, "\(paths)")
+            #expect(result[path: "spec", "template", "metadata", "labels", "dispatch.direktiv.io/cluster"] == "external1")
+            #expect(requiredTerms(result).count == 1)
+            try expectIdempotent(object, operations: operations, result: result, cluster: "external1")
+        }
+    }
+
+    /// Defect 8: values copied from the user's object were rewritten (`1e999` became `null`,
+    /// `12345678901234567890` a float). Copied values keep their JSON text.
+    @Test func copiedValuesKeepTheirOriginalText() throws {
+        let text = #"""
+            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"spec":{
+            "tolerations":[{"key":"a","operator":"Exists","tolerationSeconds":12345678901234567890,"x":1e999,"y":1e-999,"z":0.1000000000000000055511151231257827}],
+            "affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[],"weight":-98765432109876543210}]}}}}}}}
+            """#
+        let object = try JSONValue.parse(Array(text.utf8))
+        let (operations, _) = try place(object, on: "main")
+        let written = String(decoding: JSONValue.array(operations.map(\.json)).jsonBytes, as: UTF8.self)
+        for number in ["12345678901234567890", "1e999", "1e-999", "0.1000000000000000055511151231257827", "-98765432109876543210"] {
+            #expect(written.contains(":\(number)"), "\(number) in \(written)")
+        }
+        #expect(!written.contains("null"))
+    }
+
     @Test func direktiv010Deployment() throws {
         let object = try exampleJSON("direktiv/deployment-0.10.json")
         let (operations, result) = try place(object, on: "external1", namespace: "team-b")

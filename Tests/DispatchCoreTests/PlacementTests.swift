@@ -264,6 +264,59 @@ import Testing
         #expect(withoutBook == ["external1"])
     }
 
+    /// Defect 3 of the hardening review: a fallback placement of a Deployment with a billion
+    /// replicas left a reservation that every later decision replayed pod by pod, pinning both
+    /// cores for minutes. Fits are now counted per node in closed form; this test took minutes
+    /// before the fix and takes milliseconds after it.
+    @Test func hugeReplicaCountsCostWhatOneDoes() throws {
+        let inventory = ClusterInventory(
+            nodes: [makeNode("a", cluster: "c", cpu: "4"), makeNode("b", cluster: "c", cpu: "4"), makeNode("z", cluster: "d", cpu: "4")],
+            pods: [],
+            clusterLabel: "direktiv.io/namespace"
+        )
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
+        let now = ContinuousClock.now
+        var book = ReservationBook()
+        for (index, request) in [Resources.cpu("1", memory: "1Gi"), .zero, .cpu("0", memory: "1"), Resources(milliCPU: .max, memoryBytes: .max)].enumerated() {
+            book.reserve(Reservation(function: FunctionKey(namespace: "f", name: "huge-\(index)"), cluster: "c", requestPerPod: request, replicas: 1_000_000_000, expiresAt: now + .seconds(60)))
+        }
+        // The 1-CPU reservation takes all 8 CPUs of c (4 pods per node), the empty ones nothing.
+        let decision = try decide("x", request: .cpu("100m", memory: "1Mi"), replicas: Int.max, rules: rules, inventory: inventory, reservations: book)
+        #expect(decision.outcome == .rejected)
+        #expect(decision.row(for: "c")?.freeBefore.milliCPU == 0)
+        let elsewhere = try decide("x", request: .cpu("1", memory: "1Gi"), replicas: 4, rules: Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("d")])]), inventory: inventory, reservations: book)
+        #expect(elsewhere.outcome == .placed, "reservations on c leave d alone")
+        #expect(try decide("x", request: .cpu("1", memory: "1Gi"), replicas: 5, rules: Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("d")])]), inventory: inventory).outcome == .rejected)
+    }
+
+    /// The closed form spreads reserved pods as a spreading scheduler would, so what is left
+    /// for the next request is what one-by-one placement left.
+    @Test func reservedPodsSpreadOverTheNodes() throws {
+        let inventory = ClusterInventory(
+            nodes: [makeNode("a", cluster: "c", cpu: "4"), makeNode("b", cluster: "c", cpu: "2")],
+            pods: [],
+            clusterLabel: "direktiv.io/namespace"
+        )
+        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
+        var book = ReservationBook()
+        // Three 1-CPU pods: a and b take one each, the third goes to a (more free CPU): 2 + 1 left.
+        book.reserve(Reservation(function: FunctionKey(namespace: "f", name: "r"), cluster: "c", requestPerPod: .cpu("1", memory: "1Mi"), replicas: 3, expiresAt: .now + .seconds(60)))
+        #expect(try decide("x", request: .cpu("2", memory: "1Mi"), rules: rules, inventory: inventory, reservations: book).outcome == .placed)
+        #expect(try decide("x", request: .cpu("1500m", memory: "1Mi"), replicas: 2, rules: rules, inventory: inventory, reservations: book).outcome == .rejected)
+        #expect(try decide("x", request: .cpu("1", memory: "1Mi"), replicas: 3, rules: rules, inventory: inventory, reservations: book).outcome == .placed)
+        #expect(try decide("x", request: .cpu("1", memory: "1Mi"), replicas: 4, rules: rules, inventory: inventory, reservations: book).outcome == .rejected)
+    }
+
+    @Test func theReservationBookIsBounded() {
+        var book = ReservationBook(limit: 3)
+        let now = ContinuousClock.now
+        for index in 0..<10 {
+            book.reserve(Reservation(function: FunctionKey(namespace: "f", name: "n\(index)"), cluster: "c", requestPerPod: .zero, replicas: 1, expiresAt: now + .seconds(index)))
+        }
+        #expect(book.entries.count == 3)
+        #expect(Set(book.entries.keys.map(\.name)) == ["n7", "n8", "n9"], "the ones expiring first give way")
+    }
+
     @Test func reservationsEndWhenPodsAppearOrTimeOut() throws {
         let now = ContinuousClock.now
         var book = ReservationBook()

@@ -12,13 +12,38 @@ import Testing
         #expect(value["s"] == .string("a\"b\\c/d\n\tAé😀"))
         #expect(value["i"] == .integer(-42))
         #expect(value["big"] == .integer(Int64.max))
-        #expect(value["huge"] == .number(9223372036854775808))
+        #expect(value["huge"] == .numberText("9223372036854775808"), "beyond Int64, and no Double holds it exactly")
         #expect(value["f"] == .number(1500))
         #expect(value["z"] == .integer(0))
         #expect(value["t"] == .bool(true))
         #expect(value["n"] == .null)
         #expect(value["a"] == [1, [], [:]])
         #expect(value["e"] == [:])
+    }
+
+    /// Numbers that neither Int64 nor Double holds keep their text, so a value copied from a
+    /// user's object is written back unchanged (hardening review, defect 8).
+    @Test(arguments: [
+        ("12345678901234567890", true), ("1e999", true), ("-1e999", true), ("1e-999", true), ("0.1000000000000000055511151231257827", true),
+        ("4.9e-324", true), ("0.1", false), ("1.5e3", false), ("-2.5", false), ("1e300", false), ("123.456", false), ("0.30000000000000004", false),
+    ])
+    func numbersRoundTripAsTheyCame(text: String, keptAsText: Bool) throws {
+        let value = try parse("[\(text)]")
+        guard case .array(let elements) = value, let number = elements.first else { return }
+        if case .numberText = number {
+            #expect(keptAsText, "\(text)")
+        } else {
+            #expect(!keptAsText, "\(text) became \(number)")
+        }
+        // Written back: the same number (as text, or as the shortest text of the same Double).
+        let written = String(decoding: value.jsonBytes, as: UTF8.self)
+        if keptAsText {
+            #expect(written == "[\(text)]")
+        } else {
+            // An integral Double is written without a fraction and read back as an integer.
+            let back = try parse(written)[0]
+            #expect(back == number || back?.integerValue.map { Double($0) } == Double(text), "\(text) written as \(written)")
+        }
     }
 
     @Test(arguments: [
