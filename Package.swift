@@ -103,6 +103,20 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(
+            name: "DispatchFuzz",
+            dependencies: [
+                "DispatchAgent",
+                "DispatchCore",
+                "KubeModels",
+                "KubeSim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DispatchPrometheus",
             dependencies: [
                 "DispatchAgent",
@@ -262,6 +276,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DispatchFuzzTests",
+            dependencies: ["DispatchFuzz"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "KubeSimTests",
             dependencies: [
                 "KubeSim",
@@ -285,3 +304,16 @@ let package = Package(
         ),
     ]
 )
+
+// The libFuzzer executable: only with DISPATCH_FUZZ=1 (scripts/fuzz.sh), since it has no `main`
+// of its own: `-sanitize=fuzzer` links libFuzzer's.
+if Context.environment["DISPATCH_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "dispatch-fuzz",
+            dependencies: ["DispatchFuzz"],
+            path: "fuzz/Sources/dispatch-fuzz",
+            swiftSettings: swiftSettings
+        )
+    )
+}

@@ -6,18 +6,18 @@ import NIOCore
 /// The time left is clamped to `maximum` (and to `-maximum` for a deadline long past): the
 /// header is the caller's to choose, and a deadline centuries ahead must neither overflow a
 /// timer nor hold a call open for longer than any Direktiv action runs.
-enum DirektivDeadline {
+package enum DirektivDeadline {
     /// The longest a call may be given, whatever its deadline says: one day.
-    static let maximum = Duration.seconds(86_400)
+    package static let maximum = Duration.seconds(86_400)
 
     /// The time left until the header's deadline, or `nil` when the header is absent or unreadable.
-    static func remaining(_ header: String?, now: Date? = nil) -> Duration? {
+    package static func remaining(_ header: String?, now: Date? = nil) -> Duration? {
         guard let header, !header.isEmpty, let seconds = secondsSince1970(header) ?? foundationSeconds(header), seconds.isFinite else { return nil }
         return remaining(seconds: seconds, now: now)
     }
 
     /// The time left until the deadline `head` carries, read from its bytes.
-    static func remaining(in head: HTTPHead, now: Date? = nil) -> Duration? {
+    package static func remaining(in head: HTTPHead, now: Date? = nil) -> Duration? {
         guard let field = head.fields.first(where: { $0.name == .direktivDeadline }) else { return nil }
         let fast = head.bytes.withUnsafeReadableBytes { raw in
             secondsSince1970(UnsafeRawBufferPointer(rebasing: raw[field.valueRange]))
@@ -40,7 +40,7 @@ enum DirektivDeadline {
         return .milliseconds(Int64(min(max(milliseconds, -limit), limit)))
     }
 
-    static func secondsSince1970(_ text: String) -> Double? {
+    package static func secondsSince1970(_ text: String) -> Double? {
         var text = text
         return text.withUTF8 { secondsSince1970(UnsafeRawBufferPointer($0)) }
     }
