@@ -268,7 +268,7 @@ import Testing
     /// replicas left a reservation that every later decision replayed pod by pod, pinning both
     /// cores for minutes. Fits are now counted per node in closed form; this test took minutes
     /// before the fix and takes milliseconds after it.
-    @Test func hugeReplicaCountsCostWhatOneDoes() throws {
+    @Test(.timeLimit(.minutes(1))) func hugeReplicaCountsCostWhatOneDoes() throws {
         let inventory = ClusterInventory(
             nodes: [makeNode("a", cluster: "c", cpu: "4"), makeNode("b", cluster: "c", cpu: "4"), makeNode("z", cluster: "d", cpu: "4")],
             pods: [],
