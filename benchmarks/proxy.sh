@@ -9,6 +9,9 @@
 # Everything shares the machine's cores (2 here), wrk included.
 #
 #   benchmarks/proxy.sh            # ROUNDS=5 DURATION=10 CONNECTIONS="1 16 64"
+#   BASELINE=/path/to/older/direktiv-dispatch benchmarks/proxy.sh
+#                                  # also an earlier build's agent, as path "baseline", side by
+#                                  # side in the same runs, with agent/baseline ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
@@ -24,6 +27,8 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 upstream=18180; nginx_port=18181; haproxy_port=18182; agent_port=18183; admin_port=18184; webhook_port=18185; sink_port=18186; pinned_port=18187
+baseline_port=18188; baseline_admin=18189; baseline_webhook=18190
+BASELINE=${BASELINE:-}
 ns=direktiv-services-direktiv; fn=bench
 
 # The fast upstream and nginx as a proxy, one nginx process each.
@@ -124,6 +129,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=direktiv-dispatch -days 1 -k
     --bind-address 127.0.0.1 --proxy-port $agent_port --admin-port $admin_port --webhook-port $webhook_port \
     --resolver-file "$work/resolver.json" --log-level warning > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+if [ -n "$BASELINE" ]; then
+    "$BASELINE" serve --kubeconfig "$work/kubeconfig" --rules examples/rules.yaml --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
+        --bind-address 127.0.0.1 --proxy-port $baseline_port --admin-port $baseline_admin --webhook-port $baseline_webhook \
+        --resolver-file "$work/resolver.json" --log-level warning > "$work/baseline.log" 2>&1 & pids+=($!)
+    for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$baseline_admin/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 for port in $upstream $nginx_port $haproxy_port $pinned_port; do
     for _ in $(seq 1 100); do curl -fs -o /dev/null -X POST -d '{}' "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
@@ -138,6 +149,10 @@ declare -A url=(
     [nginx-pinned]="http://127.0.0.1:$pinned_port/"
 )
 paths="direct agent nginx haproxy nginx-pinned"
+if [ -n "$BASELINE" ]; then
+    url[baseline]="http://127.0.0.1:$baseline_port/functions/$ns/$fn/"
+    paths="$paths baseline"
+fi
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"input":{"name":"direktiv","items":[1,2,3]}}'
@@ -215,6 +230,14 @@ for c in sorted({c for c, _ in runs}):
     rps = lambda r: statistics.median(x[0] for x in r)
     p99 = lambda r: statistics.median(x[2] for x in r)
     print(f"| {c} | {rps(a) / rps(n):.2f} | {p99(a) / p99(n):.2f} | {rps(a) / rps(h):.2f} | {rps(a) / rps(np):.2f} | {p99(a) / p99(np):.2f} |")
+if any(path == "baseline" for _, path in runs):
+    print()
+    print("| connections | agent/baseline requests/s | agent/baseline p50 | agent/baseline p99 |")
+    print("|---:|---:|---:|---:|")
+    for c in sorted({c for c, _ in runs}):
+        a, b = runs[(c, "agent")], runs[(c, "baseline")]
+        med = lambda r, i: statistics.median(x[i] for x in r)
+        print(f"| {c} | {med(a, 0) / med(b, 0):.2f} | {med(a, 1) / med(b, 1):.2f} | {med(a, 2) / med(b, 2):.2f} |")
 print()
 print(f"agent event loops (thread: allowed CPUs): {sys.argv[6].strip() or 'none found'}")
 start, load, bodies, end = (int(x) / 1024 for x in sys.argv[2:6])
