@@ -9,6 +9,7 @@ import NIOCore
 package enum DirektivDeadline {
     /// The longest a call may be given, whatever its deadline says: one day.
     package static let maximum = Duration.seconds(86_400)
+    private static let maximumMilliseconds = Double(maximum.components.seconds * 1000)
 
     /// The time left until the header's deadline, or `nil` when the header is absent or unreadable.
     package static func remaining(_ header: String?, now: Date? = nil) -> Duration? {
@@ -34,10 +35,9 @@ package enum DirektivDeadline {
 
     private static func remaining(seconds: Double, now: Date?) -> Duration {
         // The wall clock is read only when there is a deadline to compare it with.
-        let limit = Double(maximum.components.seconds * 1000)
         let milliseconds = ((seconds - (now ?? Date()).timeIntervalSince1970) * 1000).rounded(.down)
         // Clamped before the conversion: `Int64(_: Double)` traps outside its range.
-        return .milliseconds(Int64(min(max(milliseconds, -limit), limit)))
+        return .milliseconds(Int64(min(max(milliseconds, -maximumMilliseconds), maximumMilliseconds)))
     }
 
     package static func secondsSince1970(_ text: String) -> Double? {

@@ -233,18 +233,20 @@ public struct HTTPBodyFraming: Sendable, Hashable {
             try countTrailerByte()
             // A field name; whitespace here would be obsolete line folding.
             guard HTTPHead.Parser.isTokenCharacter(byte) else { throw FramingError(description: "invalid trailer field") }
-            trailerName = [ASCII.lowercase(byte)]
+            trailerName = [byte]
             return .trailerName
         case .trailerName:
             try countTrailerByte()
             if byte == UInt8(ascii: ":") {
                 // RFC 9110 §6.5.1: framing and routing fields have no place in trailers; a
                 // recipient that merged them would read another length or host than this proxy.
-                if Self.prohibitedTrailerNames.contains(trailerName) { throw FramingError(description: "framing field in trailer") }
+                let name = trailerName.withUnsafeBytes(HTTPHead.Parser.fieldName)
+                if Self.prohibitedTrailerFields.contains(name) { throw FramingError(description: "framing field in trailer") }
                 return .trailerValue
             }
             guard HTTPHead.Parser.isTokenCharacter(byte) else { throw FramingError(description: "invalid trailer field") }
-            if trailerName.count <= 17 { trailerName.append(ASCII.lowercase(byte)) }
+            // Past the longest name the classification knows, the name is just longer: `.other`.
+            if trailerName.count <= Self.longestKnownFieldName { trailerName.append(byte) }
             return .trailerName
         case .trailerValue:
             if isCR { return .trailerLF }
@@ -263,9 +265,12 @@ public struct HTTPBodyFraming: Sendable, Hashable {
 
     /// The chunk size read, while the rest of its line is.
     private var pendingSize: Int64 = 0
-    /// The current trailer field's name, lower-cased, up to 18 bytes (enough to tell the prohibited ones).
+    /// The current trailer field's name, up to one byte more than the longest name
+    /// `HTTPHead.Parser.fieldName` knows (so a longer name never looks like a known one).
     private var trailerName: [UInt8] = []
-    private static let prohibitedTrailerNames: [[UInt8]] = ["content-length", "transfer-encoding", "host", "trailer", "connection"].map { Array($0.utf8) }
+    private static let longestKnownFieldName = "proxy-authorization".utf8.count
+    /// RFC 9110 §6.5.1: framing, routing and connection fields.
+    private static let prohibitedTrailerFields: Set<HTTPHead.FieldName> = [.contentLength, .transferEncoding, .underscoredFraming, .host, .trailer, .connection]
 
     private func afterExtensionName(_ byte: UInt8, isWhitespace: Bool) throws(FramingError) -> Chunk {
         if isWhitespace { return .extensionAfterName }

@@ -37,6 +37,10 @@ public struct HTTPHead: Sendable {
         case xForwardedFor
         case forwarded
         case direktivDeadline
+        /// `Content_Length` or `Transfer_Encoding`: CGI and WSGI map `_` and `-` alike
+        /// (HTTP_TRANSFER_ENCODING), so a function behind such a gateway would read framing
+        /// this proxy does not. Refused, where nginx drops them.
+        case underscoredFraming
     }
 
     public struct Field: Sendable, Hashable {
@@ -101,6 +105,12 @@ public struct HTTPHead: Sendable {
     /// The value of the first field called `name`.
     public func value(_ name: FieldName) -> String? {
         fields.first { $0.name == name }.map { string($0.valueRange) }
+    }
+
+    /// Whether the method is one whose repetition has the effect of one request (RFC 9110
+    /// §9.2.2): GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
+    public var hasIdempotentMethod: Bool {
+        methodIs("GET") || methodIs("HEAD") || methodIs("PUT") || methodIs("DELETE") || methodIs("OPTIONS") || methodIs("TRACE")
     }
 
     /// Whether the method's bytes are `method` (methods are case-sensitive).
@@ -312,19 +322,13 @@ extension HTTPHead {
             while valueEnd > index, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
             guard allFieldValueCharacters(raw, index..<valueEnd) else { throw .malformed("invalid field value") }
             let name = fieldName(UnsafeRawBufferPointer(rebasing: raw[nameRange]))
-            if name == .other, nameRange.count == 14 || nameRange.count == 17,
-                ASCII.equalsIgnoringCase(raw[nameRange], "content_length") || ASCII.equalsIgnoringCase(raw[nameRange], "transfer_encoding")
-            {
-                // CGI and WSGI map `_` and `-` alike (HTTP_TRANSFER_ENCODING): a function behind
-                // such a gateway would read framing that this proxy does not (nginx drops these).
-                throw .malformed("framing field name with an underscore")
-            }
             let field = Field(name: name, nameRange: nameRange, valueRange: index..<valueEnd, lineRange: line.lowerBound..<line.upperBound + 2)
             head.fields.append(field)
             switch name {
             case .connection: connectionTokens(raw, field.valueRange, into: &head)
             case .contentLength: try framing.contentLength(raw[field.valueRange])
             case .transferEncoding: try framing.transferEncoding(raw[field.valueRange])
+            case .underscoredFraming: throw .malformed("framing field name with an underscore")
             default: break
             }
         }
@@ -352,10 +356,11 @@ extension HTTPHead {
             case 7: return `is`("trailer") ? .trailer : `is`("upgrade") ? .upgrade : .other
             case 9: return `is`("forwarded") ? .forwarded : .other
             case 10: return `is`("connection") ? .connection : `is`("keep-alive") ? .keepAlive : .other
-            case 14: return `is`("content-length") ? .contentLength : .other
+            case 14: return `is`("content-length") ? .contentLength : `is`("content_length") ? .underscoredFraming : .other
             case 15: return `is`("x-forwarded-for") ? .xForwardedFor : .other
             case 16: return `is`("proxy-connection") ? .proxyConnection : .other
-            case 17: return `is`("transfer-encoding") ? .transferEncoding : `is`("direktiv-deadline") ? .direktivDeadline : .other
+            case 17:
+                return `is`("transfer-encoding") ? .transferEncoding : `is`("direktiv-deadline") ? .direktivDeadline : `is`("transfer_encoding") ? .underscoredFraming : .other
             case 18: return `is`("proxy-authenticate") ? .proxyAuthenticate : .other
             case 19: return `is`("proxy-authorization") ? .proxyAuthorization : .other
             default: return .other

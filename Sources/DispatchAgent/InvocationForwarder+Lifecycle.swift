@@ -236,7 +236,7 @@ extension InvocationForwarder {
         callTimer?.cancel()
         callTimerAt = next
         let delay = ContinuousClock.now.duration(to: next)
-        callTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, delay.nanoseconds))) { [self] in
+        callTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(max(.zero, delay))) { [self] in
             callTimer = nil
             callTimerAt = nil
             guard let call else { return }

@@ -51,7 +51,8 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
         guard let call else { return }
         let requestSent = call.upstream?.requestFlushed ?? true
         call.upstream = nil
-        fail(call, call.machine.upstreamFailed(error.map(UpstreamFailure.init) ?? .upstreamClosed, reusedConnection: call.upstreamReused, requestSent: requestSent))
+        let failure = error.map(UpstreamFailure.init) ?? .upstreamClosed
+        fail(call, call.machine.upstreamFailed(failure, reusedConnection: call.upstreamReused, requestSent: requestSent, idempotent: call.head.hasIdempotentMethod))
     }
 
     var upstreamMayRead: Bool {

@@ -231,12 +231,6 @@ final class InvocationForwarder: ChannelDuplexHandler {
         }
     }
 
-    /// RFC 9110 §9.2.2: the methods whose repetition has the effect of one request.
-    static func isIdempotent(_ head: HTTPHead) -> Bool {
-        head.methodIs("GET") || head.methodIs("HEAD") || head.methodIs("PUT") || head.methodIs("DELETE") || head.methodIs("OPTIONS")
-            || head.methodIs("TRACE")
-    }
-
     static func status(for error: HTTPHead.ParseError) -> HTTPResponseStatus {
         switch error {
         case .malformed, .conflictingFraming, .framingFieldNamedByConnection: .badRequest
@@ -268,7 +262,6 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let configuration = InvocationStateMachine.Configuration(
             declaredLength: head.contentLength,
             hasBody: head.isChunked || (head.contentLength ?? 0) > 0,
-            isIdempotent: Self.isIdempotent(head),
             replayLimit: proxy.settings.replayLimit,
             drainLimit: proxy.settings.earlyAnswerDrainLimit
         )

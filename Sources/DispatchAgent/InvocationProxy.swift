@@ -97,8 +97,8 @@ public final class InvocationProxy: Sendable {
     func resources(on eventLoop: any EventLoop) -> LoopResources {
         eventLoop.preconditionInEventLoop()
         let settings = UpstreamConnectionPool.Settings(
-            connectTimeout: .nanoseconds(self.settings.connectTimeout.nanoseconds),
-            idleTimeout: .nanoseconds(self.settings.upstreamIdleTimeout.nanoseconds),
+            connectTimeout: TimeAmount(self.settings.connectTimeout),
+            idleTimeout: TimeAmount(self.settings.upstreamIdleTimeout),
             maximumIdlePerHost: self.settings.maximumIdleConnectionsPerHost
         )
         return loops.withLock { loops in

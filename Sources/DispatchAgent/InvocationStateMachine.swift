@@ -9,25 +9,23 @@ import NIOCore
 /// held (at most `replayLimit` bytes), and provided a second delivery does no harm: the method
 /// is idempotent (RFC 9110 §9.2.2), or no byte of the request went out. A Direktiv action is a
 /// POST that may move money; the function may have read it before its connection closed, so
-/// such a call is answered 502 and Direktiv decides whether to call again, as nginx does. A function may answer before the body is complete: a
-/// small rest (`drainLimit`) is then read and dropped so the caller's connection stays usable;
-/// a larger rest ends the caller's connection after the answer.
+/// such a call is answered 502 and Direktiv decides whether to call again, as nginx does.
+///
+/// A function may answer before the body is complete: a small rest (`drainLimit`) is then read
+/// and dropped so the caller's connection stays usable; a larger rest ends the caller's
+/// connection after the answer.
 public struct InvocationStateMachine: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The request's `Content-Length`, when it has one.
         public var declaredLength: Int64?
         /// Whether the request carries a body at all (a length above zero, or chunked).
         public var hasBody: Bool
-        /// Whether the method is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE): only then
-        /// may a request the function may have read be sent again.
-        public var isIdempotent: Bool
         public var replayLimit: Int
         public var drainLimit: Int64
 
-        public init(declaredLength: Int64?, hasBody: Bool, isIdempotent: Bool = false, replayLimit: Int = 64 * 1024, drainLimit: Int64 = 64 * 1024) {
+        public init(declaredLength: Int64?, hasBody: Bool, replayLimit: Int = 64 * 1024, drainLimit: Int64 = 64 * 1024) {
             self.declaredLength = declaredLength
             self.hasBody = hasBody
-            self.isIdempotent = isIdempotent
             self.replayLimit = replayLimit
             self.drainLimit = drainLimit
         }
@@ -211,11 +209,13 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// The upstream connection failed or closed. `reusedConnection`: it had served calls before;
-    /// `requestSent`: bytes of this request were flushed to it (the function may have read them).
-    public mutating func upstreamFailed(_ failure: UpstreamFailure, reusedConnection: Bool, requestSent: Bool = true) -> FailureAction {
+    /// `requestSent`: bytes of this request were flushed to it (the function may have read them);
+    /// `idempotent`: the request's method is idempotent. Asked only on failure, so calls that
+    /// succeed never classify their method.
+    public mutating func upstreamFailed(_ failure: UpstreamFailure, reusedConnection: Bool, requestSent: Bool = true, idempotent: Bool = false) -> FailureAction {
         switch state {
         case .connecting, .forwarding(responseStarted: false):
-            if case .forwarding = state, reusedConnection, failure == .upstreamClosed, configuration.isIdempotent || !requestSent, let replay {
+            if case .forwarding = state, reusedConnection, failure == .upstreamClosed, idempotent || !requestSent, let replay {
                 // A keep-alive connection closed under the request: nothing was processed.
                 self.replay = nil
                 replayBytes = 0

@@ -11,7 +11,7 @@ public enum ProxyHeaders {
     static func isHopByHop(_ name: HTTPHead.FieldName) -> Bool {
         switch name {
         case .connection, .keepAlive, .proxyConnection, .proxyAuthenticate, .proxyAuthorization, .te, .trailer, .upgrade: true
-        case .other, .transferEncoding, .host, .contentLength, .expect, .xForwardedFor, .forwarded, .direktivDeadline: false
+        case .other, .transferEncoding, .host, .contentLength, .expect, .xForwardedFor, .forwarded, .direktivDeadline, .underscoredFraming: false
         }
     }
 

@@ -81,10 +81,9 @@ final class UpstreamConnection: ChannelDuplexHandler {
     private var firstError: (any Error)?
     private(set) var isOpen = true
     private var outgoing = WriteCoalescer()
-    /// The current call wrote bytes to this connection.
-    private var written = false
     /// The current call's bytes were flushed to the open connection: the function may have read
     /// them, so a request that is not idempotent must not be sent again (`InvocationStateMachine`).
+    /// A call flushes only after writing its head, so any flush since `begin` carried its bytes.
     private(set) var requestFlushed = false
 
     init(key: Key) {
@@ -96,7 +95,6 @@ final class UpstreamConnection: ChannelDuplexHandler {
         self.delegate = delegate
         self.requestIsHEAD = requestIsHEAD
         response = .head(searched: 0)
-        written = false
         requestFlushed = false
     }
 
@@ -253,13 +251,12 @@ final class UpstreamConnection: ChannelDuplexHandler {
     /// Writes `buffer` at the next `flush()` (small buffers are joined, see `WriteCoalescer`).
     func write(_ buffer: ByteBuffer) {
         guard let context else { return }
-        written = true
         outgoing.write(buffer, to: context)
     }
 
     func flush() {
         guard let context else { return }
-        if written, context.channel.isActive { requestFlushed = true }
+        if context.channel.isActive { requestFlushed = true }
         outgoing.flush(context)
     }
 

@@ -16,6 +16,11 @@ struct NodePacking: Sendable {
         self.frees = frees
     }
 
+    /// The free capacity of `cluster`'s schedulable nodes.
+    init(schedulableNodesOf cluster: ClusterState) {
+        self.init(frees: cluster.nodes.filter(\.isSchedulable).map(\.capacity.free))
+    }
+
     /// How many pods of `pod` fit in `free`, counting to `limit` at most.
     static func count(of pod: Resources, in free: Resources, atMost limit: Int) -> Int {
         var count = max(0, limit)
@@ -31,7 +36,7 @@ struct NodePacking: Sendable {
     func fits(_ replicas: Int, of pod: Resources) -> Bool {
         let replicas = min(replicas, Self.maximumReplicas)
         guard replicas > 0 else { return true }
-        return placesSum(pod, limit: replicas, perNode: replicas) >= replicas
+        return placesSum(frees.map { Self.count(of: pod, in: $0, atMost: replicas) }, limit: replicas, perNode: .max) >= replicas
     }
 
     /// Places up to `replicas` pods of `pod` as a spreading scheduler would: every node that can
@@ -64,20 +69,10 @@ struct NodePacking: Sendable {
         }
         var placed = 0
         for index in frees.indices where taken[index] > 0 {
-            // Within what the node holds: `taken * request <= free`, no overflow.
-            frees[index] -= Resources(milliCPU: pod.milliCPU * Int64(taken[index]), memoryBytes: pod.memoryBytes * Int64(taken[index]))
+            frees[index] -= pod * Int64(taken[index])
             placed += taken[index]
         }
         return placed
-    }
-
-    /// The resources `count` pods of `pod` take; `count` is what `spread` placed, so this fits.
-    static func total(of pod: Resources, count: Int) -> Resources {
-        Resources(milliCPU: pod.milliCPU * Int64(count), memoryBytes: pod.memoryBytes * Int64(count))
-    }
-
-    private func placesSum(_ pod: Resources, limit: Int, perNode: Int) -> Int {
-        placesSum(frees.map { Self.count(of: pod, in: $0, atMost: limit) }, limit: limit, perNode: perNode)
     }
 
     /// `sum(min(place, perNode))`, stopping once above `limit` (so it cannot overflow).

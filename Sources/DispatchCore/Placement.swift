@@ -123,17 +123,16 @@ private struct Evaluation {
         var reservedTotals: [String: Resources] = [:]
         for cluster in inventory.clusters {
             guard let entries = reserved[cluster.name], !entries.isEmpty else { continue }
-            var packing = NodePacking(frees: cluster.nodes.filter(\.isSchedulable).map(\.capacity.free))
+            var packing = NodePacking(schedulableNodesOf: cluster)
             var total = Resources.zero
             for reservation in entries.sorted(by: { $0.function < $1.function }) {
-                let placed = packing.spread(reservation.replicas, of: reservation.requestPerPod)
-                total += NodePacking.total(of: reservation.requestPerPod, count: placed)
+                total += reservation.requestPerPod * Int64(packing.spread(reservation.replicas, of: reservation.requestPerPod))
             }
             packings[cluster.name] = packing
             reservedTotals[cluster.name] = total
         }
         self.reservedPacking = packings
-        self.totalRequest = request.requestPerPod * Int64(min(request.replicas, NodePacking.maximumReplicas))
+        self.totalRequest = request.requestPerPod * Int64(request.replicas)
         var rows: [ClusterEvaluation] = []
         rows.reserveCapacity(inventory.clusters.count + 2)
         for cluster in inventory.clusters {
@@ -240,7 +239,7 @@ private struct Evaluation {
     private func fits(_ cluster: ClusterState) -> Bool {
         if let packing = reservedPacking[cluster.name] { return packing.fits(request.replicas, of: request.requestPerPod) }
         if request.replicas == 1 { return cluster.fits(request.requestPerPod) }
-        return NodePacking(frees: cluster.nodes.filter(\.isSchedulable).map(\.capacity.free)).fits(request.replicas, of: request.requestPerPod)
+        return NodePacking(schedulableNodesOf: cluster).fits(request.replicas, of: request.requestPerPod)
     }
 
     func row(_ name: String) -> ClusterEvaluation? {

@@ -35,8 +35,6 @@ public struct ReservationBook: Sendable {
 
     /// Records a reservation for a placed function, replacing any earlier one for it.
     public mutating func reserve(_ reservation: Reservation) {
-        var reservation = reservation
-        reservation.replicas = min(max(reservation.replicas, 0), NodePacking.maximumReplicas)
         if entries[reservation.function] == nil, entries.count >= limit,
             let first = entries.min(by: { $0.value.expiresAt < $1.value.expiresAt })?.key
         {

@@ -31,9 +31,10 @@ enum HTTPFuzzing {
     /// A response head that parses is rewritten for the caller with the same framing.
     static func responseHead(_ bytes: [UInt8]) throws(FuzzFailure) {
         guard let first = bytes.first else { return }
-        let buffer = ByteBuffer(bytes: bytes.dropFirst())
-        guard case .complete(let end) = HTTPHead.scan(buffer, limit: headLimit) else { return }
-        guard let head = try? HTTPHead(parsing: ByteBuffer(bytes: bytes.dropFirst()[1..<(1 + end)]), kind: .response) else { return }
+        let rest = ByteBuffer(bytes: bytes.dropFirst())
+        guard case .complete(let end) = HTTPHead.scan(rest, limit: headLimit),
+            let head = try? HTTPHead(parsing: rest.getSlice(at: rest.readerIndex, length: end) ?? rest, kind: .response)
+        else { return }
         let callerMinor = Int(first & 1)
         let dechunked = head.isChunked && callerMinor == 0
         var rewritten = ByteBuffer()

@@ -15,11 +15,10 @@ enum KubernetesFuzzing {
     /// A quantity that parses has values that do not trap and a description that parses to the same amount.
     static func quantity(_ bytes: [UInt8]) throws(FuzzFailure) {
         guard let quantity = try? Quantity(parsing: String(decoding: bytes, as: UTF8.self)) else { return }
-        let milli = try? quantity.milliValue()
-        let value = try? quantity.value()
-        if let again = try? Quantity(parsing: quantity.description) {
-            try require((try? again.milliValue()) == milli && (try? again.value()) == value, "\(quantity) reads differently from its description")
+        guard let again = try? Quantity(parsing: quantity.description) else {
+            throw FuzzFailure("the description \(quantity.description.debugDescription) does not parse")
         }
+        try require((try? again.milliValue()) == (try? quantity.milliValue()) && (try? again.value()) == (try? quantity.value()), "\(quantity) reads differently from its description")
     }
 
     /// Label selectors as text and, when the bytes are JSON, in structured form.
@@ -46,14 +45,17 @@ enum KubernetesFuzzing {
             body = Array(rest)
         } else {
             guard let object = try? JSONValue.parse(rest) else { return }
-            let deployment = mode & 2 != 0
-            let kind = deployment ? GroupVersionKind(group: "apps", version: "v1", kind: "Deployment") : GroupVersionKind(group: "serving.knative.dev", version: "v1", kind: "Service")
-            let resource = deployment ? GroupVersionResource(group: "apps", version: "v1", resource: "deployments") : GroupVersionResource(group: "serving.knative.dev", version: "v1", resource: "services")
-            let request = AdmissionReview.Request(
-                uid: "fuzz", kind: kind, resource: resource, name: object[path: "metadata", "name"]?.stringValue, namespace: Scenario.functionsNamespace,
-                operation: mode & 1 == 1 ? "CREATE" : "UPDATE", object: object, oldObject: mode & 1 == 1 ? nil : object)
-            guard let encoded = try? JSONValue(encoding: AdmissionReview(request: request)) else { return }
-            body = encoded.jsonBytes
+            // Built as JSON rather than through Codable, which would turn numbers that keep their
+            // text (`JSONValue.numberText`) into Doubles before the webhook sees them.
+            let (group, kind, resource): (JSONValue, JSONValue, JSONValue) = mode & 2 != 0 ? ("apps", "Deployment", "deployments") : ("serving.knative.dev", "Service", "services")
+            let create = mode & 1 == 1
+            var request: [String: JSONValue] = [
+                "uid": "fuzz", "kind": ["group": group, "version": "v1", "kind": kind], "resource": ["group": group, "version": "v1", "resource": resource],
+                "namespace": .string(Scenario.functionsNamespace), "operation": create ? "CREATE" : "UPDATE", "object": object,
+            ]
+            if let name = object[path: "metadata", "name"] { request["name"] = name }
+            if !create { request["oldObject"] = object }
+            body = JSONValue.object(["apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": .object(request)]).jsonBytes
         }
         let controller = AdmissionController(state: AgentState(rules: rules), inventory: { inventory }, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         guard let answer = try? controller.review(body: body), let response = answer.response else { return }

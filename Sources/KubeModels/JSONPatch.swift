@@ -110,20 +110,9 @@ public enum JSONPatch {
             try insert(value, at: path, in: &document, index: index)
         case .test:
             guard let value = operation.value else { throw .missingValue(operation: index) }
-            guard let current = document.value(at: path), numericallyEqual(current, value) else {
+            guard let current = document.value(at: path), current.isNumericallyEqual(to: value) else {
                 throw .testFailed(operation: index, path: operation.path)
             }
-        }
-    }
-
-    /// RFC 6902 compares numbers by value, so `1` and `1.0` are equal.
-    private static func numericallyEqual(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.integer(let a), .number(let b)), (.number(let b), .integer(let a)): return Double(a) == b
-        case (.array(let a), .array(let b)): return a.count == b.count && zip(a, b).allSatisfy(numericallyEqual)
-        case (.object(let a), .object(let b)):
-            return a.count == b.count && a.allSatisfy { key, value in b[key].map { numericallyEqual(value, $0) } ?? false }
-        default: return lhs == rhs
         }
     }
 
@@ -221,4 +210,18 @@ public enum JSONPatch {
 
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension JSONValue {
+    /// Equality that compares numbers by value, as RFC 6902's `test` does: `1` and `1.0` are
+    /// equal (an integral Double and the Int64 it is written as).
+    public func isNumericallyEqual(to other: JSONValue) -> Bool {
+        switch (self, other) {
+        case (.integer(let a), .number(let b)), (.number(let b), .integer(let a)): return Double(a) == b
+        case (.array(let a), .array(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.isNumericallyEqual(to: $1) }
+        case (.object(let a), .object(let b)):
+            return a.count == b.count && a.allSatisfy { key, value in b[key].map { value.isNumericallyEqual(to: $0) } ?? false }
+        default: return self == other
+        }
+    }
 }

@@ -184,6 +184,8 @@ import Testing
         "5;a \r\nhello\r\n", "+5\r\nhello\r\n", "-5\r\nhello\r\n", "5\r\nhello\r\n0\r\nNoColon\r\n\r\n", "5\r\nhello\r\n0\r\n Folded: x\r\n\r\n",
         "5\r\nhello\r\n0\r\n: empty-name\r\n\r\n", "5\r\nhello\r\n0\r\nBad Name: x\r\n\r\n", "5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n",
         "5\r\nhello\r\n0\r\nTRANSFER-ENCODING: chunked\r\n\r\n", "5\r\nhello\r\n0\r\nHost: elsewhere\r\n\r\n",
+        // CGI and WSGI servers read `_` as `-`, so these are framing fields to them.
+        "5\r\nhello\r\n0\r\nContent_Length: 5\r\n\r\n", "5\r\nhello\r\n0\r\ntransfer_encoding: chunked\r\n\r\n",
     ])
     func looseChunkSyntaxIsRefused(body: String) {
         var framing = HTTPBodyFraming(.chunked)
@@ -199,6 +201,13 @@ import Testing
         let ending = body.hasSuffix(":\r\n") ? "\r\n" : "0\r\n\r\n"
         let result = try feed(&framing, body + ending, step: 2)
         #expect(result.ended && result.data == "hello", "\(body.debugDescription)")
+    }
+
+    /// Defect 4: only these may be sent again after a pooled connection closed unanswered.
+    @Test(arguments: [("GET", true), ("HEAD", true), ("PUT", true), ("DELETE", true), ("OPTIONS", true), ("TRACE", true), ("POST", false), ("PATCH", false), ("get", false), ("CONNECT", false)])
+    func idempotentMethodsAreThoseOfRFC9110(method: String, idempotent: Bool) throws {
+        let head = try HTTPHead(parsing: ByteBuffer(string: "\(method) / HTTP/1.1\r\nHost: a\r\n\r\n"), kind: .request)
+        #expect(head.hasIdempotentMethod == idempotent)
     }
 
     @Test func aLengthEndsTheBodyAndLeavesTheRest() throws {

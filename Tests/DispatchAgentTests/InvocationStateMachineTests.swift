@@ -8,28 +8,28 @@ import Testing
 
     func bytes(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
-    func machine(length: Int64?, chunked: Bool = false, idempotent: Bool = true, replayLimit: Int = 64, drainLimit: Int64 = 16) -> Machine {
-        Machine(.init(declaredLength: length, hasBody: chunked || (length ?? 0) > 0, isIdempotent: idempotent, replayLimit: replayLimit, drainLimit: drainLimit))
+    func machine(length: Int64?, chunked: Bool = false, replayLimit: Int = 64, drainLimit: Int64 = 16) -> Machine {
+        Machine(.init(declaredLength: length, hasBody: chunked || (length ?? 0) > 0, replayLimit: replayLimit, drainLimit: drainLimit))
     }
 
     /// Defect 4 of the hardening review: a POST the function may have read reached it twice.
     /// A request that is not idempotent is sent again only when none of it went out.
     @Test func aRequestThatIsNotIdempotentIsRetriedOnlyWhenNothingWentOut() {
-        var sent = machine(length: 3, idempotent: false)
+        var sent = machine(length: 3)
         _ = sent.connected()
         _ = sent.requestBodyReceived(bytes("abc"))
         #expect(sent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: true) == .answer(.upstreamClosed, keepCaller: true))
 
-        var unsent = machine(length: 3, idempotent: false)
+        var unsent = machine(length: 3)
         _ = unsent.connected()
         _ = unsent.requestBodyReceived(bytes("abc"))
         #expect(unsent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: false) == .retry)
         #expect(unsent.connected() == .init(body: [bytes("abc")], end: true))
 
-        var idempotent = machine(length: 3, idempotent: true)
+        var idempotent = machine(length: 3)
         _ = idempotent.connected()
         _ = idempotent.requestBodyReceived(bytes("abc"))
-        #expect(idempotent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: true) == .retry)
+        #expect(idempotent.upstreamFailed(.upstreamClosed, reusedConnection: true, requestSent: true, idempotent: true) == .retry)
     }
 
     @Test func aBodyReadWhileConnectingIsHeldAndSentOnceConnected() {
@@ -78,13 +78,13 @@ import Testing
         var call = machine(length: 6)
         _ = call.connected()
         #expect(call.requestBodyReceived(bytes("abc")) == .forward(bytes("abc")))
-        #expect(call.upstreamFailed(.upstreamClosed, reusedConnection: true) == .retry)
+        #expect(call.upstreamFailed(.upstreamClosed, reusedConnection: true, idempotent: true) == .retry)
         #expect(call.state == .connecting)
         #expect(call.requestBodyReceived(bytes("def")) == .none)
         #expect(call.requestEndReceived() == .none)
         #expect(call.connected() == .init(body: [bytes("abc"), bytes("def")], end: true))
         // The second connection fails too: now the caller hears of it.
-        #expect(call.upstreamFailed(.upstreamClosed, reusedConnection: true) == .answer(.upstreamClosed, keepCaller: true))
+        #expect(call.upstreamFailed(.upstreamClosed, reusedConnection: true, idempotent: true) == .answer(.upstreamClosed, keepCaller: true))
         #expect(call.isFinished)
     }
 
@@ -100,7 +100,7 @@ import Testing
         var large = machine(length: 100, replayLimit: 64)
         _ = large.connected()
         _ = large.requestBodyReceived(ByteBuffer(repeating: 1, count: 65))
-        #expect(large.upstreamFailed(.upstreamClosed, reusedConnection: true) == .answer(.upstreamClosed, keepCaller: false))
+        #expect(large.upstreamFailed(.upstreamClosed, reusedConnection: true, idempotent: true) == .answer(.upstreamClosed, keepCaller: false))
 
         var answered = machine(length: nil)
         _ = answered.connected()
