@@ -222,6 +222,8 @@ public struct AdminAPI: Sendable {
 
     static func creatorError(_ error: FunctionCreator.Failure) -> AdminAPIError {
         switch error {
+        // Not a client error nor a passing fault: the deployment does not offer this API.
+        case .disabled: AdminAPIError(.notImplemented, error.description)
         case .invalid: AdminAPIError(.badRequest, error.description)
         case .unknownNamespace, .notFound: AdminAPIError(.notFound, error.description)
         case .exists: AdminAPIError(.conflict, error.description)

@@ -5,9 +5,11 @@ import Logging
 
 /// Answers AdmissionReviews: places Direktiv's function workloads and returns the patch.
 ///
-/// Everything that is not a Knative Service or Deployment in a functions namespace, and every
-/// DELETE or CONNECT, is allowed unchanged. Functions are placed with the pure core; UPDATEs (and
-/// recreations of a function placed a moment ago) keep their cluster while it is healthy.
+/// Everything that is not a Knative Service or Deployment in a functions namespace, every
+/// DELETE or CONNECT, and every UPDATE that leaves the pod template alone or touches an object
+/// being deleted, is allowed unchanged. Functions are placed with the pure core; UPDATEs of the
+/// template (and recreations of a function placed a moment ago) keep their cluster while it is
+/// healthy.
 public struct AdmissionController: Sendable {
     let state: AgentState
     let inventory: @Sendable () -> ClusterInventory
@@ -91,6 +93,11 @@ public struct AdmissionController: Sendable {
             return allow
         }
 
+        if operation == "UPDATE", let oldObject = request.oldObject, Self.leavesPlacementAlone(object, old: oldObject) {
+            metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: "ignored")
+            return allow
+        }
+
         let snapshot = inventory()
         let resolver = namespaceResolver(rules: rules, inventory: snapshot, overrides: state.overrides)
         let workload: FunctionWorkload
@@ -111,7 +118,7 @@ public struct AdmissionController: Sendable {
         var warnings = decision.warnings
         if workloadKind == .knativeService, decision.outcome.hasCluster, let features = state.knativeFeatures {
             for flag in features.missingFlags(addsTolerations: inputs.rules.liqo.addToleration) {
-                warnings.append("Knative's config-features has \(flag) disabled, so Knative will refuse this Service's \(flag == KnativeFeatures.affinityFlag ? "affinity" : "tolerations"): set \(flag): enabled in ConfigMap knative-serving/config-features")
+                warnings.append("Knative's config-features has \(flag) disabled, so Knative will refuse this Service's \(flag == KnativeFeatures.affinityFlag ? "affinity" : "tolerations"): set \(flag): enabled in Knative's ConfigMap config-features")
             }
         }
         logger.info(
@@ -146,6 +153,17 @@ public struct AdmissionController: Sendable {
             }
             return response
         }
+    }
+
+    /// Whether an UPDATE cannot change where the workload's pods run, so it passes untouched:
+    /// the object is being deleted (the garbage collector removing a finalizer must never be
+    /// refused, or foreground deletions hang), or the pod template is the same as before (a
+    /// label, annotation, replica or status change). Deciding again there would refuse harmless
+    /// edits while a peer is down, or move a function for a label. The chart's `matchConditions`
+    /// say the same to the API server, which then does not even call.
+    static func leavesPlacementAlone(_ object: JSONValue, old: JSONValue) -> Bool {
+        if object[path: "metadata", "deletionTimestamp"] != nil || old[path: "metadata", "deletionTimestamp"] != nil { return true }
+        return object[path: "spec", "template"] == old[path: "spec", "template"]
     }
 
     /// Places a workload as the webhook does and records the decision (reserving its request

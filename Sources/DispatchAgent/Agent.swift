@@ -51,12 +51,13 @@ public final class Agent: Sendable {
             functions.reconfigure(.init(rules: rules))
         }
         rulesReloader.loaded(rulesContents)
-        knativePreflight = KnativePreflight(client: client, state: state, interval: settings.knativeCheckInterval, metrics: metrics, logger: logger)
+        knativePreflight = KnativePreflight(client: client, state: state, namespace: settings.knativeNamespace, interval: settings.knativeCheckInterval, metrics: metrics, logger: logger)
         resolverFile = resolver == nil ? settings.resolverFile.map { ResolverFile(path: $0, interval: settings.fileCheckInterval, logger: logger) } : nil
         statistics = InvocationStatistics()
         var proxySettings = InvocationProxy.Settings()
         proxySettings.connectTimeout = settings.connectTimeout
         proxySettings.defaultDeadline = settings.defaultDeadline
+        proxySettings.longestCall = settings.longestCall
         proxySettings.bodyIdleTimeout = settings.bodyIdleTimeout
         let state = state
         proxy = InvocationProxy(
@@ -75,7 +76,7 @@ public final class Agent: Sendable {
             client: client,
             controller: controller,
             state: state,
-            targetNamespace: { functionsTarget ?? state.rules.functionsNamespaces.first ?? "default" },
+            targetNamespace: functionsTarget,
             sidecarImage: settings.sidecarImage,
             knownNamespaces: { Set(controller.knownNamespaces().names) },
             logger: logger
@@ -93,29 +94,39 @@ public final class Agent: Sendable {
     public struct Ports: Sendable {
         public var onWebhook: @Sendable (Int) async -> Void = { _ in }
         public var onAdmin: @Sendable (Int) async -> Void = { _ in }
+        public var onMetrics: @Sendable (Int) async -> Void = { _ in }
         public var onProxy: @Sendable (Int) async -> Void = { _ in }
         public init() {}
     }
 
-    /// What `/readyz` checks.
+    /// What `/readyz` checks: that every part started and read the cluster once.
+    ///
+    /// Readiness never depends on the API server staying reachable afterwards. One probe governs
+    /// the proxy's Service too, and after an API server restart every kubelet would otherwise mark
+    /// every agent pod NotReady while the watches back off: every Direktiv call would fail although
+    /// the proxy can still forward to what it knows. Staleness is reported in the body, in the
+    /// metric `direktiv_dispatch_inventory_stale` and by the chart's alert instead.
     public var readiness: ReadinessChecks {
         let inventory = inventory
         let certificates = certificates
         let overrides = overrides
-        return ReadinessChecks([
-            ("inventory", {
-                let readiness = inventory.readiness
-                if !readiness.isSynced { return "not synced with the Kubernetes API yet" }
-                return readiness.isStale ? "stale: the Kubernetes API cannot be reached" : nil
-            }),
-            ("rules", { nil }),
-            ("overrides", { overrides.isLoaded ? nil : "overrides ConfigMap \(overrides.namespace)/\(overrides.name) not read yet" }),
-            ("tls", { certificates.isLoaded ? nil : "no TLS certificate loaded" }),
-        ])
+        return ReadinessChecks(
+            [
+                ("inventory", { inventory.readiness.isSynced ? nil : "not synced with the Kubernetes API yet" }),
+                ("rules", { nil }),
+                ("overrides", { overrides.isLoaded ? nil : "overrides ConfigMap \(overrides.namespace)/\(overrides.name) not read yet" }),
+                ("tls", { certificates.isLoaded ? nil : "no TLS certificate loaded" }),
+            ],
+            notes: [
+                ("inventory", { inventory.readiness.isStale ? "stale: the Kubernetes API cannot be reached; placing with the last snapshot" : nil })
+            ]
+        )
     }
 
     /// The services in start order; a graceful shutdown stops them in reverse, so the servers
-    /// finish their requests before the inventory behind them stops.
+    /// finish their requests before the inventory behind them stops. The proxy drains first
+    /// (its calls may run for minutes) while the webhook keeps answering the API server and the
+    /// admin port keeps answering the kubelet's liveness probe; the admin port stops last.
     public func services(ports: Ports = Ports()) throws -> [any Service] {
         var services: [any Service] = [
             inventory,
@@ -128,11 +139,14 @@ public final class Agent: Sendable {
         ]
         if let resolverFile { services.append(resolverFile) }
         services += [
+            AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
             try WebhookServer.application(
                 controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
             ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads, cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
-            AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
         ]
+        if let metricsPort = settings.metricsPort, let exposition {
+            services.append(AdminServer.application(router: AdminServer.metricsRouter(metrics: exposition), host: settings.bindAddress, port: metricsPort, logger: logger, onRunning: ports.onMetrics))
+        }
         return services
     }
 }

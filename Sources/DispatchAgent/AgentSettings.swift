@@ -10,6 +10,10 @@ public struct AgentSettings: Sendable {
     public var webhookPort = 8443
     public var proxyPort = 8080
     public var adminPort = 9090
+    /// A port serving only `/metrics` (and `/healthz`); nil: metrics on the admin port alone.
+    public var metricsPort: Int?
+    /// Knative Serving's namespace, holding `config-features`.
+    public var knativeNamespace = KnativePreflight.defaultNamespace
     /// The agent's own namespace (for its overrides ConfigMap).
     public var namespace = "direktiv-dispatch"
     public var overridesConfigMap = "direktiv-dispatch-overrides"
@@ -23,10 +27,13 @@ public struct AgentSettings: Sendable {
     public var proxyCPUAffinity = ProxyCPUAffinity.auto
     public var connectTimeout: Duration = .seconds(1)
     public var defaultDeadline: Duration = .seconds(300)
+    /// The longest a proxied call may run (Direktiv's own default action timeout is 600 s).
+    public var longestCall: Duration = .seconds(600)
     /// Longest pause in a request or response body before the call is cut.
     public var bodyIdleTimeout: Duration = .seconds(60)
-    /// How long a graceful shutdown may take before what is left is cancelled.
-    public var drain: Duration = .seconds(10)
+    /// How long a graceful shutdown may take before what is left is cancelled; at least
+    /// `longestCall`, so that running calls finish (`serve` refuses less).
+    public var drain: Duration = .seconds(610)
     public var logLevel: Logger.Level = .info
     /// A file mapping function hosts to addresses, for running beside `direktiv-dispatch sim`.
     public var resolverFile: String?

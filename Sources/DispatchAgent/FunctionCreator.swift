@@ -8,17 +8,20 @@ import Logging
 /// The Knative Service is built as Direktiv builds it, placed with the same decision the webhook
 /// takes, and created with the affinity already in place. It goes to a configurable namespace:
 /// Direktiv 0.8.1 and later delete every workload in their own functions namespace that they did
-/// not define, so there the target must be another (functions) namespace.
+/// not define, so there the target must be another (functions) namespace. Without a target
+/// namespace the API is disabled: guessing one would put Services where Direktiv deletes them.
 public struct FunctionCreator: Sendable {
     let client: KubeClient
     let controller: AdmissionController
     let state: AgentState
-    let targetNamespace: @Sendable () -> String
+    /// Where functions are created; nil disables the API.
+    let targetNamespace: String?
     let sidecarImage: String?
     let knownNamespaces: @Sendable () -> Set<String>
     let logger: Logger
 
     public enum Failure: Error, CustomStringConvertible {
+        case disabled
         case invalid(String)
         case unknownNamespace(String, known: [String])
         case exists(String)
@@ -29,6 +32,8 @@ public struct FunctionCreator: Sendable {
 
         public var description: String {
             switch self {
+            case .disabled:
+                "the functions API is disabled: set --functions-target-namespace (chart: direktiv.functionsTargetNamespace) to a namespace other than Direktiv's own functions namespace"
             case .invalid(let message): message
             case .unknownNamespace(let namespace, let known):
                 "unknown Direktiv namespace \"\(namespace)\": add it to direktivNamespaces in the rules (known: \(known.joined(separator: ", ")))"
@@ -50,9 +55,9 @@ public struct FunctionCreator: Sendable {
     }
 
     public func create(_ spec: FunctionSpec) async throws(Failure) -> Created {
+        guard let namespace = targetNamespace else { throw .disabled }
         let known = knownNamespaces()
         guard known.contains(spec.namespace) else { throw .unknownNamespace(spec.namespace, known: known.sorted()) }
-        let namespace = targetNamespace()
         let rules = state.rules
         var object: JSONValue
         let workload: FunctionWorkload
@@ -93,7 +98,7 @@ public struct FunctionCreator: Sendable {
 
     /// Deletes a function this API created; `direktivNamespace` must be the one it was created for.
     public func delete(direktivNamespace: String, name: String) async throws(Failure) {
-        let namespace = targetNamespace()
+        guard let namespace = targetNamespace else { throw .disabled }
         let qualified = "Knative Service \(namespace)/\(name)"
         let existing: JSONValue
         do {

@@ -265,7 +265,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
             replayLimit: proxy.settings.replayLimit,
             drainLimit: proxy.settings.earlyAnswerDrainLimit
         )
-        let remaining = DirektivDeadline.remaining(in: head) ?? proxy.settings.defaultDeadline
+        let remaining = min(DirektivDeadline.remaining(in: head) ?? proxy.settings.defaultDeadline, proxy.settings.longestCall)
         let clock = InvocationClock(start: started, deadline: started + remaining, idleTimeout: proxy.settings.bodyIdleTimeout)
         let call = Call(head: head, target: target, record: record, meters: meters, started: started, machine: InvocationStateMachine(configuration), clock: clock)
         self.call = call

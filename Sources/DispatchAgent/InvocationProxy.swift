@@ -17,6 +17,10 @@ public final class InvocationProxy: Sendable {
     public struct Settings: Sendable {
         public var connectTimeout: Duration = .seconds(1)
         public var defaultDeadline: Duration = .seconds(300)
+        /// The longest any call may run, whatever its `Direktiv-Deadline` asks: the graceful
+        /// shutdown drains at least this long, so a rollout never cuts a call Direktiv would
+        /// then run again.
+        public var longestCall: Duration = .seconds(600)
         /// Longest pause while body bytes are expected, in either direction.
         public var bodyIdleTimeout: Duration = .seconds(60)
         /// Idle keep-alive connections kept per function address and event loop.

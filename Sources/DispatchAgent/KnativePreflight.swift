@@ -9,9 +9,12 @@ import ServiceLifecycle
 /// webhook refuses every Service the agent patches. Each change is logged once, exposed as a
 /// gauge, and turned into an admission warning by the ``AdmissionController``.
 public final class KnativePreflight: Service, Sendable {
-    public static let namespace = "knative-serving"
+    /// Where Knative Serving runs unless told otherwise.
+    public static let defaultNamespace = "knative-serving"
     public static let configMap = "config-features"
 
+    /// Knative Serving's namespace, holding `config-features`.
+    public let namespace: String
     private let client: KubeClient
     private let state: AgentState
     private let interval: Duration
@@ -19,7 +22,8 @@ public final class KnativePreflight: Service, Sendable {
     private let logger: Logger
     private let lastReport = LockedValue<String?>(nil)
 
-    public init(client: KubeClient, state: AgentState, interval: Duration = .seconds(60), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) {
+    public init(client: KubeClient, state: AgentState, namespace: String = KnativePreflight.defaultNamespace, interval: Duration = .seconds(60), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) {
+        self.namespace = namespace
         self.client = client
         self.state = state
         self.interval = interval
@@ -39,7 +43,7 @@ public final class KnativePreflight: Service, Sendable {
     public func check() async {
         let addsTolerations = state.rules.liqo.addToleration
         do {
-            let configMap = try await client.get(ConfigMap.self, .configMaps, name: Self.configMap, namespace: Self.namespace)
+            let configMap = try await client.get(ConfigMap.self, .configMaps, name: Self.configMap, namespace: namespace)
             let features = KnativeFeatures(configMapData: configMap.data ?? [:])
             state.knativeFeatures = features
             let missing = features.missingFlags(addsTolerations: addsTolerations)
@@ -50,7 +54,7 @@ public final class KnativePreflight: Service, Sendable {
                 if missing.isEmpty {
                     logger.info("Knative allows affinity\(addsTolerations ? " and tolerations" : "") in Services")
                 } else {
-                    logger.warning("Knative's config-features disables what placed Services need: Knative will refuse them", metadata: ["enable": "\(missing.map { "\($0): enabled" }.joined(separator: ", "))", "configMap": "knative-serving/config-features"])
+                    logger.warning("Knative's config-features disables what placed Services need: Knative will refuse them", metadata: ["enable": "\(missing.map { "\($0): enabled" }.joined(separator: ", "))", "configMap": "\(namespace)/\(Self.configMap)"])
                 }
             }
         } catch let error as KubeAPIError where error.isNotFound {

@@ -47,6 +47,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
     var adminPort: Int?
 
+    @Option(help: "A port serving only /metrics and /healthz, for scrapers (default: none; /metrics stays on the admin port). [DISPATCH_METRICS_PORT]")
+    var metricsPort: Int?
+
+    @Option(help: "Knative Serving's namespace, where config-features is read. [DISPATCH_KNATIVE_NAMESPACE]")
+    var knativeNamespace: String?
+
     @Option(help: "The agent's own namespace. [DISPATCH_NAMESPACE]")
     var namespace: String?
 
@@ -77,7 +83,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "JSON file mapping function hosts to host:port instead of DNS, as `sim --resolver-out` writes it. [DISPATCH_RESOLVER_FILE]")
     var resolverFile: String?
 
-    @Option(help: "Seconds a graceful shutdown may take. [DISPATCH_DRAIN_SECONDS]")
+    @Option(help: "Seconds any proxied call may run, whatever its Direktiv-Deadline asks (default 600). [DISPATCH_LONGEST_CALL_SECONDS]")
+    var longestCallSeconds: Double?
+
+    @Option(help: "Seconds a graceful shutdown may take, at least the longest call (default: longest call + 10). [DISPATCH_DRAIN_SECONDS]")
     var drainSeconds: Int?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical. [DISPATCH_LOG_LEVEL]")
@@ -108,6 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
             ports.onWebhook = { logger.notice("webhook listening", metadata: ["port": "\($0)"]) }
             ports.onProxy = { logger.notice("proxy listening", metadata: ["port": "\($0)"]) }
             ports.onAdmin = { logger.notice("admin listening", metadata: ["port": "\($0)"]) }
+            ports.onMetrics = { logger.notice("metrics listening", metadata: ["port": "\($0)"]) }
             let group = ServiceGroup(
                 configuration: .init(
                     services: try agent.services(ports: ports).map { .init(service: $0) },
@@ -145,6 +155,8 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.proxy.threads", proxyThreads.map { .int($0) })
         put("dispatch.proxy.cpu.affinity", proxyCpuAffinity.map { .string($0) })
         put("dispatch.admin.port", adminPort.map { .int($0) })
+        put("dispatch.metrics.port", metricsPort.map { .int($0) })
+        put("dispatch.knative.namespace", knativeNamespace.map { .string($0) })
         put("dispatch.namespace", namespace.map { .string($0) })
         put("dispatch.overrides.configmap", overridesConfigmap.map { .string($0) })
         put("dispatch.admin.token.file", adminTokenFile.map { .string($0) })
@@ -155,6 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.default.deadline", defaultDeadline.map { .double($0) })
         put("dispatch.body.idle.timeout", bodyIdleTimeout.map { .double($0) })
         put("dispatch.resolver.file", resolverFile.map { .string($0) })
+        put("dispatch.longest.call.seconds", longestCallSeconds.map { .double($0) })
         put("dispatch.drain.seconds", drainSeconds.map { .int($0) })
         put("dispatch.log.level", logLevel.map { .string($0) })
         let config = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
@@ -175,6 +188,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         settings.proxyCPUAffinity = parsedAffinity
         settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)
+        if let metricsPort = config.int(forKey: "dispatch.metrics.port") {
+            guard (0...65535).contains(metricsPort) else { throw CommandFailure("dispatch.metrics.port: \(metricsPort) is not a port") }
+            guard metricsPort != settings.adminPort || metricsPort == 0 else { throw CommandFailure("--metrics-port must differ from --admin-port (\(metricsPort))") }
+            settings.metricsPort = metricsPort
+        }
+        settings.knativeNamespace = config.string(forKey: "dispatch.knative.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? settings.knativeNamespace
         settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
         settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)
         settings.adminTokenFile = config.string(forKey: "dispatch.admin.token.file", default: settings.adminTokenFile)
@@ -185,8 +204,17 @@ struct ServeCommand: AsyncParsableCommand {
         settings.defaultDeadline = try seconds(config, "dispatch.default.deadline", 300)
         settings.bodyIdleTimeout = try seconds(config, "dispatch.body.idle.timeout", 60)
         settings.resolverFile = config.string(forKey: "dispatch.resolver.file").flatMap { $0.isEmpty ? nil : $0 }
-        let drain = config.int(forKey: "dispatch.drain.seconds", default: 10)
-        guard drain >= 0 else { throw CommandFailure("--drain-seconds must not be negative") }
+        settings.longestCall = try seconds(config, "dispatch.longest.call.seconds", 600)
+        guard settings.defaultDeadline <= settings.longestCall else {
+            throw CommandFailure("--default-deadline (\(settings.defaultDeadline)) must not exceed --longest-call-seconds (\(settings.longestCall))")
+        }
+        // A drain shorter than the longest call cuts running calls on every rollout, and
+        // Direktiv runs them again: refused, not just warned about.
+        let longestCallSeconds = Int(settings.longestCall.components.seconds)
+        let drain = config.int(forKey: "dispatch.drain.seconds", default: longestCallSeconds + 10)
+        guard drain >= longestCallSeconds, drain <= 31_536_000 else {
+            throw CommandFailure("--drain-seconds (\(drain)) must be at least the longest call (\(longestCallSeconds) s, --longest-call-seconds) and at most a year: a shorter drain cuts running calls on every rollout")
+        }
         settings.drain = .seconds(drain)
         let level = config.string(forKey: "dispatch.log.level", default: "info")
         guard let parsed = Logger.Level(rawValue: level) else { throw CommandFailure("unknown log level \(level)") }

@@ -44,6 +44,8 @@ import Testing
                 "DISPATCH_WEBHOOK_PORT": String(webhookPort),
                 "DISPATCH_ADMIN_PORT": String(adminPort),
                 "DISPATCH_PROXY_PORT": String(try freePort()),
+                "DISPATCH_LONGEST_CALL_SECONDS": "5",
+                "DISPATCH_DEFAULT_DEADLINE": "5",
                 "DISPATCH_DRAIN_SECONDS": "5",
                 "DISPATCH_PROTECT_READS": "false",
             ],
@@ -177,6 +179,18 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("--proxy-cpu-affinity must be auto or off, not always"), "\(result.stderr)")
     }
+
+    /// Issue 23, item 3: a drain shorter than the longest call would cut calls on every rollout.
+    @Test(arguments: [
+        (["--drain-seconds", "10"], "--drain-seconds (10) must be at least the longest call (600 s"),
+        (["--longest-call-seconds", "60", "--default-deadline", "30", "--drain-seconds", "59"], "--drain-seconds (59) must be at least the longest call (60 s"),
+        (["--longest-call-seconds", "60"], "--default-deadline (300.0 seconds) must not exceed --longest-call-seconds (60.0 seconds)"),
+    ])
+    func aDrainShorterThanTheLongestCallIsRefused(arguments: [String], message: String) async throws {
+        let result = try await CLI.run(["serve"] + arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
 }
 
 /// `sim` and `serve` as two processes, as in the README: the resolver file carries the
@@ -204,11 +218,12 @@ import Testing
         try issued.certificatePEM.write(to: directory.appendingPathComponent("tls.crt"), atomically: true, encoding: .utf8)
         try issued.privateKeyPEM.write(to: directory.appendingPathComponent("tls.key"), atomically: true, encoding: .utf8)
         try exampleRulesYAML().write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
-        let (webhookPort, proxyPort, adminPort) = (try freePort(), try freePort(), try freePort())
+        let (webhookPort, proxyPort, adminPort, metricsPort) = (try freePort(), try freePort(), try freePort(), try freePort())
         let serve = try RunningProcess(CLI.binary, arguments: [
             "serve", "--kubeconfig", kubeconfig, "--rules", directory.appendingPathComponent("rules.yaml").path,
             "--tls-cert", directory.appendingPathComponent("tls.crt").path, "--tls-key", directory.appendingPathComponent("tls.key").path,
             "--bind-address", "127.0.0.1", "--webhook-port", String(webhookPort), "--proxy-port", String(proxyPort), "--admin-port", String(adminPort),
+            "--metrics-port", String(metricsPort), "--knative-namespace", "knative-serving",
             "--resolver-file", resolver, "--proxy-threads", "1",
         ])
         defer { serve.stop() }
@@ -230,18 +245,47 @@ import Testing
             #expect(response.headers["Kubesim-Cluster"] == [cluster])
             #expect(response.headers["Direktiv-ActionID"] == ["cli"])
 
-            let scrape = try await withHTTP1Connection(port: adminPort) { try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")]) }
+            // Issue 23, item 7: scrapers get a port of their own, which serves nothing else.
+            let scrape = try await withHTTP1Connection(port: metricsPort) { try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")]) }
+            let adminOnMetricsPort = try await withHTTP1Connection(port: metricsPort) { try await $0.request(.GET, "/v1/clusters", headers: [("Host", "127.0.0.1")]) }
+            #expect(adminOnMetricsPort.status == 404)
+            #expect(scrape.text.contains(#"direktiv_dispatch_knative_feature_disabled{flag="kubernetes.podspec-affinity"} 0"#), "config-features read from --knative-namespace")
             #expect(scrape.text.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="team-a",function="hello",cluster="\#(cluster)",code="200"} 1"#))
             #expect(scrape.text.contains(#"direktiv_dispatch_cluster_ready{cluster="external2"} 1"#))
             if Promtool.path != nil {
                 let check = try await Promtool.check(scrape.body)
                 #expect(check.status == 0, "\(check.output)")
             }
+
+            // Issue 23, item 3: a call running when SIGTERM comes finishes, answered with
+            // `Connection: close`, and only then does the agent exit. The old 10 s drain cut it.
+            let slowCall = Task {
+                try await withHTTP1Connection(port: proxyPort) {
+                    try await $0.request(.POST, "http://\(host)/", headers: [("Host", host), ("Kubesim-Delay-Ms", "20000")], body: Array("{}".utf8))
+                }
+            }
+            try await waitForMetric(#"direktiv_dispatch_invocations_in_flight{cluster="\#(cluster)"} 1"#, adminPort: adminPort)
+            serve.signal(SIGTERM)
+            let slow = try await slowCall.value
+            #expect(slow.status == 200, "\(slow.text)")
+            #expect(slow.headers["Connection"] == ["close"])
         } catch {
             try? await client.shutdown()
             throw error
         }
-        serve.signal(SIGTERM)
         #expect(await serve.exitStatus() == 0)
     }
+}
+
+/// Reads `/metrics` until it has `line`: the agent runs in another process, so its state can
+/// only be observed, not awaited.
+func waitForMetric(_ line: String, adminPort: Int, within limit: Duration = .seconds(15)) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + limit
+    while clock.now < deadline {
+        let scrape = try await withHTTP1Connection(port: adminPort) { try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")]) }
+        if scrape.text.contains(line) { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw HarnessError("/metrics never showed \(line)")
 }

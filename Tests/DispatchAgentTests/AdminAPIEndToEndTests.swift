@@ -16,13 +16,14 @@ import Testing
     static let functions = Scenario.functionsNamespace
 
     /// An agent with an admin token file, on a fresh simulator with its control plane.
-    func withAgent(protectReads: Bool = false, _ body: (SimHarness, AgentHarness, AdminClient, KubeClient) async throws -> Void) async throws {
+    func withAgent(protectReads: Bool = false, functionsTarget: String? = nil, _ body: (SimHarness, AgentHarness, AdminClient, KubeClient) async throws -> Void) async throws {
         let sim = try await SimHarness.start(controlPlane: true)
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
         try "\(Self.token)\n".write(to: tokenFile, atomically: true, encoding: .utf8)
         let agent = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML()) {
             $0.adminTokenFile = tokenFile.path
             $0.protectReads = protectReads
+            $0.functionsTargetNamespace = functionsTarget
         }
         let client = try sim.client()
         try await withTeardown {
@@ -286,8 +287,23 @@ import Testing
         }
     }
 
+    /// Issue 23, item 6: with no target namespace the agent used to create Services in the first
+    /// functions namespace, Direktiv's own, where Direktiv >= 0.8.1 deletes them again.
+    @Test func withoutATargetNamespaceTheFunctionsAPIIsDisabled() async throws {
+        try await withAgent { _, _, admin, client in
+            let spec: JSONValue = ["namespace": "external1", "name": "resizer", "image": "direktiv/image-resize:v1"]
+            let created = try await admin.call(.POST, "/v1/functions", json: spec)
+            #expect(created.status == 501)
+            #expect(created.json["error"]?.stringValue?.contains("functions API is disabled") == true, "\(created.json)")
+            #expect(try await admin.call(.DELETE, "/v1/functions/external1/resizer").status == 501)
+            let listed = try await client.list(JSONValue.self, .knativeServices, namespace: Self.functions)
+            #expect(listed.items.isEmpty, "nothing was created")
+            #expect(try await admin.call(.GET, "/v1/functions").status == 200, "reading stays available")
+        }
+    }
+
     @Test func functionsCreatedThroughTheAPIArePlacedAndValid() async throws {
-        try await withAgent { _, agent, admin, client in
+        try await withAgent(functionsTarget: Self.functions) { _, agent, admin, client in
             let spec: JSONValue = ["namespace": "external1", "name": "resizer", "image": "direktiv/image-resize:v1", "cmd": "/bin/resize --fast", "size": "small", "minScale": 1, "envs": ["MODE": "thumb"]]
             let created = try await admin.call(.POST, "/v1/functions", json: spec)
             #expect(created.status == 201, "\(created.json)")

@@ -86,6 +86,43 @@ import Testing
         #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "kept")]).totalValue == 1)
     }
 
+    /// Issue 23, item 2: with every team-a cluster gone, a new team-a function would be refused;
+    /// an UPDATE that leaves the pod template alone, or reaches an object being deleted (the
+    /// garbage collector removing a finalizer), must still pass, untouched. A changed template
+    /// is decided again.
+    @Test func updatesThatCannotMoveTheFunctionPassUntouched() async throws {
+        let rules = try RulesParser.parse(
+            """
+            clusterLabel: direktiv.io/namespace
+            functionsNamespaces: [direktiv-services-direktiv]
+            direktivNamespaces: [team-a]
+            namespaces:
+              - match: "team-*"
+                clusters: [nowhere]
+                onNoFit: reject
+            """)
+        let (controller, _) = try controller(rules: rules)
+        let object = try exampleObject("direktiv/ksvc-0.8.10.json")
+        let placed = try JSONPatch.apply(PlacementPatch.operations(for: object, cluster: "external1", direktivNamespace: "team-a", settings: PatchSettings()), to: object)
+        let (_, created) = try await post(review(object), controller: controller)
+        #expect(created[path: "response", "allowed"] == false, "the rules leave team-a nowhere to go")
+
+        let relabelled = placed.replacing(["metadata", "labels", "team"], with: "billing")
+        let terminating = placed.replacing(["metadata", "deletionTimestamp"], with: "2026-12-04T04:00:00Z").replacing(["metadata", "finalizers"], with: ["foregroundDeletion"])
+        let finalizerGone = terminating.replacing(["metadata", "finalizers"], with: [])
+        let scaled = placed.replacing(["status", "observedGeneration"], with: 3)
+        for (name, new, old) in [("labels", relabelled, placed), ("finalizer", finalizerGone, terminating), ("status", scaled, placed)] {
+            let (_, answer) = try await post(review(new, operation: "UPDATE", oldObject: old), controller: controller)
+            #expect(answer[path: "response", "allowed"] == true, "\(name): \(answer)")
+            #expect(answer[path: "response", "patch"] == nil, "\(name)")
+        }
+        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "ignored")]).totalValue == 3)
+
+        let newImage = placed.replacing(["spec", "template", "metadata", "labels", "revision"], with: "2")
+        let (_, changed) = try await post(review(newImage, operation: "UPDATE", oldObject: placed), controller: controller)
+        #expect(changed[path: "response", "allowed"] == false, "a new template is decided again")
+    }
+
     @Test func recreatingAFunctionKeepsItsCluster() async throws {
         let (controller, _) = try controller()
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")

@@ -73,6 +73,27 @@ import Testing
         }
     }
 
+    /// Issue 23, item 1: after an API server restart (a single control plane, as with k3s and
+    /// Liqo) the agent's watches back off, but readiness must not take the proxy offline: a pod
+    /// is ready once it started and synced, and the proxy keeps forwarding to the functions it
+    /// knows. The kubelet reads `/readyz`; the old agent answered 503 here within ~2 s.
+    @Test func theProxyStaysReadyAndForwardsWhileTheAPIServerIsAway() async throws {
+        try await withProxy { sim, agent, client in
+            let record = try await deploy("steady", in: "main", client: client, agent: agent)
+            await sim.stopAPIServer()
+            _ = try await next(agent.agent.inventory.readinessChanges()) { $0.isStale }
+            let admin = AdminClient(port: agent.adminPort)
+            let ready = try await admin.call(.GET, "/readyz")
+            #expect(ready.status == 200, "\(ready.json)")
+            #expect(ready.json["notes"]?["inventory"]?.stringValue?.hasPrefix("stale") == true)
+            try await withHTTP1Connection(port: agent.proxyPort) { connection in
+                let response = try await connection.request(.POST, "http://\(host("steady"))/", headers: direktivHeaders(action: "while-away") + [("Host", host("steady"))], body: Array("{}".utf8))
+                #expect(response.status == 200, "\(response.text)")
+                #expect(response.headers["Kubesim-Cluster"] == [record.cluster ?? ""])
+            }
+        }
+    }
+
     /// Keep-alive holds for calls with and without a body, however fast the function answers:
     /// the engine's connection pool must not see the proxy close connections between calls.
     @Test func oneConnectionCarriesManyCallsWithAndWithoutBodies() async throws {

@@ -114,6 +114,21 @@ import Testing
         }
     }
 
+    /// Issue 23, item 2, through the API server: external2's functions may only run on
+    /// external2 (`onNoFit: reject`). With that peer down, a label-only edit of a placed function
+    /// passes and its placement stays as it was; the old agent answered 403.
+    @Test func aLabelOnlyUpdatePassesWhileTheFunctionsClusterIsDown() async throws {
+        try await withAgent { sim, agent, client, _ in
+            let created = try await client.create(bigFunction("mailer", namespace: "external2", cpu: "100m"), .knativeServices, namespace: Self.functions)
+            #expect(clusterTerms(created) == [["external2"]])
+            try sim.sim.setPeer(cluster: "external2", reachable: false)
+            _ = try await next(agent.agent.inventory.snapshots()) { $0.cluster(named: "external2")?.isReady == false }
+            let updated = try await client.patch(JSONValue.self, .knativeServices, name: "mailer", namespace: Self.functions, patch: .merge(["metadata": ["labels": ["team": "billing"]]]))
+            #expect(updated[path: "metadata", "labels", "team"] == "billing")
+            #expect(updated[path: "spec", "template"] == created[path: "spec", "template"])
+        }
+    }
+
     func bigFunction(_ name: String, namespace direktivNamespace: String, cpu: String) -> JSONValue {
         [
             "apiVersion": "serving.knative.dev/v1", "kind": "Service",

@@ -12,9 +12,12 @@ public final class SimHarness: Sendable {
     private let running: RunningServer
     public let port: Int
 
+    /// The API server in one group, the control plane and function servers in another, so that
+    /// the API server can go away while the simulated clusters keep running.
     struct RunningServer: Sendable {
         let group: ServiceGroup
         let task: Task<Void, any Error>
+        let clusters: (group: ServiceGroup, task: Task<Void, any Error>)?
     }
 
     public var url: String { "https://127.0.0.1:\(port)" }
@@ -51,20 +54,33 @@ public final class SimHarness: Sendable {
         var controlPlaneOptions = ControlPlane.Options()
         controlPlaneOptions.podStartDelay = .milliseconds(20)
         controlPlaneOptions.tick = .milliseconds(50)
-        var services: [any Service] = controlPlane ? [ControlPlane(store: sim.store, options: controlPlaneOptions), server] : [server]
-        if let functions { services.append(functions) }
+        var clusterServices: [any Service] = controlPlane ? [ControlPlane(store: sim.store, options: controlPlaneOptions)] : []
+        if let functions { clusterServices.append(functions) }
         var logger = Logger(label: "kubesim-test")
         logger.logLevel = .critical
-        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let task = Task { try await group.run() }
+        var clusters: (ServiceGroup, Task<Void, any Error>)?
+        if !clusterServices.isEmpty {
+            let clusterGroup = ServiceGroup(configuration: .init(services: clusterServices, logger: logger))
+            clusters = (clusterGroup, Task { try await clusterGroup.run() })
+        }
         var iterator = ports.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw HarnessError("the simulator did not start") }
-        return (RunningServer(group: group, task: task), bound)
+        return (RunningServer(group: group, task: task, clusters: clusters), bound)
     }
 
     /// Stops the server at once, dropping its connections as a crashing API server would; the
     /// store keeps its state.
     public func stop() async {
+        await stopAPIServer()
+        running.clusters?.task.cancel()
+        _ = try? await running.clusters?.task.value
+    }
+
+    /// Stops only the API server, as a crashing one would go: the simulated clusters' pods and
+    /// function endpoints keep running, as they do on a real cluster.
+    public func stopAPIServer() async {
         running.task.cancel()
         _ = try? await running.task.value
     }
@@ -73,6 +89,8 @@ public final class SimHarness: Sendable {
     public func stopGracefully() async {
         await running.group.triggerGracefulShutdown()
         _ = try? await running.task.value
+        await running.clusters?.group.triggerGracefulShutdown()
+        _ = try? await running.clusters?.task.value
     }
 
     /// Stops this server and starts a new one with the same store on the same port.
