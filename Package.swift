@@ -61,8 +61,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "DispatchCertificates",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KubeSim",
             dependencies: [
+                "DispatchCertificates",
                 "KubeModels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,6 +93,7 @@ let package = Package(
         .target(
             name: "DispatchAgent",
             dependencies: [
+                "DispatchCertificates",
                 "DispatchCore",
                 "KubeClient",
                 "KubeModels",
@@ -109,6 +120,7 @@ let package = Package(
                 "DispatchCore",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -135,6 +147,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,6 +172,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -181,6 +195,7 @@ let package = Package(
                 "DispatchCore",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -202,6 +217,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -222,6 +238,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -244,6 +261,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -262,6 +280,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -284,6 +303,7 @@ let package = Package(
             name: "KubeSimTests",
             dependencies: [
                 "KubeSim",
+                "DispatchCertificates",
                 "KubeModels",
                 "TestSupport",
             ],
@@ -296,6 +316,7 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "KubeSim",
+                "DispatchCertificates",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

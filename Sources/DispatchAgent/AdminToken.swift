@@ -1,21 +1,33 @@
 import Foundation
 import Synchronization
 
-/// The bearer token for mutating admin calls, read from a file (a mounted Secret).
+/// The bearer token for mutating admin calls, read from a file (a mounted Secret), or else the
+/// one an ``AdminTokenSecret`` read from the API server.
 ///
 /// The file is read again when it changes, so a rotated Secret applies without a restart.
-/// Without a readable, non-empty file no token matches: mutating calls are refused rather than
-/// left open.
+/// Without a readable, non-empty file or an installed token no token matches: mutating calls are
+/// refused rather than left open.
 public final class AdminToken: Sendable {
     public let path: String
     private let cached = Mutex<(modified: Date?, size: Int?, token: [UInt8]?)>((nil, nil, nil))
+    private let installed = Mutex<[UInt8]?>(nil)
 
     public init(path: String) {
         self.path = path
     }
 
+    /// Uses `token` when no file holds one (an empty token installs nothing).
+    public func install(_ token: String) {
+        let bytes = Array(token.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        installed.withLock { $0 = bytes.isEmpty ? nil : bytes }
+    }
+
     /// The token now, or `nil` when none is configured.
     func current() -> [UInt8]? {
+        fromFile() ?? installed.withLock { $0 }
+    }
+
+    private func fromFile() -> [UInt8]? {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         let modified = attributes?[.modificationDate] as? Date
         let size = (attributes?[.size] as? NSNumber)?.intValue

@@ -118,7 +118,7 @@ public struct AdmissionController: Sendable {
         var warnings = decision.warnings
         if workloadKind == .knativeService, decision.outcome.hasCluster, let features = state.knativeFeatures {
             for flag in features.missingFlags(addsTolerations: inputs.rules.liqo.addToleration) {
-                warnings.append("Knative's config-features has \(flag) disabled, so Knative will refuse this Service's \(flag == KnativeFeatures.affinityFlag ? "affinity" : "tolerations"): set \(flag): enabled in Knative's ConfigMap config-features")
+                warnings.append("Knative's config-features has \(flag) disabled, so Knative will refuse this Service's \(flag == KnativeFeatures.affinityFlag ? "affinity" : "tolerations"): set \(flag): enabled in ConfigMap \(features.configMap)")
             }
         }
         logger.info(

@@ -1,4 +1,5 @@
 import DispatchCore
+import Foundation
 import Hummingbird
 import KubeClient
 import Logging
@@ -13,6 +14,10 @@ public final class Agent: Sendable {
     public let inventory: LiveInventory
     public let controller: AdmissionController
     public let certificates: CertificateReloader
+    /// The webhook's own CA and certificates, when the agent manages them.
+    public let certificateManager: WebhookCertificateManager?
+    /// The admin token's Secret, when the agent keeps it.
+    public let adminTokenSecret: AdminTokenSecret?
     public let rulesReloader: RulesReloader
     public let knativePreflight: KnativePreflight
     public let functions: FunctionDirectory
@@ -26,12 +31,14 @@ public final class Agent: Sendable {
     let logger: Logger
     let metrics: DispatchMetrics
 
-    /// Loads the rules and the TLS certificate; either being unusable stops the agent here.
+    /// Loads the rules and the TLS certificate files (unless the agent manages its certificate);
+    /// either being unusable stops the agent here.
     ///
     /// - Parameters:
     ///   - resolver: where function hosts connect; default: `settings.resolverFile` if set, else cluster DNS.
     ///   - exposition: serves `/metrics` when given.
-    public init(settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), resolver: FunctionAddressResolver? = nil, exposition: MetricsExposition? = nil, logger: Logger) throws {
+    ///   - now: the clock certificates are issued and rotated by.
+    public init(settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), resolver: FunctionAddressResolver? = nil, exposition: MetricsExposition? = nil, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) throws {
         self.settings = settings
         self.exposition = exposition
         self.client = client
@@ -42,8 +49,14 @@ public final class Agent: Sendable {
         let inventory = LiveInventory(client: client, settings: .init(rules: rules), logger: logger, metrics: metrics)
         self.inventory = inventory
         controller = AdmissionController(state: state, inventory: { inventory.snapshot }, metrics: metrics, logger: logger)
-        certificates = CertificateReloader(certificatePath: settings.tlsCertificatePath, keyPath: settings.tlsKeyPath, interval: settings.fileCheckInterval, logger: logger)
-        try certificates.load()
+        if let managed = settings.managedWebhookCertificate {
+            certificates = CertificateReloader(certificatePath: nil, keyPath: nil, metrics: metrics, logger: logger)
+            certificateManager = WebhookCertificateManager(settings: managed, namespace: settings.namespace, client: client, certificates: certificates, metrics: metrics, now: now, logger: logger)
+        } else {
+            certificates = CertificateReloader(certificatePath: settings.tlsCertificatePath, keyPath: settings.tlsKeyPath, interval: settings.fileCheckInterval, metrics: metrics, logger: logger)
+            try certificates.load()
+            certificateManager = nil
+        }
         let functions = FunctionDirectory(client: client, settings: .init(rules: rules), logger: logger)
         self.functions = functions
         rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger) { rules in
@@ -84,9 +97,11 @@ public final class Agent: Sendable {
         if let functionsTarget, !rules.functionsNamespaces.contains(functionsTarget) {
             logger.warning("the functions target namespace is not a functions namespace of the rules: functions created through the admin API will not be placed by the webhook nor known to the proxy", metadata: ["namespace": "\(functionsTarget)"])
         }
+        let adminToken = AdminToken(path: settings.adminTokenFile)
+        adminTokenSecret = settings.adminTokenSecret.map { AdminTokenSecret(name: $0, namespace: settings.namespace, client: client, token: adminToken, logger: logger) }
         api = AdminAPI(
             controller: controller, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
-            creator: creator, token: AdminToken(path: settings.adminTokenFile), protectReads: settings.protectReads, logger: logger
+            creator: creator, token: adminToken, protectReads: settings.protectReads, logger: logger
         )
     }
 
@@ -137,10 +152,12 @@ public final class Agent: Sendable {
             certificates,
             knativePreflight,
         ]
+        if let certificateManager { services.append(certificateManager) }
+        if let adminTokenSecret { services.append(adminTokenSecret) }
         if let resolverFile { services.append(resolverFile) }
         services += [
             AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
-            try WebhookServer.application(
+            WebhookServer.service(
                 controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
             ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads, cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
         ]

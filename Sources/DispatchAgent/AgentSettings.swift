@@ -6,6 +6,9 @@ public struct AgentSettings: Sendable {
     public var rulesPath = "/etc/direktiv-dispatch/rules/rules.yaml"
     public var tlsCertificatePath = "/etc/direktiv-dispatch/tls/tls.crt"
     public var tlsKeyPath = "/etc/direktiv-dispatch/tls/tls.key"
+    /// When set, the agent keeps its webhook's CA in a Secret and serves certificates from
+    /// memory instead of reading the two files above.
+    public var managedWebhookCertificate: WebhookCertificateManager.Settings?
     public var bindAddress = "0.0.0.0"
     public var webhookPort = 8443
     public var proxyPort = 8080
@@ -18,6 +21,9 @@ public struct AgentSettings: Sendable {
     public var namespace = "direktiv-dispatch"
     public var overridesConfigMap = "direktiv-dispatch-overrides"
     public var adminTokenFile = "/etc/direktiv-dispatch/admin/token"
+    /// A Secret in the agent's namespace holding the admin token, created when missing; used
+    /// while `adminTokenFile` holds none.
+    public var adminTokenSecret: String?
     public var protectReads = false
     public var functionsTargetNamespace: String?
     public var sidecarImage: String?

@@ -31,6 +31,7 @@ public struct DispatchMetrics: Sendable {
         public static let coldStarts = "direktiv_dispatch_cold_starts_total"
         public static let firstInvocationDuration = "direktiv_dispatch_first_invocation_duration_seconds"
         public static let proxyRefusals = "direktiv_dispatch_proxy_refusals_total"
+        public static let webhookCertificateExpiry = "direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds"
     }
 
     /// One line per metric for the exposition's `# HELP` (swift-metrics carries no help text).
@@ -51,6 +52,7 @@ public struct DispatchMetrics: Sendable {
         Name.coldStarts: "First invocations of a function after its placement, by cluster.",
         Name.firstInvocationDuration: "Duration of the first invocation of a function after its placement.",
         Name.proxyRefusals: "Requests the proxy refused because they do not address a Direktiv function, by reason.",
+        Name.webhookCertificateExpiry: "When the certificate this replica's webhook serves expires (Unix time), and when the CA that signed it does, by certificate.",
     ]
 
     /// Buckets of the duration histograms: invocations span milliseconds to Direktiv's 300 s default deadline.
@@ -64,6 +66,12 @@ public struct DispatchMetrics: Sendable {
         ]
         return [Name.invocationDuration: invocation, Name.firstInvocationDuration: invocation, Name.placementDuration: placement]
     }()
+
+    /// When the served webhook certificate (`serving`) and its CA (`ca`) expire.
+    /// Records when `certificate` (`serving` or `ca`) expires, in Unix seconds.
+    public func webhookCertificateExpiry(_ certificate: String, at expiry: Double) {
+        Gauge(label: Name.webhookCertificateExpiry, dimensions: [("certificate", certificate)], factory: factory).record(expiry)
+    }
 
     /// 1 while the inventory may be out of date because the API server cannot be reached.
     public func inventoryStale(_ stale: Bool) {

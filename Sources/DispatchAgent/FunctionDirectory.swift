@@ -92,8 +92,9 @@ public final class FunctionDirectory: Service, Sendable {
             state.subscribers[state.nextSubscriber] = continuation
             return state.nextSubscriber
         }
+        // Off the cancelling task: records are yielded under this lock (see Informer.subscribe).
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+            Task { _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
         }
         return stream
     }

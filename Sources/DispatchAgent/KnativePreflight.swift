@@ -44,7 +44,7 @@ public final class KnativePreflight: Service, Sendable {
         let addsTolerations = state.rules.liqo.addToleration
         do {
             let configMap = try await client.get(ConfigMap.self, .configMaps, name: Self.configMap, namespace: namespace)
-            let features = KnativeFeatures(configMapData: configMap.data ?? [:])
+            let features = KnativeFeatures(configMapData: configMap.data ?? [:], configMap: "\(namespace)/\(Self.configMap)")
             state.knativeFeatures = features
             let missing = features.missingFlags(addsTolerations: addsTolerations)
             for flag in [KnativeFeatures.affinityFlag, KnativeFeatures.tolerationsFlag] {

@@ -96,8 +96,9 @@ public final class LiveInventory: Service, Sendable {
             state.subscribers[state.nextSubscriber] = continuation
             return state.nextSubscriber
         }
+        // Off the cancelling task: changes are yielded under this lock (see Informer.subscribe).
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+            Task { _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
         }
         return stream
     }
@@ -113,8 +114,9 @@ public final class LiveInventory: Service, Sendable {
             state.readinessSubscribers[state.nextSubscriber] = continuation
             return state.nextSubscriber
         }
+        // Off the cancelling task: changes are yielded under this lock (see Informer.subscribe).
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.readinessSubscribers.removeValue(forKey: id) }
+            Task { _ = self?.state.withLock { $0.readinessSubscribers.removeValue(forKey: id) } }
         }
         return stream
     }

@@ -46,7 +46,8 @@ public final class OverridesStore: Service, Sendable {
             status.subscribers[status.next] = continuation
             return status.next
         }
-        continuation.onTermination = { [weak self] _ in _ = self?.status.withLock { $0.subscribers.removeValue(forKey: id) } }
+        // Off the cancelling task, as in Informer.subscribe: the first value is yielded under this lock.
+        continuation.onTermination = { [weak self] _ in Task { _ = self?.status.withLock { $0.subscribers.removeValue(forKey: id) } } }
         return stream
     }
 

@@ -38,6 +38,32 @@ public enum WebhookServer {
         return router
     }
 
+    /// The webhook as a service that starts listening once `certificates` holds a certificate.
+    public static func service(
+        controller: AdmissionController,
+        certificates: CertificateReloader,
+        host: String,
+        port: Int,
+        logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        AfterFirstCertificate(certificates: certificates) {
+            try application(controller: controller, certificates: certificates, host: host, port: port, logger: logger, onRunning: onRunning)
+        }
+    }
+
+    /// Waits for the first certificate, then runs what `make` builds with it.
+    struct AfterFirstCertificate<Wrapped: Service>: Service {
+        let certificates: CertificateReloader
+        let make: @Sendable () throws -> Wrapped
+
+        func run() async throws {
+            await cancelWhenGracefulShutdown { await certificates.firstLoaded() }
+            guard certificates.isLoaded else { return }
+            try await make().run()
+        }
+    }
+
     /// The webhook as a service: TLS from `certificates`, each connection closed after 60 s idle.
     public static func application(
         controller: AdmissionController,

@@ -1,3 +1,4 @@
+import DispatchCertificates
 import DispatchAgent
 import Foundation
 import KubeSim

@@ -60,8 +60,11 @@ public final class Informer<Source: Decodable & Sendable, Stored: Sendable>: Ser
             continuation.yield(.initial(state.machine.cache.mapValues(\.value), synced: state.machine.hasSynced))
             state.subscribers[id] = continuation
         }
+        // Removed from a task of its own: termination runs inside the consumer's cancellation,
+        // holding that task's status lock, while a yield under our lock may be waiting for that
+        // very lock to resume it (a lock-order deadlock seen in a test run).
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+            Task { _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
         }
         return stream
     }

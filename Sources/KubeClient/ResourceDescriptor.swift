@@ -42,6 +42,7 @@ public struct ResourceDescriptor: Sendable, Hashable, CustomStringConvertible {
     public static let pods = ResourceDescriptor(group: "", version: "v1", resource: "pods", kind: "Pod", isNamespaced: true)
     public static let namespaces = ResourceDescriptor(group: "", version: "v1", resource: "namespaces", kind: "Namespace", isNamespaced: false)
     public static let configMaps = ResourceDescriptor(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", isNamespaced: true)
+    public static let secrets = ResourceDescriptor(group: "", version: "v1", resource: "secrets", kind: "Secret", isNamespaced: true)
     public static let events = ResourceDescriptor(group: "", version: "v1", resource: "events", kind: "Event", isNamespaced: true)
     public static let deployments = ResourceDescriptor(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", isNamespaced: true)
     public static let knativeServices = ResourceDescriptor(group: "serving.knative.dev", version: "v1", resource: "services", kind: "Service", isNamespaced: true)

@@ -223,6 +223,7 @@ public final class ObjectStore: Sendable {
         metadata["resourceVersion"] = currentMetadata["resourceVersion"]
         next = next.setting("metadata", .object(metadata))
         try Self.checkLabels(next, type)
+        if type == .secrets { try SecretRules.checkUpdate(next, current: current) }
         if next == current { return current }
         if type.tracksGeneration, next["spec"] != current["spec"] {
             metadata["generation"] = .integer((currentMetadata["generation"]?.integerValue ?? 0) + 1)
@@ -312,8 +313,9 @@ public final class ObjectStore: Sendable {
             return false
         }
         if expired { continuation.finish() }
+        // Off the cancelling task: frames are yielded under this lock (see Informer.subscribe).
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+            Task { _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) } }
         }
         return WatchRegistration(id: id, frames: stream, store: self)
     }
@@ -418,6 +420,7 @@ public final class ObjectStore: Sendable {
         if result["apiVersion"] == nil { result = result.setting("apiVersion", .string(type.apiVersion)) }
         if result["kind"] == nil { result = result.setting("kind", .string(type.kind)) }
         try checkLabels(result, type)
+        if type == .secrets { result = try SecretRules.normalised(result) }
         return result
     }
 

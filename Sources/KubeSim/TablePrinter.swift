@@ -114,6 +114,11 @@ enum TablePrinter {
             return [nameColumn, Column(name: "Status", type: "string") { $0[path: "status", "phase"] ?? "Active" }, ageColumn]
         case .configMaps:
             return [nameColumn, Column(name: "Data", type: "integer") { .integer(Int64($0["data"]?.objectValue?.count ?? 0)) }, ageColumn]
+        case .secrets:
+            return [
+                nameColumn, Column(name: "Type", type: "string") { $0["type"] ?? "Opaque" },
+                Column(name: "Data", type: "integer") { .integer(Int64($0["data"]?.objectValue?.count ?? 0)) }, ageColumn,
+            ]
         default:
             return [nameColumn, ageColumn]
         }

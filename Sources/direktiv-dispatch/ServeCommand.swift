@@ -47,6 +47,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
     var adminPort: Int?
 
+    @Option(help: "Secret (in the agent's namespace) holding the admin token under key \"token\", created with a random token when missing; used while --admin-token-file holds none. [DISPATCH_ADMIN_TOKEN_SECRET]")
+    var adminTokenSecret: String?
+
+    @Option(help: "Secret (in the agent's namespace) where the agent keeps its webhook's CA; with it the agent issues its own serving certificates and keeps --webhook-configuration's caBundle, and --tls-cert/--tls-key are not read. [DISPATCH_WEBHOOK_CA_SECRET]")
+    var webhookCaSecret: String?
+
+    @Option(help: "MutatingWebhookConfiguration whose caBundle the agent keeps (with --webhook-ca-secret). [DISPATCH_WEBHOOK_CONFIGURATION]")
+    var webhookConfiguration: String?
+
+    @Option(help: "Service the API server calls the webhook through: its names go into the serving certificate (with --webhook-ca-secret). [DISPATCH_WEBHOOK_SERVICE]")
+    var webhookService: String?
+
     @Option(help: "A port serving only /metrics and /healthz, for scrapers (default: none; /metrics stays on the admin port). [DISPATCH_METRICS_PORT]")
     var metricsPort: Int?
 
@@ -155,6 +167,10 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.proxy.threads", proxyThreads.map { .int($0) })
         put("dispatch.proxy.cpu.affinity", proxyCpuAffinity.map { .string($0) })
         put("dispatch.admin.port", adminPort.map { .int($0) })
+        put("dispatch.admin.token.secret", adminTokenSecret.map { .string($0) })
+        put("dispatch.webhook.ca.secret", webhookCaSecret.map { .string($0) })
+        put("dispatch.webhook.configuration", webhookConfiguration.map { .string($0) })
+        put("dispatch.webhook.service", webhookService.map { .string($0) })
         put("dispatch.metrics.port", metricsPort.map { .int($0) })
         put("dispatch.knative.namespace", knativeNamespace.map { .string($0) })
         put("dispatch.namespace", namespace.map { .string($0) })
@@ -195,6 +211,19 @@ struct ServeCommand: AsyncParsableCommand {
         }
         settings.knativeNamespace = config.string(forKey: "dispatch.knative.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? settings.knativeNamespace
         settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
+        if let secret = config.string(forKey: "dispatch.webhook.ca.secret"), !secret.isEmpty {
+            guard let configuration = config.string(forKey: "dispatch.webhook.configuration"), !configuration.isEmpty,
+                let service = config.string(forKey: "dispatch.webhook.service"), !service.isEmpty
+            else {
+                throw CommandFailure("--webhook-ca-secret needs --webhook-configuration and --webhook-service")
+            }
+            guard tlsCert == nil, tlsKey == nil else { throw CommandFailure("--webhook-ca-secret and --tls-cert/--tls-key exclude each other: the agent either issues its certificate or reads one") }
+            let namespace = settings.namespace
+            settings.managedWebhookCertificate = .init(
+                caSecret: secret, webhookConfiguration: configuration,
+                dnsNames: [service, "\(service).\(namespace)", "\(service).\(namespace).svc", "\(service).\(namespace).svc.cluster.local"])
+        }
+        settings.adminTokenSecret = config.string(forKey: "dispatch.admin.token.secret").flatMap { $0.isEmpty ? nil : $0 }
         settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)
         settings.adminTokenFile = config.string(forKey: "dispatch.admin.token.file", default: settings.adminTokenFile)
         settings.protectReads = config.bool(forKey: "dispatch.protect.reads", default: settings.protectReads)

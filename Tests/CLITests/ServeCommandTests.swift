@@ -1,3 +1,4 @@
+import DispatchCertificates
 import AsyncHTTPClient
 import DispatchCore
 import Foundation

@@ -287,6 +287,41 @@ import Testing
         }
     }
 
+    /// Issue 23, item 4: with no token value in the chart the agent keeps the token in a Secret
+    /// it creates, so the chart renders the same bytes every time; replicas share it.
+    @Test func theAdminTokenSecretIsCreatedOnceAndSharedByReplicas() async throws {
+        let sim = try await SimHarness.start(controlPlane: true)
+        let configure: (inout AgentSettings) -> Void = {
+            $0.adminTokenFile = "/nonexistent/token"
+            $0.adminTokenSecret = "dispatch-admin-token"
+            $0.namespace = "direktiv-dispatch"
+        }
+        let first = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML(), configure: configure)
+        let second = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML(), configure: configure)
+        let client = try sim.client()
+        try await withTeardown {
+            try await first.agent.adminTokenSecret?.reconcile()
+            try await second.agent.adminTokenSecret?.reconcile()
+            let secret = try await client.get(JSONValue.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch")
+            let token = String(decoding: try #require(secret[path: "data", "token"]?.stringValue.flatMap { Data(base64Encoded: $0) }), as: UTF8.self)
+            #expect(token.count == 64, "32 random bytes, hex")
+            for agent in [first, second] {
+                #expect(try await AdminClient(port: agent.adminPort, token: "wrong").call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 403)
+                #expect([200, 201].contains(try await AdminClient(port: agent.adminPort, token: token).call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status))
+            }
+            // Rotating is editing the Secret.
+            _ = try await client.patch(JSONValue.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch", patch: .merge(["stringData": ["token": "rotated"]]))
+            try await first.agent.adminTokenSecret?.reconcile()
+            #expect(try await AdminClient(port: first.adminPort, token: token).call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 403)
+            #expect(try await AdminClient(port: first.adminPort, token: "rotated").call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 200)
+        } teardown: {
+            try? await client.shutdown()
+            await first.stop()
+            await second.stop()
+            await sim.stop()
+        }
+    }
+
     /// Issue 23, item 6: with no target namespace the agent used to create Services in the first
     /// functions namespace, Direktiv's own, where Direktiv >= 0.8.1 deletes them again.
     @Test func withoutATargetNamespaceTheFunctionsAPIIsDisabled() async throws {

@@ -1,3 +1,4 @@
+import DispatchCertificates
 import AsyncHTTPClient
 import DispatchAgent
 import DispatchCore

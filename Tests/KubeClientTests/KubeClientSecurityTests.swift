@@ -1,3 +1,4 @@
+import DispatchCertificates
 import Foundation
 import KubeClient
 import KubeModels

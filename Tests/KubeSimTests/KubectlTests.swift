@@ -70,6 +70,62 @@ struct KubectlTests {
         }
     }
 
+    /// Secrets as kube-apiserver keeps them: `stringData` folded into base64 `data` and never
+    /// returned, `type` defaulted to Opaque and immutable, data that is not base64 refused.
+    @Test func secretsAreStoredAsTheAPIServerStoresThem() async throws {
+        try await KubectlSession.withSim { kubectl in
+            let encoded = try kubectl.write("encoded.yaml", """
+                apiVersion: v1
+                kind: Secret
+                metadata:
+                  name: encoded
+                  namespace: direktiv-dispatch
+                data:
+                  token: \(Data("s3cret".utf8).base64EncodedString())
+                """)
+            let literal = try await kubectl.run(["apply", "-f", encoded])
+            #expect(literal.status == 0, "\(literal.stderr)")
+            let value = try await kubectl.run(["get", "secret", "encoded", "-n", "direktiv-dispatch", "-o", "jsonpath={.data.token}"])
+            #expect(value.stdout == Data("s3cret".utf8).base64EncodedString())
+
+            let file = try kubectl.write("secret.yaml", """
+                apiVersion: v1
+                kind: Secret
+                metadata:
+                  name: written
+                  namespace: direktiv-dispatch
+                stringData:
+                  ca.crt: hello
+                """)
+            #expect(try await kubectl.run(["apply", "-f", file]).status == 0)
+            let stored = try kubectl.sim.store.get(.secrets, namespace: "direktiv-dispatch", name: "written")
+            #expect(stored["stringData"] == nil)
+            #expect(stored[path: "data", "ca.crt"] == .string(Data("hello".utf8).base64EncodedString()))
+            #expect(stored["type"] == "Opaque")
+
+            let table = try await kubectl.run(["get", "secrets", "-n", "direktiv-dispatch"])
+            #expect(table.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "TYPE", "DATA", "AGE"])
+
+            let retyped = try await kubectl.run(["patch", "secret", "written", "-n", "direktiv-dispatch", "--type=merge", "-p", #"{"type":"example.com/other"}"#])
+            #expect(retyped.status == 1)
+            #expect(retyped.stderr.contains("field is immutable"), "\(retyped.stderr)")
+
+            let broken = try kubectl.write("broken.yaml", """
+                apiVersion: v1
+                kind: Secret
+                metadata:
+                  name: broken
+                  namespace: direktiv-dispatch
+                data:
+                  key: not*base64
+                """)
+            let refused = try await kubectl.run(["create", "-f", broken])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("base64"), "\(refused.stderr)")
+            #expect((try? kubectl.sim.store.get(.secrets, namespace: "direktiv-dispatch", name: "broken")) == nil)
+        }
+    }
+
     @Test func watchReceivesAnEvent() async throws {
         try await KubectlSession.withSim { kubectl in
             let watch = try kubectl.start(["get", "pods", "-n", "direktiv-services-direktiv", "-w"])

@@ -1,3 +1,4 @@
+import DispatchCertificates
 import DispatchAgent
 import DispatchCore
 import DispatchPrometheus
@@ -24,7 +25,7 @@ public final class AgentHarness: Sendable {
 
     /// Starts the agent with `rules` (YAML) and registers it in `sim` with `failurePolicy`.
     /// Function hosts resolve through `sim`'s function servers when it has them.
-    public static func start(sim: SimHarness, rules: String, failurePolicy: String = "Fail", resolver: FunctionAddressResolver? = nil, configure: (inout AgentSettings) -> Void = { _ in }) async throws -> AgentHarness {
+    public static func start(sim: SimHarness, rules: String, failurePolicy: String = "Fail", resolver: FunctionAddressResolver? = nil, configure: (inout AgentSettings) -> Void = { _ in }, now: @escaping @Sendable () -> Date = { Date() }) async throws -> AgentHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // The webhook's certificate comes from its own CA: the API server verifies it with caBundle.
@@ -53,7 +54,7 @@ public final class AgentHarness: Sendable {
         let simResolver = sim.functions.map { functions in FunctionAddressResolver.table { functions.resolve($0) } }
         let agent = try Agent(
             settings: settings, client: client, metrics: DispatchMetrics(factory: prometheus.factory),
-            resolver: resolver ?? simResolver, exposition: prometheus.exposition, logger: logger)
+            resolver: resolver ?? simResolver, exposition: prometheus.exposition, now: now, logger: logger)
         let (webhookPorts, webhookContinuation) = AsyncStream.makeStream(of: Int.self)
         let (adminPorts, adminContinuation) = AsyncStream.makeStream(of: Int.self)
         let (proxyPorts, proxyContinuation) = AsyncStream.makeStream(of: Int.self)

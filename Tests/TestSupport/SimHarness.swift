@@ -1,3 +1,4 @@
+import DispatchCertificates
 import Synchronization
 import Foundation
 import KubeClient

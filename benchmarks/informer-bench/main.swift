@@ -6,6 +6,7 @@
 //                       snapshot; print the time and this process's peak RSS
 // throughput N          in one process: a KubeSim and a pod informer; N pod status changes as
 //                       fast as the store takes them; time until the informer has seen all
+import DispatchCertificates
 import DispatchAgent
 import DispatchCore
 import Foundation

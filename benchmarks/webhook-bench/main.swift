@@ -3,6 +3,7 @@
 // writes DIR/ca.crt and DIR/review.json (a dry-run CREATE of a Direktiv 0.8.10 Knative Service
 // whose namespace's rule considers every cluster, least-loaded: the worst case).
 // benchmarks/webhook.sh drives it with wrk.
+import DispatchCertificates
 import BenchmarkSupport
 import DispatchAgent
 import DispatchCore
