@@ -4,7 +4,10 @@ chart's objects point: the chart and the agent cannot drift apart.
 Used by helm-lint.py when it is given the agent binary (`--agent PATH`). It starts
 `direktiv-dispatch sim` for an API server, writes the chart's rendered rules ConfigMap, TLS
 Secret and admin-token Secret where the Deployment mounts them (under a temporary directory),
-starts `direktiv-dispatch serve` with exactly the container's DISPATCH_* environment, then:
+starts `direktiv-dispatch serve` with exactly the container's DISPATCH_* environment (with
+the agent keeping its own webhook CA, the rendered MutatingWebhookConfiguration is created in
+the simulator first and the agent must patch its caBundle; with the agent keeping the admin
+token, it must create the Secret), then:
 the variables must be ones the agent reads (`serve --help`), the probes answer on their paths
 and ports, the ServiceMonitor's path serves Prometheus text, the webhook Service's path answers
 an AdmissionReview over TLS verified with the chart's caBundle for the Service's DNS name, and
@@ -21,6 +24,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -69,6 +74,21 @@ def _https_post(port, server_name, ca_pem, path, body):
             decoded, rest = decoded + rest[:size], rest[size + 2:]
         payload = decoded
     return status, payload
+
+
+def _kube(kubeconfig, method, path, body=None):
+    """One call to the simulator's API, authenticated and TLS-verified as kubectl would be."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    request = urllib.request.Request(cluster["server"] + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {user['token']}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
 
 
 def _write_volume(objects, volume, directory, find_one, namespace):
@@ -128,6 +148,11 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
         try:
             _wait("KubeSim's kubeconfig", lambda: (work / "kubeconfig").exists() and (work / "kubeconfig").stat().st_size > 0)
             environment["DISPATCH_KUBECONFIG"] = str(work / "kubeconfig")
+            configuration = find_one(objects, "MutatingWebhookConfiguration", release)
+            agent_tls = "DISPATCH_WEBHOOK_CA_SECRET" in environment
+            if agent_tls:
+                status, _ = _kube(work / "kubeconfig", "POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", configuration)
+                check(status == 201, f"the rendered MutatingWebhookConfiguration is accepted by the API server ({status})")
             agent_log = open(work / "agent.log", "w")
             agent = subprocess.Popen([binary, "serve"], env=environment, stdout=agent_log, stderr=subprocess.STDOUT)
 
@@ -158,7 +183,14 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
                   and b"# TYPE direktiv_dispatch_" in body,
                   f"the ServiceMonitor's port {endpoint['port']} and path {endpoint['path']} serve Prometheus text 0.0.4")
 
-            configuration = find_one(objects, "MutatingWebhookConfiguration", release)
+            if agent_tls:
+                def patched():
+                    status, live = _kube(work / "kubeconfig", "GET", f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{release}")
+                    return live if status == 200 and live["webhooks"][0]["clientConfig"].get("caBundle") else None
+                configuration = _wait("the agent to write caBundle", patched)
+                status, ca_secret = _kube(work / "kubeconfig", "GET", f"/api/v1/namespaces/{namespace}/secrets/{environment['DISPATCH_WEBHOOK_CA_SECRET']}")
+                check(status == 200 and {"ca.crt", "ca.key"} <= ca_secret.get("data", {}).keys(),
+                      f"the agent keeps its CA in Secret {environment['DISPATCH_WEBHOOK_CA_SECRET']}")
             (webhook,) = configuration["webhooks"]
             service = webhook["clientConfig"]["service"]
             webhook_service = find_one(objects, "Service", service["name"], namespace)
@@ -177,7 +209,26 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
             check(status == 200 and answer.get("response", {}).get("uid") == "chart-check"
                   and answer["response"].get("allowed") is True and answer["response"].get("patchType") == "JSONPatch",
                   f"the webhook Service ({service['port']} -> {target}{service['path']}) answers an AdmissionReview with a patch, "
-                  f"over TLS verified with the chart's caBundle for {server_name}")
+                  f"over TLS verified with the {'caBundle the agent wrote' if agent_tls else 'chart' + chr(39) + 's caBundle'} for {server_name}")
+
+            if "DISPATCH_ADMIN_TOKEN_SECRET" in environment:
+                name = environment["DISPATCH_ADMIN_TOKEN_SECRET"]
+                secret = _wait(f"the agent to create Secret {name}", lambda: (lambda r: r[1] if r[0] == 200 else None)(
+                    _kube(work / "kubeconfig", "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")))
+                token = base64.b64decode(secret["data"]["token"]).decode()
+                admin = ports["admin"]
+
+                def delete_override(headers):
+                    request = urllib.request.Request(f"http://127.0.0.1:{admin}/v1/namespaces/team-x/override", method="DELETE", headers=headers)
+                    try:
+                        with urllib.request.urlopen(request, timeout=5) as response:
+                            return response.status
+                    except urllib.error.HTTPError as error:
+                        return error.code
+                without, with_token = delete_override({}), _wait("the token to be in use", lambda: (lambda c: c if c != 401 else None)(
+                    delete_override({"Authorization": f"Bearer {token}"})))
+                check(len(token) >= 32 and without == 401 and with_token != 401,
+                      f"the admin token the agent created in Secret {name} authorizes mutating calls (without: {without}, with: {with_token})")
 
             proxy_service = find_one(objects, "Service", f"{release}-proxy", namespace)
             (proxy_port,) = proxy_service["spec"]["ports"]

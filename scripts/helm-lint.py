@@ -44,13 +44,16 @@ SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
 
 # The agent's contract (DESIGN + issue 7): what the chart must hand to the container.
 ENV_ALWAYS = [
-    "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_TLS_CERT", "DISPATCH_TLS_KEY",
-    "DISPATCH_ADMIN_TOKEN_FILE", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
+    "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
     "DISPATCH_BIND_ADDRESS", "DISPATCH_WEBHOOK_PORT", "DISPATCH_PROXY_PORT", "DISPATCH_ADMIN_PORT",
-    "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_DRAIN_SECONDS",
+    "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_LONGEST_CALL_SECONDS", "DISPATCH_DRAIN_SECONDS",
     "DISPATCH_LOG_LEVEL",
 ]
 ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE"]
+# Who keeps the webhook certificate and the admin token decides which of these the chart sets.
+ENV_AGENT_MANAGED_TLS = ["DISPATCH_WEBHOOK_CA_SECRET", "DISPATCH_WEBHOOK_CONFIGURATION", "DISPATCH_WEBHOOK_SERVICE"]
+ENV_MOUNTED_TLS = ["DISPATCH_TLS_CERT", "DISPATCH_TLS_KEY"]
+ENV_TOKEN = ["DISPATCH_ADMIN_TOKEN_SECRET", "DISPATCH_ADMIN_TOKEN_FILE"]
 METRICS = [
     "direktiv_dispatch_admission_requests_total", "direktiv_dispatch_placements_total",
     "direktiv_dispatch_placement_duration_seconds", "direktiv_dispatch_invocations_total",
@@ -257,15 +260,20 @@ def check_common(objects, values_rules):
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     check(not any("subPath" in m for m in mounts.values()), "no subPath mounts (they never see updates)")
     check(all(m.get("readOnly") for m in mounts.values()), "all mounts read-only")
-    for variable, mount in [("DISPATCH_RULES", "rules"), ("DISPATCH_TLS_CERT", "tls"), ("DISPATCH_TLS_KEY", "tls"),
-                            ("DISPATCH_ADMIN_TOKEN_FILE", "admin-token")]:
-        check(env[variable]["value"].startswith(mounts[mount]["mountPath"] + "/"),
-              f"{variable} points into the {mount} volume")
-    check(env["DISPATCH_RULES"]["value"] == "/etc/direktiv-dispatch/rules/rules.yaml"
-          and env["DISPATCH_TLS_CERT"]["value"] == "/etc/direktiv-dispatch/tls/tls.crt"
-          and env["DISPATCH_TLS_KEY"]["value"] == "/etc/direktiv-dispatch/tls/tls.key"
-          and env["DISPATCH_ADMIN_TOKEN_FILE"]["value"] == "/etc/direktiv-dispatch/admin/token",
-          "file paths are the agent's defaults")
+    agent_tls = "DISPATCH_WEBHOOK_CA_SECRET" in env
+    check(all((n in env) == agent_tls for n in ENV_AGENT_MANAGED_TLS) and all((n in env) != agent_tls for n in ENV_MOUNTED_TLS),
+          "TLS: either the agent keeps its CA (three variables) or a mounted pair is read (two), never both")
+    check(("DISPATCH_ADMIN_TOKEN_SECRET" in env) != ("DISPATCH_ADMIN_TOKEN_FILE" in env), "admin token: from a Secret the agent keeps, or a mounted file")
+    wanted = [("DISPATCH_RULES", "rules", "/etc/direktiv-dispatch/rules/rules.yaml")]
+    if not agent_tls:
+        wanted += [("DISPATCH_TLS_CERT", "tls", "/etc/direktiv-dispatch/tls/tls.crt"), ("DISPATCH_TLS_KEY", "tls", "/etc/direktiv-dispatch/tls/tls.key")]
+    check(agent_tls != ("tls" in mounts), "a tls volume exactly when the certificate is mounted")
+    check(("DISPATCH_ADMIN_TOKEN_FILE" in env) == ("admin-token" in mounts), "an admin-token volume exactly when the token is a file")
+    if "DISPATCH_ADMIN_TOKEN_FILE" in env:
+        wanted.append(("DISPATCH_ADMIN_TOKEN_FILE", "admin-token", "/etc/direktiv-dispatch/admin/token"))
+    for variable, mount, path in wanted:
+        check(env[variable]["value"] == path and path.startswith(mounts[mount]["mountPath"] + "/"),
+              f"{variable} is the agent's default path, inside the {mount} volume")
 
     security = container["securityContext"]
     check(security.get("runAsNonRoot") is True and security.get("runAsUser") == 65532
@@ -305,6 +313,11 @@ def check_common(objects, values_rules):
           "namespaceSelector NotIn the agent's own namespace")
     check(webhook["failurePolicy"] in ("Fail", "Ignore") and 1 <= webhook["timeoutSeconds"] <= 30,
           "failurePolicy and timeoutSeconds set")
+    conditions = {c["name"]: c["expression"] for c in webhook.get("matchConditions", [])}
+    check(set(conditions) == {"not-an-update-of-an-object-being-deleted", "not-an-update-leaving-the-pod-template-alone"}
+          and all(e.startswith("request.operation != 'UPDATE' ||") for e in conditions.values())
+          and "has(object.spec.template)" in conditions["not-an-update-leaving-the-pod-template-alone"],
+          "matchConditions skip UPDATEs of objects being deleted or leaving spec.template alone, CREATE always called")
 
     # RBAC: no wildcard anywhere; exactly the grants of the contract.
     for role in find(objects, "ClusterRole") + find(objects, "Role"):
@@ -312,14 +325,31 @@ def check_common(objects, values_rules):
         check(not any("*" in rule.get(field, []) for rule in role["rules"] for field in fields),
               f"no '*' in any rule of {role['kind']} {role['metadata']['name']}")
     cluster_role = one(objects, "ClusterRole", RELEASE)
-    check(cluster_role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list", "watch"]}],
-          "ClusterRole: list/watch nodes and pods only")
+    inventory = [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list", "watch"]}]
+    ca_bundle = [{"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"],
+                  "resourceNames": [RELEASE], "verbs": ["get", "patch"]}]
+    check(cluster_role["rules"] == inventory + (ca_bundle if agent_tls else []),
+          "ClusterRole: list/watch nodes and pods" + ("; get/patch this release's webhook configuration only" if agent_tls else " only"))
+    kept = ([f"{RELEASE}-webhook-ca"] if agent_tls else []) + (
+        [env["DISPATCH_ADMIN_TOKEN_SECRET"]["value"]] if "DISPATCH_ADMIN_TOKEN_SECRET" in env else [])
+    if agent_tls:
+        check(env["DISPATCH_WEBHOOK_CA_SECRET"]["value"] == f"{RELEASE}-webhook-ca"
+              and env["DISPATCH_WEBHOOK_CONFIGURATION"]["value"] == RELEASE
+              and env["DISPATCH_WEBHOOK_SERVICE"]["value"] == f"{RELEASE}-webhook",
+              "agent-managed TLS: the CA Secret, this release's webhook configuration and its Service")
+    if kept:
+        secrets_role = one(objects, "Role", f"{RELEASE}-secrets", NAMESPACE)
+        check(secrets_role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+                                        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": kept, "verbs": ["get", "update"]}],
+              f"secrets Role: create, and get/update on {kept} only")
+    else:
+        check(not find(objects, "Role", f"{RELEASE}-secrets"), "no secrets Role when the agent keeps no Secret")
     for namespace in functions_namespaces:
         role = one(objects, "Role", f"{RELEASE}-functions", namespace)
         check({"apiGroups": ["serving.knative.dev"], "resources": ["services"],
-               "verbs": ["get", "list", "watch", "create", "delete"]} in role["rules"]
+               "verbs": ["get", "list", "watch"]} in role["rules"]
               and {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]} in role["rules"],
-              f"Role in {namespace}: Knative services and apps deployments")
+              f"Role in {namespace}: read Knative services and apps deployments, nothing more")
     overrides_role = one(objects, "Role", f"{RELEASE}-overrides", NAMESPACE)
     check(overrides_role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
                                        "resourceNames": ["direktiv-dispatch-overrides"],
@@ -343,8 +373,32 @@ def check_common(objects, values_rules):
     check_rules_with_agent(rules_map["data"]["rules.yaml"])
     volumes = {v["name"]: v for v in pod["volumes"]}
     check(volumes["rules"]["configMap"]["name"] == rules_map["metadata"]["name"], "rules volume is the rules ConfigMap")
-    check(volumes["tls"]["secret"]["secretName"] == f"{RELEASE}-tls", "tls volume is the TLS Secret")
+    if "tls" in volumes:
+        check(volumes["tls"]["secret"]["secretName"] in (f"{RELEASE}-tls", "ops-tls"), "tls volume is the TLS Secret")
     return deployment, container, webhook
+
+
+def check_rules_reject_nothing(text, agent):
+    """The chart's default rules on a cluster whose nodes carry no cluster label yet: every
+    Direktiv namespace is admitted (unplaced), none refused (explain exits 2 on a rejection)."""
+    nodes = json.loads((ROOT / "examples" / "seed-nodes.json").read_text())
+    for node in nodes["items"]:
+        node["metadata"]["labels"] = {k: v for k, v in node["metadata"].get("labels", {}).items() if k != "direktiv.io/namespace"}
+    with tempfile.TemporaryDirectory() as directory:
+        rules, unlabelled = pathlib.Path(directory) / "rules.yaml", pathlib.Path(directory) / "nodes.json"
+        rules.write_text(text)
+        unlabelled.write_text(json.dumps(nodes))
+        codes = {}
+        for namespace in ("main", "external1", "team-a", "anything"):
+            result = subprocess.run([agent, "explain", "--rules", str(rules), "--nodes", str(unlabelled), "--pods",
+                                     str(ROOT / "examples" / "seed-pods.json"), "--namespace", namespace, "--size", "medium"],
+                                    capture_output=True, text=True, timeout=60)
+            codes[namespace] = result.returncode
+        example = subprocess.run([agent, "explain", "--rules", str(ROOT / "examples" / "rules.yaml"), "--nodes", str(unlabelled),
+                                  "--pods", str(ROOT / "examples" / "seed-pods.json"), "--namespace", "external1", "--size", "medium"],
+                                 capture_output=True, text=True, timeout=60).returncode
+    check(all(code == 3 for code in codes.values()) and example == 2,
+          f"default rules on unlabelled nodes admit every namespace unplaced ({codes}); the example's reject rule would refuse ({example})")
 
 
 def check_rules_with_agent(text):
@@ -361,23 +415,41 @@ def check_rules_with_agent(text):
     check(result.returncode == 0, what if result.returncode == 0 else f"{what}: {result.stdout}{result.stderr}")
 
 
-def check_generated_tls(objects, webhook):
-    secret = one(objects, "Secret", f"{RELEASE}-tls", NAMESPACE)
-    check(secret["type"] == "kubernetes.io/tls" and {"ca.crt", "tls.crt", "tls.key"} <= secret["data"].keys(),
-          "generated TLS Secret has ca.crt, tls.crt, tls.key")
-    check(webhook["clientConfig"].get("caBundle") == secret["data"]["ca.crt"], "webhook caBundle is the Secret's CA")
+def check_agent_managed_secrets(objects, webhook):
+    """Nothing random at render time: no TLS or token Secret, no caBundle (the agent writes it)."""
+    check(not find(objects, "Secret"), "agent-managed TLS and token: the chart renders no Secret")
+    check("caBundle" not in webhook["clientConfig"], "agent-managed TLS: no caBundle rendered (the agent patches it)")
+
+
+def check_match_conditions(webhook):
+    """Evaluates the rendered CEL (cel-python) on the requests it must and must not let through:
+    the API server calls the webhook only when every condition is true."""
     try:
-        from cryptography import x509
+        import celpy
     except ImportError:
-        print("  (cryptography not installed: certificate SANs and signature not checked)")
-        return secret
-    ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
-    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
-    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-    check(f"{RELEASE}-webhook.{NAMESPACE}.svc" in names, f"serving certificate names {RELEASE}-webhook.{NAMESPACE}.svc")
-    cert.verify_directly_issued_by(ca)
-    check(True, "serving certificate is signed by the caBundle CA")
-    return secret
+        print("  (cel-python not installed: matchConditions not evaluated)")
+        return
+    environment = celpy.Environment()
+    programs = [environment.program(environment.compile(c["expression"])) for c in webhook["matchConditions"]]
+
+    def called(operation, new, old):
+        activation = {"request": celpy.json_to_cel({"operation": operation}), "object": celpy.json_to_cel(new),
+                      "oldObject": celpy.json_to_cel(old)}
+        return all(bool(program.evaluate(activation)) for program in programs)
+
+    template = {"spec": {"containers": [{"name": "c", "image": "a"}]}}
+    service = {"metadata": {"name": "f", "labels": {"a": "1"}}, "spec": {"template": template}}
+    relabelled = copy.deepcopy(service)
+    relabelled["metadata"]["labels"]["a"] = "2"
+    new_image = copy.deepcopy(service)
+    new_image["spec"]["template"]["spec"]["containers"][0]["image"] = "b"
+    deleting = copy.deepcopy(new_image)
+    deleting["metadata"]["deletionTimestamp"] = "2026-12-04T00:00:00Z"
+    bare = {"metadata": {"name": "f"}}
+    check(called("CREATE", service, None) and called("UPDATE", new_image, service) and called("UPDATE", bare, bare)
+          and not called("UPDATE", relabelled, service) and not called("UPDATE", deleting, service),
+          "matchConditions (evaluated with cel-python): CREATE and template changes call the webhook, "
+          "label-only updates and updates of objects being deleted do not, objects without a template are still called")
 
 
 def scenario_defaults(chart, values_rules):
@@ -393,6 +465,8 @@ def scenario_defaults(chart, values_rules):
     env = {e["name"]: e.get("value") for e in container["env"]}
     check(pod["terminationGracePeriodSeconds"] > 5 + int(env["DISPATCH_DRAIN_SECONDS"]),
           "terminationGracePeriodSeconds > preStop + drain")
+    check(int(env["DISPATCH_DRAIN_SECONDS"]) >= int(env["DISPATCH_LONGEST_CALL_SECONDS"]) == 600,
+          "the drain lasts at least the longest call (600 s, Direktiv's default timeout)")
     check(webhook["failurePolicy"] == "Fail" and webhook["timeoutSeconds"] == 5, "default failurePolicy Fail, timeout 5 s")
     pdb = one(objects, "PodDisruptionBudget", RELEASE, NAMESPACE)
     check(pdb["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(),
@@ -400,10 +474,10 @@ def scenario_defaults(chart, values_rules):
     features = one(objects, "Role", f"{RELEASE}-knative-features", "knative-serving")
     check(features["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["config-features"],
                                  "verbs": ["get"]}], "knative-serving Role: get config-features only")
-    token = one(objects, "Secret", f"{RELEASE}-admin-token", NAMESPACE)
-    value = base64.b64decode(token["data"]["token"]).decode()
-    check(len(value) == 32 and value.isalnum(), "admin token generated: 32 alphanumerics")
-    check_generated_tls(objects, webhook)
+    check_agent_managed_secrets(objects, webhook)
+    check_match_conditions(webhook)
+    again, _ = render(chart)
+    check(yaml.safe_dump_all(again) == yaml.safe_dump_all(objects), "two renders without a cluster are identical (GitOps)")
     for kind in ("NetworkPolicy", "ServiceMonitor", "Certificate", "Issuer"):
         check(not find(objects, kind), f"no {kind} by default")
     check(not [o for o in find(objects, "ConfigMap") if "grafana_dashboard" in o["metadata"].get("labels", {})],
@@ -415,6 +489,13 @@ def scenario_defaults(chart, values_rules):
         for needle in ("HTTP_PROXY=http://direktiv-dispatch-proxy.direktiv-dispatch.svc:8080", "NO_PROXY=localhost",
                        "kubernetes.podspec-affinity", "kubernetes.podspec-tolerations",
                        "kind: NamespaceOffloading", "podOffloadingStrategy: LocalAndRemote"):
+            check(needle in notes, f"NOTES.txt mentions {needle}")
+        check("WARNING: rules" not in notes, "NOTES.txt: no rejection warning with the default rules")
+        example_notes = render(chart, {"rulesYaml": (ROOT / "examples" / "rules.yaml").read_text()})[1]
+        check("WARNING: rules for external*" in example_notes and "kubectl label node <node> direktiv.io/namespace=main" in example_notes,
+              "NOTES.txt warns while rules that reject (the example's) are in use, and tells how to label nodes")
+        for needle in ("get secret direktiv-dispatch-admin-token -o jsonpath='{.data.token}'", "ignoreDifferences",
+                       ".webhooks[].clientConfig.caBundle"):
             check(needle in notes, f"NOTES.txt mentions {needle}")
     else:
         print("  (helm-sdkpy returned no notes: NOTES.txt not checked)")
@@ -473,23 +554,19 @@ def scenario_cert_manager(chart, values_rules):
     json.loads(dashboards[0]["data"]["direktiv-dispatch.json"])
 
 
-def scenario_upgrade(chart, values_rules):
-    first, _ = render(chart)
-    old_tls = one(first, "Secret", f"{RELEASE}-tls", NAMESPACE)
-    old_token = one(first, "Secret", f"{RELEASE}-admin-token", NAMESPACE)
-    existing = {}
-    for secret in (old_tls, old_token):
-        live = copy.deepcopy(secret)
-        live["metadata"].setdefault("annotations", {}).update(
-            {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE})
-        existing[f"/api/v1/namespaces/{NAMESPACE}/secrets/{secret['metadata']['name']}"] = live
-    second, _ = render(chart, existing=existing)
-    new_tls = one(second, "Secret", f"{RELEASE}-tls", NAMESPACE)
-    check(new_tls["data"] == old_tls["data"], "upgrade keeps the generated CA and certificate (lookup)")
-    (webhook,) = one(second, "MutatingWebhookConfiguration", RELEASE)["webhooks"]
-    check(webhook["clientConfig"]["caBundle"] == old_tls["data"]["ca.crt"], "upgrade keeps caBundle matching the kept CA")
-    check(one(second, "Secret", f"{RELEASE}-admin-token", NAMESPACE)["data"] == old_token["data"],
-          "upgrade keeps the generated admin token (lookup)")
+def scenario_own_secrets(chart, values_rules):
+    """A TLS Secret and a token of the operator's: mounted, caBundle as given, nothing generated."""
+    bundle = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+    objects, _ = render(chart, {"tls": {"existingSecret": "ops-tls", "caBundle": bundle}, "adminToken": {"value": "s3cret-token"}})
+    deployment, container, webhook = check_common(objects, values_rules)
+    check(webhook["clientConfig"].get("caBundle") == bundle, "tls.existingSecret: caBundle is tls.caBundle")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    check(volumes["tls"]["secret"]["secretName"] == "ops-tls", "tls.existingSecret is mounted")
+    token = one(objects, "Secret", f"{RELEASE}-admin-token", NAMESPACE)
+    check(base64.b64decode(token["data"]["token"]).decode() == "s3cret-token"
+          and volumes["admin-token"]["secret"]["secretName"] == f"{RELEASE}-admin-token",
+          "adminToken.value: rendered as given and mounted")
+    check(not find(objects, "Role", f"{RELEASE}-secrets"), "no secrets Role when TLS and token are the operator's")
 
 
 def scenario_other_options(chart, values_rules):
@@ -502,6 +579,8 @@ def scenario_other_options(chart, values_rules):
         "imagePullSecrets": [{"name": "pull"}], "podAnnotations": {"a": "b"}, "nodeSelector": {"pool": "system"},
         "tolerations": [{"key": "dedicated", "operator": "Exists"}], "priorityClassName": "system-cluster-critical",
         "agent": {"proxyThreads": 2, "proxyCPUAffinity": "off"},
+        # The documented setup: the functions API's target is a functions namespace, so the webhook places what it creates.
+        "direktiv": {"functionsTargetNamespace": "fns-b"},
     }
     objects, _ = render(chart, values)
     deployment, container, webhook = check_common(objects, merged(values_rules, values["rules"]))
@@ -511,6 +590,9 @@ def scenario_other_options(chart, values_rules):
     pod = deployment["spec"]["template"]["spec"]
     for namespace in ("fns-a", "fns-b"):
         one(objects, "RoleBinding", f"{RELEASE}-functions", namespace)
+    check(one(objects, "Role", f"{RELEASE}-functions-api", "fns-b")["rules"][0]["verbs"] == ["get", "create", "delete"]
+          and env.get("DISPATCH_FUNCTIONS_TARGET_NAMESPACE") == "fns-b",
+          "a target namespace that is also a functions namespace renders, with create/delete in the functions-API Role only")
     check(webhook["failurePolicy"] == "Ignore" and "objectSelector" not in webhook, "failurePolicy and objectSelector from values")
     (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     check({"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"} in term["matchExpressions"],
@@ -550,6 +632,11 @@ def scenario_old_kubernetes(chart):
     _, container = container_of(objects)
     check(container["lifecycle"]["preStop"] == {"exec": {"command": ["/bin/sleep", "5"]}},
           "Kubernetes 1.29: preStop falls back to /bin/sleep from the image")
+    (webhook,) = one(objects, "MutatingWebhookConfiguration", RELEASE)["webhooks"]
+    check(len(webhook.get("matchConditions", [])) == 2, "Kubernetes 1.29: matchConditions rendered (>= 1.28)")
+    older, _ = render(chart, kube_version="v1.27.9")
+    (old_webhook,) = one(older, "MutatingWebhookConfiguration", RELEASE)["webhooks"]
+    check("matchConditions" not in old_webhook, "Kubernetes 1.27: no matchConditions (the field is unknown there)")
 
 
 def scenario_refusals(chart):
@@ -563,10 +650,16 @@ def scenario_refusals(chart):
         ("proxyCPUAffinity always", {"agent": {"proxyCPUAffinity": "always"}}, "/agent/proxyCPUAffinity"),
         ("the agent's namespace as a functions namespace", {"rules": {"functionsNamespaces": [NAMESPACE]}},
          "must not contain the agent's own namespace"),
-        ("a functions namespace as target namespace", {"direktiv": {"functionsTargetNamespace": FUNCTIONS_NS}},
-         "is a functions namespace"),
+        ("Direktiv's own functions namespace as target namespace", {"direktiv": {"functionsTargetNamespace": FUNCTIONS_NS}},
+         "is Direktiv's own functions namespace"),
+        ("cert-manager and an existing Secret at once", {"tls": {"certManager": {"enabled": True}, "existingSecret": "x"}},
+         "exclude each other"),
+        ("an existing TLS Secret without caBundle", {"tls": {"existingSecret": "x"}}, "needs tls.caBundle"),
         ("a grace period shorter than preStop + drain", {"terminationGracePeriodSeconds": 12},
          "terminationGracePeriodSeconds (12) must exceed"),
+        ("a drain shorter than the longest call", {"agent": {"drainSeconds": 30}}, "agent.drainSeconds (30) must be at least"),
+        ("a default deadline beyond the longest call", {"agent": {"longestCallSeconds": 60}, "terminationGracePeriodSeconds": 700},
+         "agent.defaultDeadlineSeconds (300) must not exceed"),
     ]
     for what, values, reason in bad:
         try:
@@ -595,16 +688,20 @@ def scenario_agent(chart, binary):
     sys.path.insert(0, str(ROOT / "scripts"))
     import chart_agent_check
 
-    objects, _ = render(chart)
-    monitored, _ = render(chart, {"serviceMonitor": {"enabled": True}})
+    # With the example's rules, so the webhook's answer carries a placement patch.
+    example = {"rulesYaml": (ROOT / "examples" / "rules.yaml").read_text()}
+    objects, _ = render(chart, example)
+    monitored, _ = render(chart, {**example, "serviceMonitor": {"enabled": True}})
     chart_agent_check.check_agent(binary, objects, monitored, check, one, RELEASE, NAMESPACE)
+    defaults, _ = render(chart)
+    check_rules_reject_nothing(one(defaults, "ConfigMap", f"{RELEASE}-rules", NAMESPACE)["data"]["rules.yaml"], binary)
     # The optional variables too, as the chart renders them.
     options, _ = render(chart, {"direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"},
                                 "agent": {"proxyThreads": 2, "proxyCPUAffinity": "off"}})
     _, container = container_of(options)
     help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, check=True).stdout
     known = set(re.findall(r"\[(DISPATCH_[A-Z_]+)\]", help_text))
-    check(set(ENV_ALWAYS + ENV_OPTIONAL) <= known and {e["name"] for e in container["env"] if e["name"].startswith("DISPATCH_")} <= known,
+    check(set(ENV_ALWAYS + ENV_OPTIONAL + ENV_AGENT_MANAGED_TLS + ENV_MOUNTED_TLS + ENV_TOKEN) <= known and {e["name"] for e in container["env"] if e["name"].startswith("DISPATCH_")} <= known,
           "every variable of the chart's contract, optional ones included, is one the agent reads")
 
 
@@ -621,13 +718,12 @@ def main():
               file=sys.stderr)
 
     values_rules = yaml.safe_load((chart / "values.yaml").read_text())["rules"]
-    example = ROOT / "examples" / "rules.yaml"
-    if example.exists():
-        check(values_rules == yaml.safe_load(example.read_text()), "values.yaml rules equal examples/rules.yaml")
+    check(values_rules == {"functionsNamespaces": [FUNCTIONS_NS]},
+          "values.yaml rules are the agent's defaults (functionsNamespaces only; the full example stays in examples/)")
     failed = bool(errors)
     for name, run in [("defaults", lambda: scenario_defaults(chart, values_rules)),
                       ("cert-manager and every option", lambda: scenario_cert_manager(chart, values_rules)),
-                      ("upgrade over existing Secrets", lambda: scenario_upgrade(chart, values_rules)),
+                      ("a TLS Secret and a token of the operator's", lambda: scenario_own_secrets(chart, values_rules)),
                       ("other options", lambda: scenario_other_options(chart, values_rules)),
                       ("Kubernetes 1.29", lambda: scenario_old_kubernetes(chart)),
                       ("bad values", lambda: scenario_refusals(chart)),

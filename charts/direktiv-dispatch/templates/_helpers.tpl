@@ -58,12 +58,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-webhook" (include "direktiv-dispatch.fullname" .) }}
 {{- end }}
 
+{{/* The Secret the webhook's certificate is mounted from, when it does not manage its own. */}}
 {{- define "direktiv-dispatch.tlsSecretName" -}}
-{{- printf "%s-tls" (include "direktiv-dispatch.fullname" .) }}
+{{- default (printf "%s-tls" (include "direktiv-dispatch.fullname" .)) .Values.tls.existingSecret }}
+{{- end }}
+
+{{/* "true" when the agent keeps its own webhook CA (neither cert-manager nor a Secret of yours). */}}
+{{- define "direktiv-dispatch.agentManagedTLS" -}}
+{{- if and (not .Values.tls.certManager.enabled) (not .Values.tls.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{- define "direktiv-dispatch.webhookCASecretName" -}}
+{{- printf "%s-webhook-ca" (include "direktiv-dispatch.fullname" .) }}
 {{- end }}
 
 {{- define "direktiv-dispatch.adminTokenSecretName" -}}
 {{- default (printf "%s-admin-token" (include "direktiv-dispatch.fullname" .)) .Values.adminToken.existingSecret }}
+{{- end }}
+
+{{/* "true" when the agent creates and reads the admin token Secret itself. */}}
+{{- define "direktiv-dispatch.agentManagedToken" -}}
+{{- if and (not .Values.adminToken.value) (not .Values.adminToken.existingSecret) }}true{{ end }}
 {{- end }}
 
 {{/* Every name the API server may use to reach the webhook Service. */}}
@@ -74,14 +89,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Refuses combinations that would deploy a broken or dangerous setup. */}}
 {{- define "direktiv-dispatch.validate" -}}
+{{- if and .Values.tls.certManager.enabled .Values.tls.existingSecret }}
+{{- fail "tls.certManager.enabled and tls.existingSecret exclude each other: pick who issues the webhook certificate" }}
+{{- end }}
+{{- if and .Values.tls.existingSecret (not .Values.tls.caBundle) }}
+{{- fail "tls.existingSecret needs tls.caBundle (base64 PEM of the CA that signed it): the API server must trust the webhook" }}
+{{- end }}
+{{- if and .Values.adminToken.value .Values.adminToken.existingSecret }}
+{{- fail "adminToken.value and adminToken.existingSecret exclude each other" }}
+{{- end }}
 {{- $fns := include "direktiv-dispatch.functionsNamespaces" . | fromJsonArray }}
 {{- if has .Release.Namespace $fns }}
 {{- fail (printf "rules.functionsNamespaces must not contain the agent's own namespace %q: the webhook never intercepts it" .Release.Namespace) }}
 {{- end }}
-{{- with .Values.direktiv.functionsTargetNamespace }}
-{{- if has . $fns }}
-{{- fail (printf "direktiv.functionsTargetNamespace %q is a functions namespace: Direktiv >= 0.8.1 deletes workloads it did not define there" .) }}
+{{- if and .Values.direktiv.functionsTargetNamespace (eq .Values.direktiv.functionsTargetNamespace .Values.direktiv.functionsNamespace) }}
+{{- fail (printf "direktiv.functionsTargetNamespace %q is Direktiv's own functions namespace (direktiv.functionsNamespace): Direktiv >= 0.8.1 deletes workloads it did not define there" .Values.direktiv.functionsTargetNamespace) }}
 {{- end }}
+{{- if lt (int .Values.agent.drainSeconds) (int .Values.agent.longestCallSeconds) }}
+{{- fail (printf "agent.drainSeconds (%d) must be at least agent.longestCallSeconds (%d): a shorter drain cuts running calls on every rollout" (int .Values.agent.drainSeconds) (int .Values.agent.longestCallSeconds)) }}
+{{- end }}
+{{- if gt (float64 .Values.agent.defaultDeadlineSeconds) (float64 .Values.agent.longestCallSeconds) }}
+{{- fail (printf "agent.defaultDeadlineSeconds (%v) must not exceed agent.longestCallSeconds (%d)" .Values.agent.defaultDeadlineSeconds (int .Values.agent.longestCallSeconds)) }}
 {{- end }}
 {{- $pause := 0 }}
 {{- if ne .Values.preStop.mode "none" }}{{ $pause = int .Values.preStop.sleepSeconds }}{{ end }}
