@@ -47,5 +47,5 @@ ENV SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=n
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 65532:65532
-EXPOSE 8443 8080 9090
+EXPOSE 8443 8080 9090 9091
 ENTRYPOINT ["direktiv-dispatch", "serve"]

@@ -121,6 +121,7 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
     check(not unknown, f"every DISPATCH_* variable the chart sets is one `serve --help` lists (unknown: {unknown})")
 
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     with tempfile.TemporaryDirectory() as temporary:
         work = pathlib.Path(temporary)
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
@@ -174,7 +175,8 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
             (endpoint,) = monitor["spec"]["endpoints"]
             admin_service = next(s for s in monitor_objects if s["kind"] == "Service"
                                  and any(p.get("name") == endpoint["port"] for p in s["spec"]["ports"])
-                                 and s["metadata"]["name"].endswith("-admin"))
+                                 and s["spec"]["selector"].items() <= pod_labels.items()
+                                 and s["metadata"]["labels"].items() >= monitor["spec"]["selector"]["matchLabels"].items())
             (service_port,) = admin_service["spec"]["ports"]
             target = ports.get(service_port["targetPort"], service_port["targetPort"])
             status, headers, body = _get(f"http://127.0.0.1:{target}{endpoint['path']}")

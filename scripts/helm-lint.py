@@ -40,6 +40,8 @@ except ImportError as error:
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RELEASE, NAMESPACE = "direktiv-dispatch", "direktiv-dispatch"
 FUNCTIONS_NS = "direktiv-services-direktiv"
+# The chart has no default image (none is published): every render names one, as an install must.
+IMAGE = {"image": {"repository": "registry.example.com/direktiv-dispatch"}}
 SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
 
 # The agent's contract (DESIGN + issue 7): what the chart must hand to the container.
@@ -121,8 +123,9 @@ class FakeAPIServer:
     """Just enough of the Kubernetes API for helm install: version, legacy discovery, GET of
     the objects it is given (for lookup), empty lists, and writes echoed back."""
 
-    def __init__(self, git_version, existing):
+    def __init__(self, git_version, existing, without=()):
         self.git_version, self.existing = git_version, existing
+        discovery = {gv: body for gv, body in DISCOVERY.items() if gv not in without}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -146,15 +149,15 @@ class FakeAPIServer:
                     return self.reply(200, {"kind": "APIVersions", "versions": ["v1"]})
                 if path == "/apis":
                     groups = {}
-                    for gv in DISCOVERY:
+                    for gv in discovery:
                         if "/" in gv:
                             group, version = gv.split("/")
                             groups.setdefault(group, []).append({"groupVersion": gv, "version": version})
                     return self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                         {"name": g, "versions": v, "preferredVersion": v[0]} for g, v in groups.items()]})
                 gv = path[len("/api/"):] if path.startswith("/api/") else path[len("/apis/"):]
-                if gv in DISCOVERY:
-                    return self.reply(200, DISCOVERY[gv])
+                if gv in discovery:
+                    return self.reply(200, discovery[gv])
                 if path in outer.existing:
                     return self.reply(200, outer.existing[path])
                 if path.split("/")[-1] in ("secrets", "configmaps") or "labelSelector" in self.path:
@@ -186,9 +189,10 @@ class FakeAPIServer:
         self.server.server_close()
 
 
-def render(chart, values=None, kube_version="v1.31.0", existing=None):
-    """Returns (objects, notes) rendered by helm install against the fake API server."""
-    with FakeAPIServer(kube_version, existing or {}) as url:
+def render(chart, values=None, kube_version="v1.31.0", existing=None, without=()):
+    """Returns (objects, notes) rendered by helm install against the fake API server, which
+    serves every API group but those in `without`."""
+    with FakeAPIServer(kube_version, existing or {}, without) as url:
         kubeconfig = yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "fake",
             "clusters": [{"name": "fake", "cluster": {"server": url}}],
@@ -197,7 +201,7 @@ def render(chart, values=None, kube_version="v1.31.0", existing=None):
         })
         config = helm_sdkpy.Configuration(namespace=NAMESPACE, kubeconfig=kubeconfig)
         release = asyncio.run(helm_sdkpy.Install(config).run(
-            RELEASE, str(chart), values=values or {}, wait=False, timeout=60))
+            RELEASE, str(chart), values=merged(IMAGE, values or {}), wait=False, timeout=60))
     objects = [o for o in yaml.safe_load_all(release["manifest"]) if o]
     return objects, (release.get("info") or {}).get("notes", "")
 
@@ -236,11 +240,12 @@ def check_common(objects, values_rules):
     deployment, container = container_of(objects)
     pod = deployment["spec"]["template"]["spec"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    check(ports == {"webhook": 8443, "proxy": 8080, "admin": 9090}, "container ports webhook 8443, proxy 8080, admin 9090")
+    check(ports == {"webhook": 8443, "proxy": 8080, "admin": 9090, "metrics": 9091},
+          "container ports webhook 8443, proxy 8080, admin 9090, metrics 9091")
 
     # Services: 443 -> 8443, 8080 -> 8080, 9090 -> 9090 through the named ports.
     for name, port, target in [(f"{RELEASE}-webhook", 443, 8443), (f"{RELEASE}-proxy", 8080, 8080),
-                               (f"{RELEASE}-admin", 9090, 9090)]:
+                               (f"{RELEASE}-admin", 9090, 9090), (f"{RELEASE}-metrics", 9091, 9091)]:
         service = one(objects, "Service", name, NAMESPACE)
         (service_port,) = service["spec"]["ports"]
         resolved = ports.get(service_port["targetPort"], service_port["targetPort"])
@@ -256,7 +261,9 @@ def check_common(objects, values_rules):
     check("DISPATCH_KUBECONFIG" not in env, "no DISPATCH_KUBECONFIG: in-cluster config")
     check(not any(n.upper() in ("HTTP_PROXY", "HTTPS_PROXY") for n in env), "the agent itself has no HTTP_PROXY")
     check(env["DISPATCH_WEBHOOK_PORT"]["value"] == "8443" and env["DISPATCH_PROXY_PORT"]["value"] == "8080"
-          and env["DISPATCH_ADMIN_PORT"]["value"] == "9090", "port variables match the container ports")
+          and env["DISPATCH_ADMIN_PORT"]["value"] == "9090" and env["DISPATCH_METRICS_PORT"]["value"] == "9091",
+          "port variables match the container ports")
+    check(env["DISPATCH_KNATIVE_NAMESPACE"]["value"] == "knative-serving", "knative.namespace reaches the agent")
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     check(not any("subPath" in m for m in mounts.values()), "no subPath mounts (they never see updates)")
     check(all(m.get("readOnly") for m in mounts.values()), "all mounts read-only")
@@ -284,7 +291,19 @@ def check_common(objects, values_rules):
           "all capabilities dropped, none added")
     check(pod["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault"
           and security.get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault")
-    check(container["resources"].get("requests") and container["resources"].get("limits"), "resources requests and limits")
+    resources = container["resources"]
+    check(resources.get("requests", {}).get("cpu") and resources.get("requests", {}).get("memory")
+          and resources.get("limits", {}).get("memory") and "cpu" not in resources.get("limits", {}),
+          "resources: CPU and memory requests, a memory limit, no CPU limit (no throttling on the data path)")
+    spread = pod.get("topologySpreadConstraints", [])
+    check([c["topologyKey"] for c in spread] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+          and all(c["whenUnsatisfiable"] == "ScheduleAnyway" and c["labelSelector"]["matchLabels"].items()
+                  <= deployment["spec"]["template"]["metadata"]["labels"].items() for c in spread),
+          "topology spread over hosts and zones, ScheduleAnyway, selecting the agent's pods")
+    anti_required = "requiredDuringSchedulingIgnoredDuringExecution" in pod["affinity"].get("podAntiAffinity", {})
+    rolling = deployment["spec"]["strategy"]["rollingUpdate"]
+    check(rolling == ({"maxUnavailable": 1, "maxSurge": 0} if anti_required else {"maxUnavailable": 0, "maxSurge": 1}),
+          "rollout: surge one pod, or with required anti-affinity replace one at a time (a surge pod could find no node)")
     check(container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
           and container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"},
           "liveness /healthz and readiness /readyz on the admin port")
@@ -469,6 +488,7 @@ def scenario_defaults(chart, values_rules):
           "the drain lasts at least the longest call (600 s, Direktiv's default timeout)")
     check(webhook["failurePolicy"] == "Fail" and webhook["timeoutSeconds"] == 5, "default failurePolicy Fail, timeout 5 s")
     pdb = one(objects, "PodDisruptionBudget", RELEASE, NAMESPACE)
+    check(pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow", "PodDisruptionBudget lets drains evict unready pods")
     check(pdb["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(),
           "PodDisruptionBudget selects the agent's pods")
     features = one(objects, "Role", f"{RELEASE}-knative-features", "knative-serving")
@@ -541,14 +561,16 @@ def scenario_cert_manager(chart, values_rules):
     check(target["rules"] == [{"apiGroups": ["serving.knative.dev"], "resources": ["services"],
                                "verbs": ["get", "create", "delete"]}], "target namespace Role: get/create/delete services")
     monitor = one(objects, "ServiceMonitor", RELEASE, NAMESPACE)
-    check(monitor["spec"]["endpoints"][0]["port"] == "admin" and monitor["spec"]["endpoints"][0]["path"] == "/metrics",
-          "ServiceMonitor scrapes /metrics on the admin port")
+    check(monitor["spec"]["endpoints"][0]["port"] == "metrics" and monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+          and monitor["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "metrics",
+          "ServiceMonitor scrapes /metrics on the metrics Service's port, never the admin API")
     policy = one(objects, "NetworkPolicy", RELEASE, NAMESPACE)
     by_port = {rule["ports"][0]["port"]: rule for rule in policy["spec"]["ingress"]}
     check("from" not in by_port["webhook"], "NetworkPolicy: webhook port open (API server)")
     check(by_port["proxy"]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "direktiv"}}}],
           "NetworkPolicy: proxy port only from Direktiv's namespace")
-    check(by_port["admin"]["from"], "NetworkPolicy: admin port restricted")
+    check("admin" not in by_port and by_port["metrics"]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+          "NetworkPolicy: admin port closed by default, metrics port open to namespace monitoring only")
     dashboards = [o for o in find(objects, "ConfigMap") if o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
     check(len(dashboards) == 1 and "direktiv-dispatch.json" in dashboards[0]["data"], "dashboard ConfigMap labelled grafana_dashboard: \"1\"")
     json.loads(dashboards[0]["data"]["direktiv-dispatch.json"])
@@ -654,6 +676,12 @@ def scenario_refusals(chart):
          "is Direktiv's own functions namespace"),
         ("cert-manager and an existing Secret at once", {"tls": {"certManager": {"enabled": True}, "existingSecret": "x"}},
          "exclude each other"),
+        ("no image repository", {"image": {"repository": ""}}, "image.repository is required"),
+        ("zero replicas", {"replicaCount": 0}, "/replicaCount"),
+        ("a ServiceMonitor on a cluster without the Prometheus Operator",
+         ({"serviceMonitor": {"enabled": True}}, "monitoring.coreos.com/v1"), "needs the Prometheus Operator"),
+        ("cert-manager objects on a cluster without cert-manager",
+         ({"tls": {"certManager": {"enabled": True}}}, "cert-manager.io/v1"), "needs cert-manager's API"),
         ("an existing TLS Secret without caBundle", {"tls": {"existingSecret": "x"}}, "needs tls.caBundle"),
         ("a grace period shorter than preStop + drain", {"terminationGracePeriodSeconds": 12},
          "terminationGracePeriodSeconds (12) must exceed"),
@@ -662,8 +690,9 @@ def scenario_refusals(chart):
          "agent.defaultDeadlineSeconds (300) must not exceed"),
     ]
     for what, values, reason in bad:
+        values, without = values if isinstance(values, tuple) else (values, None)
         try:
-            render(chart, values)
+            render(chart, values, without=(without,) if without else ())
         except helm_sdkpy.HelmError as error:
             message = " ".join(str(error).split())
             check(reason in message, f"refuses {what}: {reason}" if reason in message

@@ -33,7 +33,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "direktiv-dispatch.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := required "image.repository is required: build the image with the repository's Dockerfile, push it to a registry your cluster pulls from, and set image.repository to it" .Values.image.repository }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
 {{/* The rules in force as JSON: rulesYaml verbatim when given, else the rules map. */}}
@@ -89,6 +90,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Refuses combinations that would deploy a broken or dangerous setup. */}}
 {{- define "direktiv-dispatch.validate" -}}
+{{- if and .Values.serviceMonitor.enabled (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) }}
+{{- fail "serviceMonitor.enabled needs the Prometheus Operator's ServiceMonitor API (monitoring.coreos.com/v1), which this cluster does not serve" }}
+{{- end }}
+{{- if and .Values.tls.certManager.enabled (not (.Capabilities.APIVersions.Has "cert-manager.io/v1/Certificate")) }}
+{{- fail "tls.certManager.enabled needs cert-manager's API (cert-manager.io/v1), which this cluster does not serve: install cert-manager first, or leave TLS to the agent" }}
+{{- end }}
 {{- if and .Values.tls.certManager.enabled .Values.tls.existingSecret }}
 {{- fail "tls.certManager.enabled and tls.existingSecret exclude each other: pick who issues the webhook certificate" }}
 {{- end }}
