@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,7 +116,8 @@ DISCOVERY = {
     "networking.k8s.io/v1": _resources("networking.k8s.io/v1", ("networkpolicies", "NetworkPolicy", True)),
     "cert-manager.io/v1": _resources("cert-manager.io/v1", ("issuers", "Issuer", True),
                                      ("certificates", "Certificate", True)),
-    "monitoring.coreos.com/v1": _resources("monitoring.coreos.com/v1", ("servicemonitors", "ServiceMonitor", True)),
+    "monitoring.coreos.com/v1": _resources("monitoring.coreos.com/v1", ("servicemonitors", "ServiceMonitor", True),
+                                           ("prometheusrules", "PrometheusRule", True)),
 }
 
 
@@ -498,7 +500,7 @@ def scenario_defaults(chart, values_rules):
     check_match_conditions(webhook)
     again, _ = render(chart)
     check(yaml.safe_dump_all(again) == yaml.safe_dump_all(objects), "two renders without a cluster are identical (GitOps)")
-    for kind in ("NetworkPolicy", "ServiceMonitor", "Certificate", "Issuer"):
+    for kind in ("NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Certificate", "Issuer"):
         check(not find(objects, kind), f"no {kind} by default")
     check(not [o for o in find(objects, "ConfigMap") if "grafana_dashboard" in o["metadata"].get("labels", {})],
           "no dashboard ConfigMap by default")
@@ -526,6 +528,7 @@ def scenario_cert_manager(chart, values_rules):
     values = {
         "tls": {"certManager": {"enabled": True}},
         "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
         "networkPolicy": {"enabled": True},
         "dashboards": {"enabled": True},
         "direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"},
@@ -564,6 +567,7 @@ def scenario_cert_manager(chart, values_rules):
     check(monitor["spec"]["endpoints"][0]["port"] == "metrics" and monitor["spec"]["endpoints"][0]["path"] == "/metrics"
           and monitor["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "metrics",
           "ServiceMonitor scrapes /metrics on the metrics Service's port, never the admin API")
+    check_prometheus_rule(one(objects, "PrometheusRule", RELEASE, NAMESPACE))
     policy = one(objects, "NetworkPolicy", RELEASE, NAMESPACE)
     by_port = {rule["ports"][0]["port"]: rule for rule in policy["spec"]["ingress"]}
     check("from" not in by_port["webhook"], "NetworkPolicy: webhook port open (API server)")
@@ -574,6 +578,26 @@ def scenario_cert_manager(chart, values_rules):
     dashboards = [o for o in find(objects, "ConfigMap") if o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
     check(len(dashboards) == 1 and "direktiv-dispatch.json" in dashboards[0]["data"], "dashboard ConfigMap labelled grafana_dashboard: \"1\"")
     json.loads(dashboards[0]["data"]["direktiv-dispatch.json"])
+
+
+def check_prometheus_rule(rule):
+    """The alerts pass `promtool check rules` and only use metrics the agent exports."""
+    alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    check(set(alerts) == {"DirektivDispatchInventoryStale", "DirektivDispatchWebhookCertificateExpiring",
+                          "DirektivDispatchRulesReloadFailing"}, "PrometheusRule: stale inventory, expiring certificate, refused rules")
+    names = set(re.findall(r"direktiv_dispatch_[a-z_]+", " ".join(alerts.values())))
+    check(names <= set(METRICS) | {"direktiv_dispatch_inventory_stale", "direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds"},
+          f"PrometheusRule: only metrics the agent exports ({sorted(names)})")
+    promtool = shutil.which("promtool")
+    if not promtool:
+        print("  (promtool not installed: PrometheusRule not checked)")
+        return
+    with tempfile.NamedTemporaryFile("w", suffix="-rules.yaml") as file:
+        yaml.safe_dump({"groups": rule["spec"]["groups"]}, file)
+        file.flush()
+        result = subprocess.run([promtool, "check", "rules", file.name], capture_output=True, text=True, timeout=60)
+    check(result.returncode == 0, "PrometheusRule passes promtool check rules" if result.returncode == 0
+          else f"PrometheusRule passes promtool check rules: {result.stdout}{result.stderr}")
 
 
 def scenario_own_secrets(chart, values_rules):
@@ -680,6 +704,8 @@ def scenario_refusals(chart):
         ("zero replicas", {"replicaCount": 0}, "/replicaCount"),
         ("a ServiceMonitor on a cluster without the Prometheus Operator",
          ({"serviceMonitor": {"enabled": True}}, "monitoring.coreos.com/v1"), "needs the Prometheus Operator"),
+        ("a PrometheusRule on a cluster without the Prometheus Operator",
+         ({"prometheusRule": {"enabled": True}}, "monitoring.coreos.com/v1"), "needs the Prometheus Operator's PrometheusRule API"),
         ("cert-manager objects on a cluster without cert-manager",
          ({"tls": {"certManager": {"enabled": True}}}, "cert-manager.io/v1"), "needs cert-manager's API"),
         ("an existing TLS Secret without caBundle", {"tls": {"existingSecret": "x"}}, "needs tls.caBundle"),
