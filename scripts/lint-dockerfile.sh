@@ -50,7 +50,7 @@ expect '^FROM \$\{SWIFT_IMAGE\} AS build$' "build stage uses SWIFT_IMAGE"
 expect 'swift build -c release .*--static-swift-stdlib' "release build with --static-swift-stdlib"
 expect '/usr/local/bin/$' "binary installed in /usr/local/bin"
 expect '^USER 65532:65532$' "runs as numeric non-root UID/GID 65532"
-expect '^EXPOSE 8443 8080 9090$' "exposes 8443 8080 9090"
+expect '^EXPOSE 8443 8080 9090 9091$' "exposes 8443 8080 9090 9091 (webhook, proxy, admin, metrics)"
 expect '^ENTRYPOINT \["direktiv-dispatch", "serve"\]$' 'ENTRYPOINT ["direktiv-dispatch", "serve"]'
 if [ "$(grep -c '^FROM ' "$dockerfile")" -lt 2 ]; then
     echo "FAILED: multi-stage build expected" >&2

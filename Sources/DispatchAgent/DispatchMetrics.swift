@@ -67,8 +67,8 @@ public struct DispatchMetrics: Sendable {
         return [Name.invocationDuration: invocation, Name.firstInvocationDuration: invocation, Name.placementDuration: placement]
     }()
 
-    /// When the served webhook certificate (`serving`) and its CA (`ca`) expire.
-    /// Records when `certificate` (`serving` or `ca`) expires, in Unix seconds.
+    /// Records when `certificate` (`serving`, the certificate the webhook serves, or `ca`, the
+    /// CA that signed it) expires, in Unix seconds.
     public func webhookCertificateExpiry(_ certificate: String, at expiry: Double) {
         Gauge(label: Name.webhookCertificateExpiry, dimensions: [("certificate", certificate)], factory: factory).record(expiry)
     }
