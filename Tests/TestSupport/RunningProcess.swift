@@ -5,8 +5,6 @@ import Synchronization
 public final class RunningProcess: Sendable {
     public let process: Process
     public let lines: AsyncStream<String>
-    /// The exit status once the process ended, and the tasks waiting for it.
-    private let ending = Mutex<(status: Int32?, waiting: [CheckedContinuation<Int32, Never>])>((nil, []))
 
     public enum Output: Sendable {
         case standardOutput, standardError
@@ -46,28 +44,16 @@ public final class RunningProcess: Sendable {
         }
         self.process = process
         self.lines = lines
-        // Foundation's waitUntilExit spins a run loop on Linux (a core at 100% while a child
-        // hangs); the termination handler costs nothing while waiting.
-        process.terminationHandler = { [weak self] process in self?.ended(with: process.terminationStatus) }
         try process.run()
-    }
-
-    private func ended(with status: Int32) {
-        let waiting = ending.withLock { ending in
-            ending.status = status
-            defer { ending.waiting = [] }
-            return ending.waiting
-        }
-        for continuation in waiting { continuation.resume(returning: status) }
     }
 
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
 
-    /// Waits for the process to end and returns its exit status. A process still running after
-    /// `limit` is killed (its status is then 9, the signal), so a shutdown that hangs fails its test instead of
-    /// holding the whole run.
+    /// Waits for the process to end, off the concurrency pool, and returns its exit status. A
+    /// process still running after `limit` is killed (its status is then 9, the signal), so a
+    /// shutdown that hangs fails its test instead of holding the whole run.
     public func exitStatus(within limit: Duration = .seconds(120)) async -> Int32 {
         let watchdog = Task { [process] in
             try await Task.sleep(for: limit)
@@ -75,11 +61,10 @@ public final class RunningProcess: Sendable {
         }
         defer { watchdog.cancel() }
         return await withCheckedContinuation { continuation in
-            let status = ending.withLock { ending in
-                if ending.status == nil { ending.waiting.append(continuation) }
-                return ending.status
+            DispatchQueue.global().async {
+                self.process.waitUntilExit()
+                continuation.resume(returning: self.process.terminationStatus)
             }
-            if let status { continuation.resume(returning: status) }
         }
     }
 
