@@ -39,13 +39,12 @@ public final class AdminTokenSecret: Service, Sendable {
     public func reconcile() async throws {
         for _ in 0..<3 {
             do {
-                let secret = try await client.get(JSONValue.self, .secrets, name: name, namespace: namespace)
-                guard let encoded = secret[path: "data", Self.key]?.stringValue, let bytes = Data(base64Encoded: encoded), !bytes.isEmpty else {
+                let secret = try await client.get(Secret.self, .secrets, name: name, namespace: namespace)
+                let value = secret.text(Self.key) ?? ""
+                if value.isEmpty {
                     logger.warning("the admin token Secret has no token: mutating admin calls are refused", metadata: ["secret": "\(namespace)/\(name)", "key": "\(Self.key)"])
-                    token.install("")
-                    return
                 }
-                token.install(String(decoding: bytes, as: UTF8.self))
+                token.install(value)
                 return
             } catch let error as KubeAPIError where error.isNotFound {
                 do {
@@ -61,11 +60,9 @@ public final class AdminTokenSecret: Service, Sendable {
     private func create() async throws {
         var generator = SystemRandomNumberGenerator()
         let value = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        let secret: JSONValue = [
-            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": ["app.kubernetes.io/managed-by": "direktiv-dispatch"]],
-            "data": [Self.key: .string(Data(value.utf8).base64EncodedString())],
-        ]
+        let secret = Secret(
+            metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/managed-by": "direktiv-dispatch"]),
+            data: [Self.key: Data(value.utf8)])
         _ = try await client.create(secret, .secrets, namespace: namespace, fieldManager: "direktiv-dispatch")
     }
 }

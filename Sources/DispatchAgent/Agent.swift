@@ -157,7 +157,7 @@ public final class Agent: Sendable {
         if let resolverFile { services.append(resolverFile) }
         services += [
             AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
-            WebhookServer.service(
+            WebhookServer.application(
                 controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
             ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads, cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
         ]

@@ -137,11 +137,8 @@ public final class CertificateReloader: Service, Sendable {
             try? await gracefulShutdown()
             return
         }
-        await cancelWhenGracefulShutdown {
-            while (try? await Task.sleep(for: self.interval)) != nil {
-                self.reload()
-            }
-        }
+        // The first round finds the files loaded at start unchanged.
+        await repeatUntilShutdown(every: interval) { self.reload() }
     }
 
     func reload() {

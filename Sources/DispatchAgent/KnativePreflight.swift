@@ -32,11 +32,7 @@ public final class KnativePreflight: Service, Sendable {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            repeat {
-                await self.check()
-            } while (try? await Task.sleep(for: self.interval)) != nil
-        }
+        await repeatUntilShutdown(every: interval) { await self.check() }
     }
 
     /// Reads the ConfigMap once and records what it says.

@@ -1,4 +1,5 @@
 import DispatchCore
+import KubeModels
 
 /// Where a proxied request goes: a Direktiv function in a functions namespace, or nowhere.
 ///

@@ -101,29 +101,25 @@ public final class WebhookCertificateManager: Service, Sendable {
 
     private func readSecret() async throws -> (WebhookCARotation.Stored, resourceVersion: String?) {
         do {
-            let secret = try await client.get(JSONValue.self, .secrets, name: settings.caSecret, namespace: namespace)
-            var data: [String: String] = [:]
-            for (key, value) in secret["data"]?.objectValue ?? [:] {
-                if let text = value.stringValue, let bytes = Data(base64Encoded: text) { data[key] = String(decoding: bytes, as: UTF8.self) }
-            }
-            return (WebhookCARotation.Stored(data: data), secret[path: "metadata", "resourceVersion"]?.stringValue ?? "")
+            let secret = try await client.get(Secret.self, .secrets, name: settings.caSecret, namespace: namespace)
+            let data = (secret.data ?? [:]).mapValues { String(decoding: $0, as: UTF8.self) }
+            return (WebhookCARotation.Stored(data: data), secret.metadata.resourceVersion ?? "")
         } catch let error as KubeAPIError where error.isNotFound {
             return (WebhookCARotation.Stored(), nil)
         }
     }
 
+    /// Creates the Secret (`resourceVersion` nil: it did not exist) or replaces the version read.
     private func writeSecret(_ data: [String: String], resourceVersion: String?) async throws {
-        var metadata: [String: JSONValue] = [
-            "name": .string(settings.caSecret), "namespace": .string(namespace),
-            "labels": ["app.kubernetes.io/managed-by": "direktiv-dispatch", "app.kubernetes.io/component": "webhook-ca"],
-        ]
-        let encoded = JSONValue.object(data.mapValues { .string(Data($0.utf8).base64EncodedString()) })
-        if let resourceVersion {
-            metadata["resourceVersion"] = .string(resourceVersion)
-            let secret: JSONValue = ["apiVersion": "v1", "kind": "Secret", "metadata": .object(metadata), "type": "Opaque", "data": encoded]
+        let secret = Secret(
+            metadata: ObjectMeta(
+                name: settings.caSecret, namespace: namespace,
+                labels: ["app.kubernetes.io/managed-by": "direktiv-dispatch", "app.kubernetes.io/component": "webhook-ca"],
+                resourceVersion: resourceVersion),
+            data: data.mapValues { Data($0.utf8) })
+        if resourceVersion != nil {
             _ = try await client.update(secret, .secrets, name: settings.caSecret, namespace: namespace)
         } else {
-            let secret: JSONValue = ["apiVersion": "v1", "kind": "Secret", "metadata": .object(metadata), "type": "Opaque", "data": encoded]
             _ = try await client.create(secret, .secrets, namespace: namespace, fieldManager: "direktiv-dispatch")
         }
     }

@@ -38,8 +38,11 @@ public enum WebhookServer {
         return router
     }
 
-    /// The webhook as a service that starts listening once `certificates` holds a certificate.
-    public static func service(
+    /// The webhook as a service: TLS from `certificates`, each connection closed after 60 s idle.
+    ///
+    /// With certificates installed in memory (the ``WebhookCertificateManager``) it listens once
+    /// the first one is there; with files, it reads them when it starts.
+    public static func application(
         controller: AdmissionController,
         certificates: CertificateReloader,
         host: String,
@@ -48,38 +51,28 @@ public enum WebhookServer {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         AfterFirstCertificate(certificates: certificates) {
-            try application(controller: controller, certificates: certificates, host: host, port: port, logger: logger, onRunning: onRunning)
+            Application(
+                router: router(controller: controller),
+                server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: try certificates.serverConfiguration()),
+                configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "direktiv-dispatch-webhook"),
+                onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+                logger: logger
+            )
         }
     }
 
-    /// Waits for the first certificate, then runs what `make` builds with it.
+    /// Waits for an installed certificate (files need no wait), then runs what `make` builds.
     struct AfterFirstCertificate<Wrapped: Service>: Service {
         let certificates: CertificateReloader
         let make: @Sendable () throws -> Wrapped
 
         func run() async throws {
-            await cancelWhenGracefulShutdown { await certificates.firstLoaded() }
-            guard certificates.isLoaded else { return }
+            if certificates.certificatePath == nil {
+                await cancelWhenGracefulShutdown { await certificates.firstLoaded() }
+                guard certificates.isLoaded else { return }
+            }
             try await make().run()
         }
-    }
-
-    /// The webhook as a service: TLS from `certificates`, each connection closed after 60 s idle.
-    public static func application(
-        controller: AdmissionController,
-        certificates: CertificateReloader,
-        host: String,
-        port: Int,
-        logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> some Service {
-        Application(
-            router: router(controller: controller),
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: try certificates.serverConfiguration()),
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "direktiv-dispatch-webhook"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-            logger: logger
-        )
     }
 }
 

@@ -1,3 +1,5 @@
+import KubeModels
+
 /// Ops' steering for one Direktiv namespace, applied before the rules.
 ///
 /// `pin` sends every function of the namespace to one cluster; `prefer` tries clusters in order

@@ -29,7 +29,7 @@ enum SecretRules {
             for (key, value) in members { decoded[key] = Data((value.stringValue ?? "").utf8) }
         }
         var causes: [Status.Cause] = []
-        for key in decoded.keys.sorted() where !isConfigMapKey(key) {
+        for key in decoded.keys.sorted() where !KubernetesNames.isConfigMapKey(key) {
             causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'", field: "data[\(key)]"))
         }
         if decoded.values.reduce(0, { $0 + $1.count }) > maximumSize {
@@ -60,15 +60,6 @@ enum SecretRules {
         if current["immutable"] == true, next["data"] != current["data"] || next["immutable"] != current["immutable"] {
             throw Status.failure(422, .invalid, "Secret \"\(name)\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
                                  details: .init(name: name, kind: "Secret", causes: [.init(reason: "FieldValueForbidden", message: "field is immutable when `immutable` is set", field: "data")]))
-        }
-    }
-
-    /// `IsConfigMapKey`: at most 253 characters of `[-._a-zA-Z0-9]`, not `.` or `..`.
-    static func isConfigMapKey(_ key: String) -> Bool {
-        guard (1...253).contains(key.utf8.count), key != ".", key != ".." else { return false }
-        return key.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
         }
     }
 }

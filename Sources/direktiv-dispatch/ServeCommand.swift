@@ -211,13 +211,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         settings.knativeNamespace = config.string(forKey: "dispatch.knative.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? settings.knativeNamespace
         settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
-        if let secret = config.string(forKey: "dispatch.webhook.ca.secret"), !secret.isEmpty {
-            guard let configuration = config.string(forKey: "dispatch.webhook.configuration"), !configuration.isEmpty,
-                let service = config.string(forKey: "dispatch.webhook.service"), !service.isEmpty
-            else {
-                throw CommandFailure("--webhook-ca-secret needs --webhook-configuration and --webhook-service")
+        let managedKeys: [ConfigKey] = ["dispatch.webhook.ca.secret", "dispatch.webhook.configuration", "dispatch.webhook.service"]
+        let managed = managedKeys.map { config.string(forKey: $0).flatMap { $0.isEmpty ? nil : $0 } }
+        if managed.contains(where: { $0 != nil }) {
+            guard let secret = managed[0], let configuration = managed[1], let service = managed[2] else {
+                throw CommandFailure("--webhook-ca-secret, --webhook-configuration and --webhook-service go together: the agent keeps its CA in the Secret, its caBundle in the configuration, and certifies the Service's names")
             }
-            guard tlsCert == nil, tlsKey == nil else { throw CommandFailure("--webhook-ca-secret and --tls-cert/--tls-key exclude each other: the agent either issues its certificate or reads one") }
+            guard config.string(forKey: "dispatch.tls.cert") == nil, config.string(forKey: "dispatch.tls.key") == nil else {
+                throw CommandFailure("--webhook-ca-secret and --tls-cert/--tls-key exclude each other: the agent either issues its certificate or reads one")
+            }
             let namespace = settings.namespace
             settings.managedWebhookCertificate = .init(
                 caSecret: secret, webhookConfiguration: configuration,

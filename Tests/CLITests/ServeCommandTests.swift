@@ -192,6 +192,22 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
+
+    /// Issue 23, item 4: the agent keeps its webhook CA only with all three names, and never
+    /// while it is also told to read certificate files (from a flag or the environment).
+    @Test(arguments: [
+        (["--webhook-ca-secret", "ca"], [String: String](), "go together"),
+        (["--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook"], [:], "go together"),
+        (["--webhook-ca-secret", "ca", "--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook", "--tls-cert", "/x.crt"], [:], "exclude each other"),
+        (["--webhook-ca-secret", "ca", "--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook"], ["DISPATCH_TLS_KEY": "/x.key"], "exclude each other"),
+    ])
+    func theAgentKeepsItsCAOnlyWhenToldWholly(arguments: [String], environment: [String: String], message: String) async throws {
+        let serve = try RunningProcess(CLI.binary, arguments: ["serve"] + arguments, environment: environment)
+        let all = Recorder<String>()
+        for await line in serve.lines { all.append(line) }
+        #expect(await serve.exitStatus() == 1)
+        #expect(all.all.joined(separator: "\n").contains(message), "\(all.all)")
+    }
 }
 
 /// `sim` and `serve` as two processes, as in the README: the resolver file carries the

@@ -302,8 +302,7 @@ import Testing
         try await withTeardown {
             try await first.agent.adminTokenSecret?.reconcile()
             try await second.agent.adminTokenSecret?.reconcile()
-            let secret = try await client.get(JSONValue.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch")
-            let token = String(decoding: try #require(secret[path: "data", "token"]?.stringValue.flatMap { Data(base64Encoded: $0) }), as: UTF8.self)
+            let token = try #require(try await client.get(Secret.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch").text("token"))
             #expect(token.count == 64, "32 random bytes, hex")
             for agent in [first, second] {
                 #expect(try await AdminClient(port: agent.adminPort, token: "wrong").call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 403)

@@ -83,7 +83,7 @@ import Testing
         let reloader = CertificateReloader(certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path, logger: Logger(label: "tls-test"))
         let controller = AdmissionController(state: AgentState(rules: Rules()), inventory: { .empty() }, logger: Logger(label: "tls-test"))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = try WebhookServer.application(controller: controller, certificates: reloader, host: "127.0.0.1", port: 0, logger: Logger(label: "tls-test")) { continuation.yield($0) }
+        let server = WebhookServer.application(controller: controller, certificates: reloader, host: "127.0.0.1", port: 0, logger: Logger(label: "tls-test")) { continuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "tls-test")))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()

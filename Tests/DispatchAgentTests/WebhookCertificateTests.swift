@@ -1,11 +1,13 @@
 import DispatchAgent
 import DispatchCertificates
 import DispatchCore
+import DispatchPrometheus
 import Foundation
 import KubeClient
 import KubeModels
 import KubeSim
 import Logging
+import NIOCore
 import Synchronization
 import TestSupport
 import Testing
@@ -134,12 +136,16 @@ import Testing
         return pem.components(separatedBy: "-----END CERTIFICATE-----").dropLast().map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n-----END CERTIFICATE-----" }
     }
 
+    /// `direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds{certificate=...}` as scraped.
+    func expiry(_ agent: AgentHarness, _ certificate: String) -> Double? {
+        let prefix = #"direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds{certificate="\#(certificate)"} "#
+        return String(buffer: agent.prometheus.render()).split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+    }
+
     func secretData(_ client: KubeClient) async throws -> [String: String] {
-        let secret = try await client.get(JSONValue.self, .secrets, name: Self.secret, namespace: Self.namespace)
+        let secret = try await client.get(Secret.self, .secrets, name: Self.secret, namespace: Self.namespace)
         // Trimmed, as the bundle's certificates are compared.
-        return (secret["data"]?.objectValue ?? [:]).compactMapValues {
-            $0.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-        }
+        return (secret.data ?? [:]).mapValues { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
     /// A Knative Service created through KubeSim is placed: the webhook was called over TLS that
@@ -174,6 +180,10 @@ import Testing
             #expect(try await bundleCertificates(client) == [first])
             #expect(manager.servedCA?.trimmingCharacters(in: .whitespacesAndNewlines) == first)
             try await createPlaced("created-with-the-first-ca", client: client)
+            // The expiry alert's metric: the CA's, and the served certificate's within it.
+            let firstCA = try CertificateAuthority(certificatePEM: first, privateKeyPEM: try #require(data[WebhookCARotation.Key.privateKey]))
+            #expect(expiry(agent, "ca") == firstCA.notValidAfter.timeIntervalSince1970)
+            #expect(try #require(expiry(agent, "serving")) <= firstCA.notValidAfter.timeIntervalSince1970)
 
             // A second replica adopts the same CA rather than making its own.
             let replica = WebhookCertificateManager(
@@ -195,6 +205,8 @@ import Testing
             try await manager.reconcile()
             #expect(manager.servedCA?.trimmingCharacters(in: .whitespacesAndNewlines) == next)
             #expect(try await bundleCertificates(client) == [next, first])
+            let nextCA = try CertificateAuthority(certificatePEM: next, privateKeyPEM: try #require(try await secretData(client)[WebhookCARotation.Key.privateKey]))
+            #expect(expiry(agent, "ca") == nextCA.notValidAfter.timeIntervalSince1970)
             try await createPlaced("created-with-the-second-ca", client: client)
             // The replica follows at its next round.
             try await replica.reconcile()

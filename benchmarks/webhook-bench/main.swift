@@ -44,7 +44,7 @@ let review = AdmissionReview(request: .init(
 ))
 try JSONEncoder().encode(review).write(to: directory.appendingPathComponent("review.json"))
 
-let server = try WebhookServer.application(controller: controller, certificates: certificates, host: "127.0.0.1", port: port, logger: logger) { _ in
+let server = WebhookServer.application(controller: controller, certificates: certificates, host: "127.0.0.1", port: port, logger: logger) { _ in
     FileHandle.standardOutput.write(Data("ready\n".utf8))
 }
 try await ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()

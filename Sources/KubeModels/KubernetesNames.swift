@@ -1,4 +1,5 @@
-/// Kubernetes naming rules the rules file and the admin API check names against.
+/// Kubernetes naming rules (`k8s.io/apimachinery/pkg/util/validation`): the rules file, the
+/// admin API, the proxy and KubeSim check names against them.
 public enum KubernetesNames {
     /// A DNS-1123 label: lower-case alphanumerics and `-`, starting and ending alphanumeric, at most 63.
     public static func isDNS1123Label(_ name: String) -> Bool {
@@ -47,6 +48,13 @@ public enum KubernetesNames {
         case 2: return isDNS1123Subdomain(String(parts[0])) && !parts[1].isEmpty && isLabelValue(String(parts[1]))
         default: return false
         }
+    }
+
+    /// A ConfigMap or Secret data key (`IsConfigMapKey`): at most 253 characters of
+    /// alphanumerics, `-`, `_` and `.`, and neither `.` nor `..`.
+    public static func isConfigMapKey(_ key: String) -> Bool {
+        guard (1...253).contains(key.utf8.count), key != ".", key != ".." else { return false }
+        return key.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 
     @usableFromInline
