@@ -91,10 +91,39 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "DispatchMetrics",
+            dependencies: [
+                "DispatchCore",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DispatchProxy",
+            dependencies: [
+                "DispatchCore",
+                "DispatchMetrics",
+                "KubeModels",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The proxy's handlers mutate class state on every byte they move; run-time
+            // exclusivity checks cost ~4% of the agent's CPU under load (perf, BENCHMARKS.md).
+            // Debug builds, which the tests run, keep them; the static checks stay everywhere.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
+        .target(
             name: "DispatchAgent",
             dependencies: [
                 "DispatchCertificates",
                 "DispatchCore",
+                "DispatchMetrics",
+                "DispatchProxy",
                 "KubeClient",
                 "KubeModels",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -108,14 +137,13 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // The proxy's handlers mutate class state on every byte they move; run-time
-            // exclusivity checks cost ~4% of the agent's CPU under load (perf, BENCHMARKS.md).
-            // Debug builds, which the tests run, keep them; the static checks stay everywhere.
-            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "DispatchFuzz",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchCore",
                 "KubeModels",
@@ -131,7 +159,7 @@ let package = Package(
         .target(
             name: "DispatchPrometheus",
             dependencies: [
-                "DispatchAgent",
+                "DispatchMetrics",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -141,6 +169,8 @@ let package = Package(
         .target(
             name: "DispatchDemo",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchPrometheus",
                 "DispatchCore",
@@ -160,6 +190,8 @@ let package = Package(
         .executableTarget(
             name: "direktiv-dispatch",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchDemo",
                 "DispatchPrometheus",
@@ -190,6 +222,8 @@ let package = Package(
         .executableTarget(
             name: "webhook-bench",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "BenchmarkSupport",
                 "DispatchAgent",
                 "DispatchCore",
@@ -212,6 +246,8 @@ let package = Package(
         .executableTarget(
             name: "informer-bench",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchCore",
                 "KubeClient",
@@ -233,6 +269,8 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchCore",
                 "KubeClient",
@@ -255,6 +293,8 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchPrometheus",
                 "DispatchCore",
@@ -274,6 +314,8 @@ let package = Package(
         .testTarget(
             name: "DispatchAgentTests",
             dependencies: [
+                "DispatchMetrics",
+                "DispatchProxy",
                 "DispatchAgent",
                 "DispatchPrometheus",
                 "DispatchCore",
@@ -291,6 +333,39 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DispatchProxyTests",
+            dependencies: [
+                "DispatchAgent",
+                "DispatchMetrics",
+                "DispatchProxy",
+                "DispatchPrometheus",
+                "DispatchCore",
+                "KubeClient",
+                "KubeModels",
+                "KubeSim",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DispatchPrometheusTests",
+            dependencies: [
+                "DispatchMetrics",
+                "DispatchPrometheus",
+                "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

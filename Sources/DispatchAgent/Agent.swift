@@ -1,3 +1,5 @@
+import DispatchProxy
+import DispatchMetrics
 import DispatchCore
 import Foundation
 import Hummingbird
@@ -7,11 +9,15 @@ import ServiceLifecycle
 
 /// The running agent: its shared state and every long-running part, wired together.
 ///
-/// `serve` runs these services in one `ServiceGroup`; the demo runs them against KubeSim.
+/// The agent is one `Service`: its `run()` runs every part in its own `ServiceGroup`, whose
+/// graceful shutdown follows the caller's and is bounded by `settings.drain`. `serve` runs it
+/// against a cluster, the demo and the tests against KubeSim.
 public final class Agent: Sendable {
     public let settings: AgentSettings
     public let state: AgentState
     public let inventory: LiveInventory
+    /// Where placements are decided, for the webhook and the admin API alike.
+    public let placer: Placer
     public let controller: AdmissionController
     public let certificates: CertificateReloader
     /// The webhook's own CA and certificates, when the agent manages them.
@@ -30,6 +36,7 @@ public final class Agent: Sendable {
     let client: KubeClient
     let logger: Logger
     let metrics: DispatchMetrics
+    let ports: Ports
 
     /// Loads the rules and the TLS certificate files (unless the agent manages its certificate);
     /// either being unusable stops the agent here.
@@ -38,17 +45,25 @@ public final class Agent: Sendable {
     ///   - resolver: where function hosts connect; default: `settings.resolverFile` if set, else cluster DNS.
     ///   - exposition: serves `/metrics` when given.
     ///   - now: the clock certificates are issued and rotated by.
-    public init(settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), resolver: FunctionAddressResolver? = nil, exposition: MetricsExposition? = nil, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) throws {
+    ///   - ports: told each server's bound port as it starts.
+    public init(
+        settings: AgentSettings, client: KubeClient, metrics: DispatchMetrics = DispatchMetrics(), resolver: FunctionAddressResolver? = nil,
+        exposition: MetricsExposition? = nil, now: @escaping @Sendable () -> Date = { Date() }, ports: Ports = Ports(), logger: Logger
+    ) throws {
         self.settings = settings
+        self.ports = ports
         self.exposition = exposition
         self.client = client
         self.logger = logger
         self.metrics = metrics
+        metrics.exportStartingValues()
         let (rules, rulesContents) = try RulesReloader.load(path: settings.rulesPath)
         state = AgentState(rules: rules)
         let inventory = LiveInventory(client: client, settings: .init(rules: rules), logger: logger, metrics: metrics)
         self.inventory = inventory
-        controller = AdmissionController(state: state, inventory: { inventory.snapshot }, metrics: metrics, logger: logger)
+        let placer = Placer(state: state, inventory: { inventory.snapshot }, metrics: metrics, logger: logger)
+        self.placer = placer
+        controller = AdmissionController(placer: placer, state: state, metrics: metrics)
         if let managed = settings.managedWebhookCertificate {
             certificates = CertificateReloader(certificatePath: nil, keyPath: nil, metrics: metrics, logger: logger)
             certificateManager = WebhookCertificateManager(settings: managed, namespace: settings.namespace, client: client, certificates: certificates, metrics: metrics, now: now, logger: logger)
@@ -83,15 +98,14 @@ public final class Agent: Sendable {
             logger: logger
         )
         overrides = OverridesStore(client: client, namespace: settings.namespace, name: settings.overridesConfigMap, state: state, logger: logger)
-        let controller = controller
         let functionsTarget = settings.functionsTargetNamespace
         let creator = FunctionCreator(
             client: client,
-            controller: controller,
+            placer: placer,
             state: state,
             targetNamespace: functionsTarget,
             sidecarImage: settings.sidecarImage,
-            knownNamespaces: { Set(controller.knownNamespaces().names) },
+            knownNamespaces: { Set(placer.knownNamespaces().names) },
             logger: logger
         )
         if let functionsTarget, !rules.functionsNamespaces.contains(functionsTarget) {
@@ -100,7 +114,7 @@ public final class Agent: Sendable {
         let adminToken = AdminToken(path: settings.adminTokenFile)
         adminTokenSecret = settings.adminTokenSecret.map { AdminTokenSecret(name: $0, namespace: settings.namespace, client: client, token: adminToken, logger: logger) }
         api = AdminAPI(
-            controller: controller, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
+            placer: placer, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
             creator: creator, token: adminToken, protectReads: settings.protectReads, logger: logger
         )
     }
@@ -142,7 +156,7 @@ public final class Agent: Sendable {
     /// finish their requests before the inventory behind them stops. The proxy drains first
     /// (its calls may run for minutes) while the webhook keeps answering the API server and the
     /// admin port keeps answering the kubelet's liveness probe; the admin port stops last.
-    public func services(ports: Ports = Ports()) throws -> [any Service] {
+    func services() -> [any Service] {
         var services: [any Service] = [
             inventory,
             functions,
@@ -165,5 +179,16 @@ public final class Agent: Sendable {
             services.append(AdminServer.application(router: AdminServer.metricsRouter(metrics: exposition), host: settings.bindAddress, port: metricsPort, logger: logger, onRunning: ports.onMetrics))
         }
         return services
+    }
+}
+
+extension Agent: Service {
+    /// Runs every part until a graceful shutdown of the calling task (or of its service group),
+    /// then stops them in reverse start order; what is still running after `settings.drain` is
+    /// cancelled.
+    public func run() async throws {
+        var configuration = ServiceGroupConfiguration(services: services().map { .init(service: $0) }, logger: logger)
+        configuration.maximumGracefulShutdownDuration = settings.drain
+        try await ServiceGroup(configuration: configuration).run()
     }
 }

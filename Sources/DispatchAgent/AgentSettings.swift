@@ -1,3 +1,4 @@
+import DispatchProxy
 import Logging
 
 /// Everything `serve` is configured with (flags or `DISPATCH_*` environment variables).

@@ -1,5 +1,7 @@
 import DispatchCertificates
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import DispatchPrometheus
 import Foundation
@@ -55,30 +57,26 @@ public struct Demo: Service {
             try sim.kubeconfig(server: apiURL).write(to: files.kubeconfig, atomically: true, encoding: .utf8)
             _ = await functionServers.running()
 
-            let client = try KubeClient(configuration: KubeConfiguration(
+            let configuration = KubeConfiguration(
                 server: apiURL,
                 tls: .init(certificateAuthorityPEM: Array(sim.certificateAuthority.certificatePEM.utf8)),
                 credentials: .token(sim.token),
                 readTimeout: .seconds(30),
                 connectTimeout: .seconds(2)
-            ))
+            )
+            try await withKubeClient(configuration: configuration, logger: logger) { client in
             let prometheus = PrometheusBackend()
-            let agent: Agent
-            do {
-                agent = try Agent(
-                    settings: files.settings(options),
-                    client: client,
-                    metrics: DispatchMetrics(factory: prometheus.factory),
-                    resolver: .table { functionServers.resolve($0) },
-                    exposition: prometheus.exposition,
-                    logger: logger
-                )
-            } catch {
-                try? await client.shutdown()
-                throw error
-            }
             let ports = BoundPorts()
-            let agentGroup = ServiceGroup(configuration: .init(services: try agent.services(ports: ports.callbacks), logger: logger))
+            let agent = try Agent(
+                settings: files.settings(options),
+                client: client,
+                metrics: DispatchMetrics(factory: prometheus.factory),
+                resolver: .table { functionServers.resolve($0) },
+                exposition: prometheus.exposition,
+                ports: ports.callbacks,
+                logger: logger
+            )
+            let agentGroup = ServiceGroup(configuration: .init(services: [agent], logger: logger))
             group.addTask {
                 do { try await agentGroup.run() } catch {
                     ports.fail(error)
@@ -113,9 +111,9 @@ public struct Demo: Service {
             // The agent first, so its informers do not log the API server going away.
             await agentGroup.triggerGracefulShutdown()
             await simGroup.triggerGracefulShutdown()
-            try? await client.shutdown()
             try? await group.waitForAll()
             try outcome.get()
+            }
         }
     }
 }

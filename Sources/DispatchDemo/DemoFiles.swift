@@ -1,5 +1,7 @@
 import DispatchCertificates
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import Foundation
 import KubeSim
 

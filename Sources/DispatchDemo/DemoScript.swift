@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import KubeClient

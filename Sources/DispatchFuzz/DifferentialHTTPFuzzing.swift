@@ -1,4 +1,6 @@
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1

@@ -1,4 +1,6 @@
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import KubeModels
@@ -57,7 +59,9 @@ enum KubernetesFuzzing {
             if !create { request["oldObject"] = object }
             body = JSONValue.object(["apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": .object(request)]).jsonBytes
         }
-        let controller = AdmissionController(state: AgentState(rules: rules), inventory: { inventory }, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let state = AgentState(rules: rules)
+        let placer = Placer(state: state, inventory: { inventory }, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let controller = AdmissionController(placer: placer, state: state)
         guard let answer = try? controller.review(body: body), let response = answer.response else { return }
         guard let patchText = response.patch else { return }
         guard let review = try? AdmissionReview(json: JSONValue.parse(body)), let object = review.request?.object else {

@@ -1,5 +1,5 @@
 import CoreMetrics
-import DispatchAgent
+import DispatchMetrics
 import Prometheus
 import Synchronization
 

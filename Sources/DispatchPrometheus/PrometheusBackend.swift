@@ -1,4 +1,4 @@
-import DispatchAgent
+import DispatchMetrics
 import NIOCore
 import Prometheus
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Configuration
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchPrometheus
 import Foundation
 import KubeClient
@@ -112,40 +114,24 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "direktiv-dispatch")
-        let configuration: KubeConfiguration
-        let client: KubeClient
         do {
-            configuration = try KubeConfiguration.resolve(kubeconfig: settings.kubeconfig)
-            client = try KubeClient(configuration: configuration, logger: logger)
-        } catch {
-            printError("direktiv-dispatch: \(error)")
-            throw ExitCode(1)
-        }
-        do {
-            let prometheus = PrometheusBackend()
-            MetricsSystem.bootstrap(prometheus.factory)
-            let agent = try Agent(settings: settings, client: client, exposition: prometheus.exposition, logger: logger)
-            var ports = Agent.Ports()
-            ports.onWebhook = { logger.notice("webhook listening", metadata: ["port": "\($0)"]) }
-            ports.onProxy = { logger.notice("proxy listening", metadata: ["port": "\($0)"]) }
-            ports.onAdmin = { logger.notice("admin listening", metadata: ["port": "\($0)"]) }
-            ports.onMetrics = { logger.notice("metrics listening", metadata: ["port": "\($0)"]) }
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: try agent.services(ports: ports).map { .init(service: $0) },
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    cancellationSignals: [],
-                    logger: logger
+            let configuration = try KubeConfiguration.resolve(kubeconfig: settings.kubeconfig)
+            try await withKubeClient(configuration: configuration, logger: logger) { client in
+                let prometheus = PrometheusBackend()
+                MetricsSystem.bootstrap(prometheus.factory)
+                var ports = Agent.Ports()
+                ports.onWebhook = { logger.notice("webhook listening", metadata: ["port": "\($0)"]) }
+                ports.onProxy = { logger.notice("proxy listening", metadata: ["port": "\($0)"]) }
+                ports.onAdmin = { logger.notice("admin listening", metadata: ["port": "\($0)"]) }
+                ports.onMetrics = { logger.notice("metrics listening", metadata: ["port": "\($0)"]) }
+                let agent = try Agent(settings: settings, client: client, exposition: prometheus.exposition, ports: ports, logger: logger)
+                let group = ServiceGroup(
+                    configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
                 )
-            )
-            logger.notice("direktiv-dispatch starting", metadata: ["api": "\(configuration.server)", "rules": "\(settings.rulesPath)"])
-            try await withGracefulShutdownTimeout(settings.drain) {
+                logger.notice("direktiv-dispatch starting", metadata: ["api": "\(configuration.server)", "rules": "\(settings.rulesPath)"])
                 try await group.run()
             }
-            try await client.shutdown()
         } catch {
-            // The client must be shut down on every path: AsyncHTTPClient traps otherwise.
-            try? await client.shutdown()
             printError("direktiv-dispatch: \(error)")
             throw ExitCode(1)
         }
@@ -277,18 +263,4 @@ struct ServeCommand: AsyncParsableCommand {
 struct CommandFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Bounds a graceful shutdown: once the group is told to shut down, it gets `limit` to finish.
-func withGracefulShutdownTimeout(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await gracefulShutdown()
-            try await Task.sleep(for: limit)
-            throw CommandFailure("graceful shutdown took longer than \(limit): stopping")
-        }
-        defer { group.cancelAll() }
-        try await group.next()
-    }
 }

@@ -10,8 +10,8 @@ import NIOHTTP1
 import NIOSSL
 import TestSupport
 import Testing
-
-@testable import DispatchAgent
+import DispatchAgent
+@testable import DispatchProxy
 
 /// `direktiv-dispatch serve` as a process, configured through its environment variables.
 @Suite(.serialized) struct ServeCommandTests {

@@ -1,4 +1,6 @@
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import KubeClient

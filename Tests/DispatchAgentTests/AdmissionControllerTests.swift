@@ -1,4 +1,6 @@
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import Hummingbird
@@ -20,7 +22,9 @@ import Testing
         let state = AgentState(rules: rules)
         let nodes = try JSONDecoder().decode(KubeList<Node>.self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("examples/seed-nodes.json"))).items
         let inventory = ClusterInventory(nodes: nodes, pods: [], clusterLabel: rules.clusterLabel, toleratedTaintKeys: [rules.liqo.taintKey])
-        return (AdmissionController(state: state, inventory: { inventory }, metrics: DispatchMetrics(factory: metricsFactory), logger: Logger(label: "admission-test")), state)
+        let metrics = DispatchMetrics(factory: metricsFactory)
+        let placer = Placer(state: state, inventory: { inventory }, metrics: metrics, logger: Logger(label: "admission-test"))
+        return (AdmissionController(placer: placer, state: state, metrics: metrics), state)
     }
 
     func review(_ object: JSONValue?, operation: String = "CREATE", kind: GroupVersionKind = .knativeService, namespace: String = "direktiv-services-direktiv", oldObject: JSONValue? = nil, dryRun: Bool = false, uid: String = "0b9f6a3c-1") -> Data {

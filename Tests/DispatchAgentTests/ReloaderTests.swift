@@ -1,6 +1,8 @@
 import DispatchCertificates
 import AsyncHTTPClient
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import KubeSim
@@ -81,7 +83,8 @@ import Testing
         }
         try install(first)
         let reloader = CertificateReloader(certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path, logger: Logger(label: "tls-test"))
-        let controller = AdmissionController(state: AgentState(rules: Rules()), inventory: { .empty() }, logger: Logger(label: "tls-test"))
+        let state = AgentState(rules: Rules())
+        let controller = AdmissionController(placer: Placer(state: state, inventory: { .empty() }, logger: Logger(label: "tls-test")), state: state)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = WebhookServer.application(controller: controller, certificates: reloader, host: "127.0.0.1", port: 0, logger: Logger(label: "tls-test")) { continuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "tls-test")))

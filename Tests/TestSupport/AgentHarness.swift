@@ -1,5 +1,7 @@
 import DispatchCertificates
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import DispatchPrometheus
 import Foundation
@@ -52,9 +54,6 @@ public final class AgentHarness: Sendable {
         let client = try sim.client()
         let prometheus = PrometheusBackend()
         let simResolver = sim.functions.map { functions in FunctionAddressResolver.table { functions.resolve($0) } }
-        let agent = try Agent(
-            settings: settings, client: client, metrics: DispatchMetrics(factory: prometheus.factory),
-            resolver: resolver ?? simResolver, exposition: prometheus.exposition, now: now, logger: logger)
         let (webhookPorts, webhookContinuation) = AsyncStream.makeStream(of: Int.self)
         let (adminPorts, adminContinuation) = AsyncStream.makeStream(of: Int.self)
         let (proxyPorts, proxyContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -62,7 +61,10 @@ public final class AgentHarness: Sendable {
         ports.onWebhook = { webhookContinuation.yield($0) }
         ports.onAdmin = { adminContinuation.yield($0) }
         ports.onProxy = { proxyContinuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: try agent.services(ports: ports), logger: logger))
+        let agent = try Agent(
+            settings: settings, client: client, metrics: DispatchMetrics(factory: prometheus.factory),
+            resolver: resolver ?? simResolver, exposition: prometheus.exposition, now: now, ports: ports, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [agent], logger: logger))
         let task = Task { try await group.run() }
         var webhookIterator = webhookPorts.makeAsyncIterator()
         var adminIterator = adminPorts.makeAsyncIterator()

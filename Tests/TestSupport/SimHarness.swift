@@ -71,27 +71,38 @@ public final class SimHarness: Sendable {
         return (RunningServer(group: group, task: task, clusters: clusters), bound)
     }
 
-    /// Stops the server at once, dropping its connections as a crashing API server would; the
-    /// store keeps its state.
+    /// Stops the server and the simulated clusters; the store keeps its state.
+    ///
+    /// Through a graceful shutdown, not by cancelling the serving task: cancelling it while a
+    /// client reconnects drops a connection NIO has accepted but the server has not taken yet,
+    /// and NIO traps on that ("Deinited NIOAsyncWriter without calling finish()",
+    /// apple/swift-nio#2813). For clients the result is the same as a crash: every watch ends,
+    /// every new connection is refused.
     public func stop() async {
         await stopAPIServer()
-        running.clusters?.task.cancel()
-        _ = try? await running.clusters?.task.value
+        guard let clusters = running.clusters else { return }
+        await clusters.group.triggerGracefulShutdown()
+        // A call a test left running on a slow function would hold the shutdown for as long as
+        // the function takes: cut what is left after a second. By then no client connects.
+        let cut = Task {
+            try await Task.sleep(for: .seconds(1))
+            clusters.task.cancel()
+        }
+        _ = try? await clusters.task.value
+        cut.cancel()
     }
 
     /// Stops only the API server, as a crashing one would go: the simulated clusters' pods and
     /// function endpoints keep running, as they do on a real cluster.
     public func stopAPIServer() async {
-        running.task.cancel()
+        await running.group.triggerGracefulShutdown()
         _ = try? await running.task.value
     }
 
     /// Stops the server gracefully: open watches end, new ones are refused, requests finish.
+    /// (``stop()`` goes the same way.)
     public func stopGracefully() async {
-        await running.group.triggerGracefulShutdown()
-        _ = try? await running.task.value
-        await running.clusters?.group.triggerGracefulShutdown()
-        _ = try? await running.clusters?.task.value
+        await stop()
     }
 
     /// Stops this server and starts a new one with the same store on the same port.

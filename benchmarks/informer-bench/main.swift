@@ -8,6 +8,8 @@
 //                       fast as the store takes them; time until the informer has seen all
 import DispatchCertificates
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import KubeClient

@@ -6,6 +6,8 @@
 import DispatchCertificates
 import BenchmarkSupport
 import DispatchAgent
+import DispatchMetrics
+import DispatchProxy
 import DispatchCore
 import Foundation
 import KubeModels
@@ -34,7 +36,8 @@ let rules = Rules(
     direktivNamespaces: ["team-a"],
     namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.all], strategy: .leastLoaded)]
 )
-let controller = AdmissionController(state: AgentState(rules: rules), inventory: { snapshot }, logger: logger)
+let state = AgentState(rules: rules)
+let controller = AdmissionController(placer: Placer(state: state, inventory: { snapshot }, logger: logger), state: state)
 let certificates = CertificateReloader(certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path, logger: logger)
 
 var function = try JSONValue.parse(Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples/direktiv/ksvc-0.8.10.json")))

@@ -1,0 +1,253 @@
+import DispatchProxy
+import DispatchCore
+import Hummingbird
+import KubeModels
+import Logging
+import NIOCore
+
+/// The admin API under `/v1` on the admin port: what the agent sees and decided, placement
+/// explanations, per-namespace overrides, and functions created through the agent.
+///
+/// Calls that change something need the admin token (``AdminAuthMiddleware``); reads too when
+/// `protectReads` is set. Bodies are JSON of at most ``bodyLimit`` bytes, read strictly: an
+/// unknown key or a wrong type is a 400 that says which, and changes nothing.
+public struct AdminAPI: Sendable {
+    public static let bodyLimit = 64 * 1024
+    static let explainPath = "/v1/placements/explain"
+
+    let placer: Placer
+    let state: AgentState
+    let inventory: LiveInventory
+    let functions: FunctionDirectory
+    let statistics: InvocationStatistics
+    let overrides: OverridesStore
+    let creator: FunctionCreator
+    let token: AdminToken
+    let protectReads: Bool
+    let logger: Logger
+
+    public init(placer: Placer, state: AgentState, inventory: LiveInventory, functions: FunctionDirectory, statistics: InvocationStatistics, overrides: OverridesStore, creator: FunctionCreator, token: AdminToken, protectReads: Bool, logger: Logger) {
+        self.placer = placer
+        self.state = state
+        self.inventory = inventory
+        self.functions = functions
+        self.statistics = statistics
+        self.overrides = overrides
+        self.creator = creator
+        self.token = token
+        self.protectReads = protectReads
+        self.logger = logger
+    }
+
+    /// Adds the `/v1` routes to `router`.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(token: token, protectReads: protectReads, readOnlyPaths: [Self.explainPath]))
+        v1.get("clusters") { _, _ in Response.json(clusters()) }
+        v1.get("functions") { _, _ in Response.json(functionList()) }
+        v1.post("placements/explain") { request, _ in try await explain(request) }
+        v1.get("overrides") { _, _ in
+            Response.json(OverridesBody(overrides: state.overrides, configMap: "\(overrides.namespace)/\(overrides.name)", resourceVersion: overrides.resourceVersion))
+        }
+        v1.get("namespaces/:namespace/override") { _, context in try readOverride(context.parameters.require("namespace")) }
+        v1.put("namespaces/:namespace/override") { request, context in try await putOverride(context.parameters.require("namespace"), request) }
+        v1.delete("namespaces/:namespace/override") { _, context in try await deleteOverride(context.parameters.require("namespace")) }
+        v1.post("functions") { request, _ in try await createFunction(request) }
+        v1.delete("functions/:namespace/:name") { _, context in
+            try await deleteFunction(direktivNamespace: context.parameters.require("namespace"), name: context.parameters.require("name"))
+        }
+    }
+
+    // MARK: reads
+
+    func clusters() -> ClustersBody {
+        let snapshot = inventory.snapshot
+        var placed: [String: Int] = [:]
+        for record in functions.records {
+            if let cluster = record.cluster { placed[cluster, default: 0] += 1 }
+        }
+        let views = snapshot.clusters.map { cluster in
+            ClusterView(
+                name: cluster.name,
+                kind: cluster.kind.rawValue,
+                remoteClusterIDs: cluster.remoteClusterIDs,
+                ready: cluster.isReady,
+                reasons: cluster.problems,
+                nodes: cluster.nodes.count,
+                allocatable: ResourcesView(cluster.total.allocatable),
+                requested: ResourcesView(cluster.total.requested),
+                free: ResourcesView(cluster.total.free),
+                largestNodeFree: ResourcesView(cluster.largestNodeFree),
+                functions: placed[cluster.name] ?? 0,
+                latency: LatencyView(statistics.latency(cluster: cluster.name))
+            )
+        }
+        return ClustersBody(clusters: views, unassignedNodes: snapshot.unassignedNodes, inventoryStale: inventory.readiness.isStale)
+    }
+
+    func functionList() -> FunctionsBody {
+        let views = functions.records.map { record in
+            let placement: PlacementView
+            if let decision = state.decision(for: record.key) {
+                placement = PlacementView(outcome: decision.outcome.rawValue, reason: decision.summary)
+            } else if let cluster = record.cluster {
+                placement = PlacementView(outcome: nil, reason: "placed on \(cluster) before this agent started or by another replica (from the object's \(FunctionIdentity.clusterAnnotation) annotation)")
+            } else {
+                placement = PlacementView(outcome: nil, reason: "not placed by direktiv-dispatch")
+            }
+            return FunctionView(
+                name: record.key.name,
+                kubernetesNamespace: record.key.namespace,
+                kind: record.kind.rawValue,
+                direktivNamespace: record.identity.direktivNamespace,
+                cluster: record.cluster,
+                placement: placement,
+                ready: record.isReady,
+                readyReason: record.notReadyReason,
+                url: record.url,
+                latency: LatencyView(statistics.latency(function: record.key))
+            )
+        }
+        return FunctionsBody(functions: views)
+    }
+
+    func explain(_ request: Request) async throws -> Response {
+        let body = try await Self.json(request)
+        let query: ExplainQuery
+        do {
+            query = try ExplainQuery(json: body, sizes: state.rules.sizes)
+        } catch {
+            throw AdminAPIError(.badRequest, error.description)
+        }
+        return .json(placer.explain(query.placementRequest))
+    }
+
+    // MARK: overrides
+
+    /// The Direktiv namespaces an override can name: those of the rules, the clusters, the
+    /// functions the agent has seen and the overrides already stored.
+    func knownNamespaces() -> Set<String> {
+        var names = Set(placer.knownNamespaces().names)
+        for record in functions.records {
+            if let namespace = record.identity.direktivNamespace { names.insert(namespace) }
+        }
+        return names
+    }
+
+    private func requireKnown(_ namespace: String) throws {
+        guard knownNamespaces().contains(namespace) else {
+            throw AdminAPIError(.notFound, "unknown Direktiv namespace \"\(namespace)\": add it to direktivNamespaces in the rules")
+        }
+    }
+
+    func readOverride(_ namespace: String) throws -> Response {
+        guard let override = state.overrides[namespace] else {
+            try requireKnown(namespace)
+            throw AdminAPIError(.notFound, "Direktiv namespace \"\(namespace)\" has no override")
+        }
+        return .json(OverrideBody(namespace: namespace, override: override))
+    }
+
+    func putOverride(_ namespace: String, _ request: Request) async throws -> Response {
+        let body = try await Self.json(request)
+        let override: NamespaceOverride
+        do {
+            override = try NamespaceOverride(json: body)
+        } catch {
+            throw AdminAPIError(.badRequest, "invalid override: \(error.description)")
+        }
+        try requireKnown(namespace)
+        let existed: Bool
+        do {
+            existed = try await overrides.set(override, for: namespace)
+        } catch {
+            throw Self.storeError(error)
+        }
+        let clusters = Set(inventory.snapshot.clusters.map(\.name))
+        let warnings = override.namedClusters.filter { !clusters.contains($0) }.map {
+            "cluster \"\($0)\" is not known now; the override applies once it appears"
+        }
+        logger.notice("override set", metadata: ["direktivNamespace": "\(namespace)", "override": "\(override.storedValue)"])
+        return .json(OverrideBody(namespace: namespace, override: override, warnings: warnings.isEmpty ? nil : warnings), status: existed ? .ok : .created)
+    }
+
+    func deleteOverride(_ namespace: String) async throws -> Response {
+        guard state.overrides[namespace] != nil else {
+            try requireKnown(namespace)
+            throw AdminAPIError(.notFound, "Direktiv namespace \"\(namespace)\" has no override")
+        }
+        do {
+            guard try await overrides.set(nil, for: namespace) else {
+                throw AdminAPIError(.notFound, "Direktiv namespace \"\(namespace)\" has no override")
+            }
+        } catch let error as OverridesStore.WriteError {
+            throw Self.storeError(error)
+        }
+        logger.notice("override removed", metadata: ["direktivNamespace": "\(namespace)"])
+        return Response(status: .noContent)
+    }
+
+    static func storeError(_ error: OverridesStore.WriteError) -> AdminAPIError {
+        switch error {
+        case .conflict: AdminAPIError(.conflict, error.description)
+        case .api: AdminAPIError(.badGateway, error.description)
+        }
+    }
+
+    // MARK: functions
+
+    func createFunction(_ request: Request) async throws -> Response {
+        let body = try await Self.json(request)
+        let spec: FunctionSpec
+        do {
+            spec = try FunctionSpec(json: body)
+        } catch {
+            throw AdminAPIError(.badRequest, error.description)
+        }
+        do {
+            let created = try await creator.create(spec)
+            let url = "http://\(created.name).\(created.kubernetesNamespace).svc.cluster.local"
+            return .json(CreatedBody(name: created.name, direktivNamespace: spec.namespace, kubernetesNamespace: created.kubernetesNamespace, url: url, placement: created.decision), status: .created)
+        } catch {
+            throw Self.creatorError(error)
+        }
+    }
+
+    func deleteFunction(direktivNamespace: String, name: String) async throws -> Response {
+        do {
+            try await creator.delete(direktivNamespace: direktivNamespace, name: name)
+            return Response(status: .noContent)
+        } catch {
+            throw Self.creatorError(error)
+        }
+    }
+
+    static func creatorError(_ error: FunctionCreator.Failure) -> AdminAPIError {
+        switch error {
+        // Not a client error nor a passing fault: the deployment does not offer this API.
+        case .disabled: AdminAPIError(.notImplemented, error.description)
+        case .invalid: AdminAPIError(.badRequest, error.description)
+        case .unknownNamespace, .notFound: AdminAPIError(.notFound, error.description)
+        case .exists: AdminAPIError(.conflict, error.description)
+        case .notManaged, .rejected: AdminAPIError(.forbidden, error.description)
+        case .api: AdminAPIError(.badGateway, error.description)
+        }
+    }
+
+    // MARK: bodies
+
+    /// The request's body as JSON, at most ``bodyLimit`` bytes. The content type is not
+    /// checked: `curl -d` labels JSON as a form.
+    static func json(_ request: Request) async throws -> JSONValue {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: bodyLimit)
+        } catch is NIOTooManyBytesError {
+            throw AdminAPIError(.contentTooLarge, "the body is larger than \(bodyLimit / 1024) KiB")
+        }
+        do {
+            return try JSONValue.parse(buffer.readableBytesView)
+        } catch {
+            throw AdminAPIError(.badRequest, "the body is not JSON: \(error)")
+        }
+    }
+}
