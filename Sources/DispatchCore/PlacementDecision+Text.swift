@@ -17,16 +17,18 @@ extension PlacementDecision {
         for warning in warnings { lines.append("Warning: \(warning)") }
         lines.append("")
         var table = TextTable(headers: ["", "CLUSTER", "CANDIDATE", "ELIGIBLE", "FREE CPU", "FREE MEMORY", "CPU AFTER", "MEMORY AFTER", "SCORE", "REASONS"])
+        // Both memory columns in one unit, so that their numbers compare at a glance.
+        let memoryUnit = QuantityForPeople.memoryUnit(for: rows.flatMap { [$0.freeBefore.memoryBytes] + ($0.freeAfter.map { [$0.memoryBytes] } ?? []) })
         for row in rowsByConsideration {
             table.append([
                 row.isChosen ? "*" : "",
                 row.cluster,
                 row.isCandidate ? "yes" : "no",
                 row.isEligible ? "yes" : "no",
-                Self.cpu(row.freeBefore.milliCPU),
-                Self.memory(row.freeBefore.memoryBytes),
-                row.freeAfter.map { Self.cpu($0.milliCPU) } ?? "-",
-                row.freeAfter.map { Self.memory($0.memoryBytes) } ?? "-",
+                QuantityForPeople.cpu(row.freeBefore.milliCPU),
+                QuantityForPeople.memory(row.freeBefore.memoryBytes, in: memoryUnit),
+                row.freeAfter.map { QuantityForPeople.cpu($0.milliCPU) } ?? "-",
+                row.freeAfter.map { QuantityForPeople.memory($0.memoryBytes, in: memoryUnit) } ?? "-",
                 row.score.map { String(format2: $0) } ?? "-",
                 row.reasons.joined(separator: "; "),
             ])
@@ -41,20 +43,6 @@ extension PlacementDecision {
         if let prefer = override.prefer, !prefer.isEmpty { parts.append("prefer [\(prefer.joined(separator: ", "))]") }
         if let exclude = override.exclude, !exclude.isEmpty { parts.append("exclude [\(exclude.joined(separator: ", "))]") }
         return parts.joined(separator: ", ")
-    }
-
-    /// CPU cores with up to three decimals (`3.9`, `0.25`).
-    public static func cpu(_ milli: Int64) -> String {
-        milli % 1000 == 0 ? "\(milli / 1000)" : "\(milli)m"
-    }
-
-    /// Memory in the largest binary unit, two decimals (`7.50Gi`).
-    public static func memory(_ bytes: Int64) -> String {
-        let units: [(String, Double)] = [("Ti", 1_099_511_627_776), ("Gi", 1_073_741_824), ("Mi", 1_048_576), ("Ki", 1024)]
-        for (suffix, size) in units where Double(bytes) >= size {
-            return String(format2: Double(bytes) / size) + suffix
-        }
-        return "\(bytes)"
     }
 }
 

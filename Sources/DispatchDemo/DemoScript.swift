@@ -277,12 +277,14 @@ struct DemoScript: Sendable {
     func clusterTable() {
         let functions = agent.functions.records
         var table = TextTable(headers: ["CLUSTER", "KIND", "READY", "FUNCTIONS", "FREE CPU", "FREE MEMORY", "P50", "P95"])
-        for cluster in agent.inventory.snapshot.clusters {
+        let clusters = agent.inventory.snapshot.clusters
+        let memoryUnit = QuantityForPeople.memoryUnit(for: clusters.map(\.total.free.memoryBytes))
+        for cluster in clusters {
             let latency = agent.statistics.latency(cluster: cluster.name)
             table.append([
                 cluster.name, cluster.kind.rawValue, cluster.isReady ? "yes" : "no",
                 String(functions.filter { $0.cluster == cluster.name }.count),
-                Resources.formatCPU(cluster.total.free.milliCPU), Resources.formatMemory(cluster.total.free.memoryBytes),
+                QuantityForPeople.cpu(cluster.total.free.milliCPU), QuantityForPeople.memory(cluster.total.free.memoryBytes, in: memoryUnit),
                 Self.milliseconds(latency?.p50), Self.milliseconds(latency?.p95),
             ])
         }
