@@ -26,26 +26,55 @@ public final class RunningProcess: Sendable {
             process.standardError = FileHandle.nullDevice
         }
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        let pending = Mutex("")
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                continuation.finish()
-                return
-            }
-            let complete: [String] = pending.withLock { buffer in
-                buffer += String(decoding: data, as: UTF8.self)
-                var parts = buffer.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                buffer = parts.removeLast()
-                return parts
-            }
-            for line in complete { continuation.yield(line) }
-        }
         self.process = process
         self.lines = lines
         try process.run()
+        // A thread of its own reads the pipe with poll and read, instead of Foundation's
+        // readabilityHandler: that handler was seen to miss the end of a child's output (a
+        // test awaiting the last line hung the whole run), and `availableData` traps when a
+        // read is interrupted (EINTR). The lines also end once the child has exited and the
+        // pipe has nothing more, even if another child inherited its write end.
+        let reader = err.fileHandleForReading
+        Thread.detachNewThread {
+            Self.readLines(from: reader.fileDescriptor, while: { process.isRunning }, into: continuation)
+            try? reader.close()
+        }
     }
+
+    /// Yields each complete line read from `descriptor` until end of file, or until `isRunning`
+    /// is false and nothing has arrived for 100 ms; then the last partial line, and finishes.
+    static func readLines(from descriptor: Int32, while isRunning: () -> Bool, into continuation: AsyncStream<String>.Continuation) {
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        reading: while true {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if ready == 0 {
+                if isRunning() { continue }
+                break
+            }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            switch count {
+            case ..<0 where errno == EINTR || errno == EAGAIN:
+                continue
+            case ...0:
+                break reading
+            default:
+                pending += buffer[..<count]
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    continuation.yield(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+        }
+        if !pending.isEmpty { continuation.yield(String(decoding: pending, as: UTF8.self)) }
+        continuation.finish()
+    }
+
 
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)

@@ -33,8 +33,6 @@ public final class FunctionDirectory: Service, Sendable {
         var deployments: [FunctionKey: Deployment] = [:]
         var records: [FunctionKey: FunctionRecord] = [:]
         var syncedInformers: Set<String> = []
-        var subscribers: [Int: AsyncStream<[FunctionRecord]>.Continuation] = [:]
-        var nextSubscriber = 0
         /// Told when the namespaces to watch change; one per watching generation.
         var namespacesChanged: AsyncStream<Settings>.Continuation?
         /// The namespaces the rules ask for (those watched may lag behind by a restart).
@@ -60,6 +58,7 @@ public final class FunctionDirectory: Service, Sendable {
 
     private let client: KubeClient
     private let state: Mutex<State>
+    private let recordsBroadcast = Broadcast<[FunctionRecord]>([])
     private let backoff: Backoff
     private let logger: Logger
 
@@ -85,18 +84,7 @@ public final class FunctionDirectory: Service, Sendable {
 
     /// The records now and after every change.
     public func changes() -> AsyncStream<[FunctionRecord]> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [FunctionRecord].self, bufferingPolicy: .bufferingNewest(1))
-        let id = state.withLock { state in
-            continuation.yield(state.sortedRecords)
-            state.nextSubscriber += 1
-            state.subscribers[state.nextSubscriber] = continuation
-            return state.nextSubscriber
-        }
-        // Off the cancelling task: records are yielded under this lock (see Informer.subscribe).
-        continuation.onTermination = { [weak self] _ in
-            Task { _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
-        }
-        return stream
+        recordsBroadcast.follow(buffering: .newest)
     }
 
     /// Applies new rules: other namespaces are watched from now on, identities are re-read.
@@ -119,11 +107,7 @@ public final class FunctionDirectory: Service, Sendable {
         try await cancelWhenGracefulShutdown {
             try await self.watchUntilCancelled()
         }
-        let subscribers = state.withLock { state in
-            defer { state.subscribers.removeAll() }
-            return Array(state.subscribers.values)
-        }
-        for continuation in subscribers { continuation.finish() }
+        recordsBroadcast.finish()
     }
 
     private func watchUntilCancelled() async throws {
@@ -227,9 +211,9 @@ public final class FunctionDirectory: Service, Sendable {
         }
     }
 
+    /// Called under the state lock, so that followers receive the records in order.
     private func publish(_ state: inout State) {
-        let records = state.sortedRecords
-        for continuation in state.subscribers.values { continuation.yield(records) }
+        recordsBroadcast.publish(state.sortedRecords)
     }
 
     static func key(_ qualified: String) -> FunctionKey {

@@ -43,9 +43,6 @@ public final class LiveInventory: Service, Sendable {
         var podsConnected = true
         /// A snapshot built after both lists completed has been published.
         var snapshotSynced = false
-        var subscribers: [Int: AsyncStream<ClusterInventory>.Continuation] = [:]
-        var readinessSubscribers: [Int: AsyncStream<Readiness>.Continuation] = [:]
-        var nextSubscriber = 0
 
         var isStale: Bool { !(nodesConnected && podsConnected) }
         var readiness: Readiness { Readiness(isSynced: snapshotSynced, isStale: isStale) }
@@ -61,6 +58,8 @@ public final class LiveInventory: Service, Sendable {
     private let nodeInformer: Informer<Node, Node>
     private let podInformer: Informer<Pod, PodUsage>
     private let state: Mutex<State>
+    private let snapshotBroadcast: Broadcast<ClusterInventory>
+    private let readinessBroadcast = Broadcast(Readiness(isSynced: false, isStale: false))
     private let rebuildSignal: AsyncStream<Void>
     private let requestRebuild: AsyncStream<Void>.Continuation
     private let minimumRebuildInterval: Duration
@@ -77,7 +76,9 @@ public final class LiveInventory: Service, Sendable {
             logger: logger,
             transform: PodUsage.init
         )
-        self.state = Mutex(State(settings: settings, snapshot: .empty(clusterLabel: settings.clusterLabel)))
+        let empty = ClusterInventory.empty(clusterLabel: settings.clusterLabel)
+        self.state = Mutex(State(settings: settings, snapshot: empty))
+        self.snapshotBroadcast = Broadcast(empty)
         (rebuildSignal, requestRebuild) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.minimumRebuildInterval = minimumRebuildInterval
         self.logger = logger
@@ -90,36 +91,14 @@ public final class LiveInventory: Service, Sendable {
 
     /// Every snapshot published from now on, starting with the current one.
     public func snapshots() -> AsyncStream<ClusterInventory> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ClusterInventory.self, bufferingPolicy: .bufferingNewest(1))
-        let id = state.withLock { state in
-            continuation.yield(state.snapshot)
-            state.nextSubscriber += 1
-            state.subscribers[state.nextSubscriber] = continuation
-            return state.nextSubscriber
-        }
-        // Off the cancelling task: changes are yielded under this lock (see Informer.subscribe).
-        continuation.onTermination = { [weak self] _ in
-            Task { _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
-        }
-        return stream
+        snapshotBroadcast.follow(buffering: .newest)
     }
 
     public var readiness: Readiness { state.withLock { $0.readiness } }
 
     /// Readiness now and on every change.
     public func readinessChanges() -> AsyncStream<Readiness> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Readiness.self, bufferingPolicy: .unbounded)
-        let id = state.withLock { state in
-            continuation.yield(state.readiness)
-            state.nextSubscriber += 1
-            state.readinessSubscribers[state.nextSubscriber] = continuation
-            return state.nextSubscriber
-        }
-        // Off the cancelling task: changes are yielded under this lock (see Informer.subscribe).
-        continuation.onTermination = { [weak self] _ in
-            Task { _ = self?.state.withLock { $0.readinessSubscribers.removeValue(forKey: id) } }
-        }
-        return stream
+        readinessBroadcast.follow(buffering: .every)
     }
 
     /// Applies new settings (after a rules reload) to the next snapshot.
@@ -144,15 +123,8 @@ public final class LiveInventory: Service, Sendable {
                 group.addTask { await self.rebuildLoop() }
             }
         }
-        let (subscribers, readinessSubscribers) = state.withLock { state in
-            defer {
-                state.subscribers.removeAll()
-                state.readinessSubscribers.removeAll()
-            }
-            return (Array(state.subscribers.values), Array(state.readinessSubscribers.values))
-        }
-        for continuation in subscribers { continuation.finish() }
-        for continuation in readinessSubscribers { continuation.finish() }
+        snapshotBroadcast.finish()
+        readinessBroadcast.finish()
     }
 
     private func follow<Stored>(_ events: AsyncStream<InformerEvent<Stored>>, apply: (InformerEvent<Stored>, inout State) -> Void) async {
@@ -161,9 +133,8 @@ public final class LiveInventory: Service, Sendable {
                 let before = state.readiness
                 apply(event, &state)
                 let after = state.readiness
-                if after != before {
-                    for continuation in state.readinessSubscribers.values { continuation.yield(after) }
-                }
+                // Published under the state lock, so that readiness changes arrive in order.
+                readinessBroadcast.publishIfChanged(after)
                 return before.isStale != after.isStale ? after.isStale : nil
             }
             if let stale = staleChanged {
@@ -221,16 +192,15 @@ public final class LiveInventory: Service, Sendable {
             }
             // Built outside the lock: events keep flowing while a large inventory is assembled.
             let inventory = ClusterInventory(nodes: nodes, aggregates: aggregates, clusterLabel: settings.clusterLabel, toleratedTaintKeys: settings.toleratedTaintKeys)
-            let subscribers = state.withLock { state in
+            state.withLock { state in
                 state.snapshot = inventory
+                snapshotBroadcast.publish(inventory)
                 if listed, !state.snapshotSynced {
                     state.snapshotSynced = true
                     logger.notice("inventory synced", metadata: ["clusters": "\(inventory.clusters.count)", "nodes": "\(nodes.count)"])
-                    for continuation in state.readinessSubscribers.values { continuation.yield(state.readiness) }
+                    readinessBroadcast.publishIfChanged(state.readiness)
                 }
-                return Array(state.subscribers.values)
             }
-            for continuation in subscribers { continuation.yield(inventory) }
             guard (try? await Task.sleep(for: minimumRebuildInterval)) != nil else { return }
         }
     }

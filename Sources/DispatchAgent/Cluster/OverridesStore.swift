@@ -20,7 +20,8 @@ public final class OverridesStore: Service, Sendable {
     private let state: AgentState
     private let informer: Informer<ConfigMap, ConfigMap>
     private let logger: Logger
-    private let status = Mutex<(loaded: Bool, resourceVersion: String?, subscribers: [Int: AsyncStream<[String: NamespaceOverride]>.Continuation], next: Int)>((false, nil, [:], 0))
+    private let status = Mutex<(loaded: Bool, resourceVersion: String?)>((false, nil))
+    private let overridesBroadcast: Broadcast<[String: NamespaceOverride]>
 
     public init(client: KubeClient, namespace: String, name: String, state: AgentState, backoff: Backoff = Backoff(), logger: Logger) {
         self.client = client
@@ -28,6 +29,7 @@ public final class OverridesStore: Service, Sendable {
         self.name = name
         self.state = state
         self.logger = logger
+        overridesBroadcast = Broadcast(state.overrides)
         informer = Informer(client: client, resource: .configMaps, namespace: namespace, options: ListOptions(fieldSelector: "metadata.name=\(name)"), backoff: backoff, logger: logger)
     }
 
@@ -39,16 +41,7 @@ public final class OverridesStore: Service, Sendable {
 
     /// The overrides in force now and after every change.
     public func changes() -> AsyncStream<[String: NamespaceOverride]> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [String: NamespaceOverride].self, bufferingPolicy: .bufferingNewest(1))
-        let id = status.withLock { status in
-            continuation.yield(state.overrides)
-            status.next += 1
-            status.subscribers[status.next] = continuation
-            return status.next
-        }
-        // Off the cancelling task, as in Informer.subscribe: the first value is yielded under this lock.
-        continuation.onTermination = { [weak self] _ in Task { _ = self?.status.withLock { $0.subscribers.removeValue(forKey: id) } } }
-        return stream
+        overridesBroadcast.follow(buffering: .newest)
     }
 
     public func run() async throws {
@@ -59,11 +52,7 @@ public final class OverridesStore: Service, Sendable {
                 for await event in events { self.apply(event) }
             }
         }
-        let subscribers = status.withLock { status in
-            defer { status.subscribers = [:] }
-            return Array(status.subscribers.values)
-        }
-        for continuation in subscribers { continuation.finish() }
+        overridesBroadcast.finish()
     }
 
     private func apply(_ event: InformerEvent<ConfigMap>) {
@@ -87,17 +76,17 @@ public final class OverridesStore: Service, Sendable {
         for problem in problems {
             logger.error("ignoring an invalid override in ConfigMap \(namespace)/\(name)", metadata: ["problem": "\(problem)"])
         }
-        let subscribers = status.withLock { status in
+        status.withLock { status in
             // A watch event older than what a write of ours already applied must not undo it.
             if let current = status.resourceVersion, let incoming = object?.metadata.resourceVersion, let a = Int(current), let b = Int(incoming), b < a {
-                return [AsyncStream<[String: NamespaceOverride]>.Continuation]()
+                return
             }
             status.loaded = status.loaded || loaded
             status.resourceVersion = object?.metadata.resourceVersion
             state.overrides = overrides
-            return Array(status.subscribers.values)
+            // Under the lock, so that followers receive the overrides in the order they took effect.
+            overridesBroadcast.publish(overrides)
         }
-        for continuation in subscribers { continuation.yield(overrides) }
     }
 
     /// Why a change could not be stored.
