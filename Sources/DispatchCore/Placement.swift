@@ -15,7 +15,8 @@ public enum Placement {
         inventory: ClusterInventory,
         reservations: ReservationBook = ReservationBook()
     ) -> PlacementDecision {
-        var evaluation = Evaluation(request: request, inventory: inventory, reservations: reservations)
+        let override = request.direktivNamespace.flatMap { overrides[$0] }
+        var evaluation = Evaluation(request: request, inventory: inventory, reservations: reservations, excluded: override?.exclude ?? [])
 
         guard let namespace = request.direktivNamespace else {
             return evaluation.unplaced(
@@ -24,7 +25,6 @@ public enum Placement {
                 override: nil
             )
         }
-        let override = overrides[namespace]
         let matched = rules.rule(for: namespace)
         let matchedRule = matched.map { MatchedRule(index: $0.index, rule: $0.rule) }
         if matched == nil, override?.pin == nil, (override?.prefer ?? []).isEmpty {
@@ -43,7 +43,7 @@ public enum Placement {
                 groups.append((evaluation.consider(rule.clusters, namespace: namespace), rule.strategy))
             }
         }
-        evaluation.applyOverride(excluded: override?.exclude ?? [], pinned: override?.pin != nil)
+        evaluation.applyOverride(pinned: override?.pin != nil)
 
         let ruleText = matchedRule.map { " by rule namespaces[\($0.index)] (\($0.match))" } ?? ""
         var warnings: [String] = []
@@ -98,16 +98,13 @@ public enum Placement {
 private struct Evaluation {
     let request: PlacementRequest
     let inventory: ClusterInventory
-    /// Per cluster with open reservations: its schedulable nodes' free capacity once the
-    /// reserved pods are placed.
-    let reservedPacking: [String: NodePacking]
-    let totalRequest: Resources
+    let context: PlacementContext
     var rows: [ClusterEvaluation]
     /// Consideration order of candidates, as indices into `rows`.
     var candidateOrder: [Int] = []
     var unknownIndex: [String: Int] = [:]
 
-    init(request: PlacementRequest, inventory: ClusterInventory, reservations: ReservationBook) {
+    init(request: PlacementRequest, inventory: ClusterInventory, reservations: ReservationBook, excluded: [String]) {
         self.request = request
         self.inventory = inventory
         var reserved = reservations.isEmpty ? [:] : reservations.byCluster()
@@ -131,19 +128,19 @@ private struct Evaluation {
             packings[cluster.name] = packing
             reservedTotals[cluster.name] = total
         }
-        self.reservedPacking = packings
-        self.totalRequest = request.requestPerPod * Int64(request.replicas)
+        self.context = PlacementContext(request: request, totalRequest: request.requestPerPod * Int64(request.replicas), reservedPacking: packings, excluded: Set(excluded))
         var rows: [ClusterEvaluation] = []
         rows.reserveCapacity(inventory.clusters.count + 2)
         for cluster in inventory.clusters {
             let reservedTotal = reservedTotals[cluster.name] ?? .zero
+            let ready = Placement.filters.health.admits(cluster, in: context)
             rows.append(
                 ClusterEvaluation(
                     cluster: cluster.name,
                     isCandidate: false,
                     freeBefore: Self.clamped(cluster.schedulable.free - reservedTotal),
-                    blockers: cluster.isReady ? [.notCandidate] : [.notCandidate, .notReady],
-                    healthProblems: cluster.isReady ? [] : cluster.problems,
+                    blockers: ready ? [.notCandidate] : [.notCandidate, Placement.filters.health.blocker],
+                    healthProblems: ready ? [] : cluster.problems,
                     largestNodeFree: cluster.largestNodeFree,
                     requestNeeded: request.requestPerPod
                 )
@@ -195,8 +192,10 @@ private struct Evaluation {
         }
     }
 
-    mutating func applyOverride(excluded: [String], pinned: Bool) {
-        for name in excluded {
+    /// Marks excluded clusters that are not candidates too (explanations list every cluster),
+    /// and names the pin as the reason under a pin.
+    mutating func applyOverride(pinned: Bool) {
+        for name in context.excluded {
             if let index = inventory.index(of: name) ?? unknownIndex[name] { rows[index].add(.excluded) }
         }
         if pinned {
@@ -219,27 +218,19 @@ private struct Evaluation {
         return rows[index]
     }
 
+    /// Makes a cluster a candidate: the candidate filters give their blockers, the scorer its score.
     private mutating func scoreCandidate(_ index: Int) {
         let cluster = inventory.clusters[index]
-        let after = rows[index].freeBefore - totalRequest
-        let allocatable = cluster.schedulable.allocatable
+        let after = rows[index].freeBefore - context.totalRequest
         rows[index].isCandidate = true
         rows[index].candidateRank = candidateOrder.count
         rows[index].remove(.notCandidate)
         rows[index].freeAfter = Self.clamped(after)
-        if allocatable.milliCPU > 0, allocatable.memoryBytes > 0 {
-            rows[index].score = min(Double(after.milliCPU) / Double(allocatable.milliCPU), Double(after.memoryBytes) / Double(allocatable.memoryBytes))
-        } else {
-            rows[index].score = 0
+        rows[index].score = Placement.scorer.score(cluster, freeAfter: after, in: context)
+        guard cluster.isReady else { return }
+        for filter in Placement.filters.candidate where !filter.admits(cluster, in: context) {
+            rows[index].add(filter.blocker)
         }
-        if cluster.isReady, !fits(cluster) { rows[index].add(.doesNotFit) }
-    }
-
-    /// Whether all of the request's pods fit on schedulable nodes once open reservations hold theirs.
-    private func fits(_ cluster: ClusterState) -> Bool {
-        if let packing = reservedPacking[cluster.name] { return packing.fits(request.replicas, of: request.requestPerPod) }
-        if request.replicas == 1 { return cluster.fits(request.requestPerPod) }
-        return NodePacking(schedulableNodesOf: cluster).fits(request.replicas, of: request.requestPerPod)
     }
 
     func row(_ name: String) -> ClusterEvaluation? {

@@ -14,16 +14,16 @@ import NIOCore
 /// A function may answer before the body is complete: a small rest (`drainLimit`) is then read
 /// and dropped so the caller's connection stays usable; a larger rest ends the caller's
 /// connection after the answer.
-public struct InvocationStateMachine: Sendable {
-    public struct Configuration: Sendable, Hashable {
+struct InvocationStateMachine: Sendable {
+    struct Configuration: Sendable, Hashable {
         /// The request's `Content-Length`, when it has one.
-        public var declaredLength: Int64?
+        var declaredLength: Int64?
         /// Whether the request carries a body at all (a length above zero, or chunked).
-        public var hasBody: Bool
-        public var replayLimit: Int
-        public var drainLimit: Int64
+        var hasBody: Bool
+        var replayLimit: Int
+        var drainLimit: Int64
 
-        public init(declaredLength: Int64?, hasBody: Bool, replayLimit: Int = 64 * 1024, drainLimit: Int64 = 64 * 1024) {
+        init(declaredLength: Int64?, hasBody: Bool, replayLimit: Int = 64 * 1024, drainLimit: Int64 = 64 * 1024) {
             self.declaredLength = declaredLength
             self.hasBody = hasBody
             self.replayLimit = replayLimit
@@ -31,7 +31,7 @@ public struct InvocationStateMachine: Sendable {
         }
     }
 
-    public enum State: Sendable, Hashable {
+    enum State: Sendable, Hashable {
         /// Waiting for an upstream connection; body bytes read meanwhile are held.
         case connecting
         /// The request is upstream (or on its way); `responseStarted` once the answer's head came.
@@ -42,7 +42,7 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// What to do with a part of the caller's request.
-    public enum RequestAction: Sendable, Hashable {
+    enum RequestAction: Sendable, Hashable {
         case none
         case forward(ByteBuffer)
         case forwardEnd
@@ -51,19 +51,19 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// What to send on a fresh upstream connection after the request head.
-    public struct Pending: Sendable, Hashable {
-        public var body: [ByteBuffer]
+    struct Pending: Sendable, Hashable {
+        var body: [ByteBuffer]
         /// The request is complete: its end follows.
-        public var end: Bool
+        var end: Bool
 
-        public init(body: [ByteBuffer], end: Bool) {
+        init(body: [ByteBuffer], end: Bool) {
             self.body = body
             self.end = end
         }
     }
 
     /// What the caller's connection does after the answer's end.
-    public enum CallerAfterAnswer: Sendable, Hashable {
+    enum CallerAfterAnswer: Sendable, Hashable {
         case keepAlive
         /// Keep it, once the rest of the request body is read and dropped.
         case drain
@@ -71,19 +71,19 @@ public struct InvocationStateMachine: Sendable {
         case close
     }
 
-    public struct AnswerEnd: Sendable, Hashable {
+    struct AnswerEnd: Sendable, Hashable {
         /// The upstream connection can serve another call (else it is closed).
-        public var reuseUpstream: Bool
-        public var caller: CallerAfterAnswer
+        var reuseUpstream: Bool
+        var caller: CallerAfterAnswer
 
-        public init(reuseUpstream: Bool, caller: CallerAfterAnswer) {
+        init(reuseUpstream: Bool, caller: CallerAfterAnswer) {
             self.reuseUpstream = reuseUpstream
             self.caller = caller
         }
     }
 
     /// How a failure ends the call.
-    public enum FailureAction: Sendable, Hashable {
+    enum FailureAction: Sendable, Hashable {
         /// Nothing: the call had ended already.
         case none
         /// Make a new connection and send the request again (`connected()` hands out what to send).
@@ -94,11 +94,11 @@ public struct InvocationStateMachine: Sendable {
         case cut(UpstreamFailure)
     }
 
-    public let configuration: Configuration
-    public private(set) var state: State = .connecting
+    let configuration: Configuration
+    private(set) var state: State = .connecting
     /// Request body bytes read from the caller.
-    public private(set) var received: Int64 = 0
-    public private(set) var requestComplete: Bool
+    private(set) var received: Int64 = 0
+    private(set) var requestComplete: Bool
     /// The request's end has gone upstream (with its last body byte, or at once without a body).
     private var endForwarded = false
     private var pending: [ByteBuffer] = []
@@ -106,13 +106,13 @@ public struct InvocationStateMachine: Sendable {
     private var replay: [ByteBuffer]? = []
     private var replayBytes = 0
 
-    public init(_ configuration: Configuration) {
+    init(_ configuration: Configuration) {
         self.configuration = configuration
         requestComplete = !configuration.hasBody
     }
 
     /// Which timers apply now (`InvocationClock`).
-    public var phase: InvocationClock.Phase {
+    var phase: InvocationClock.Phase {
         switch state {
         case .connecting, .forwarding(responseStarted: false): requestComplete ? .awaitingHead : .sendingBody
         case .forwarding(responseStarted: true): .receivingBody
@@ -124,7 +124,7 @@ public struct InvocationStateMachine: Sendable {
     /// Whether the caller's bytes are wanted now (upstream backpressure aside). While
     /// connecting they wait in the socket; once the request is complete the caller is still read,
     /// to notice it leaving.
-    public var readsCaller: Bool {
+    var readsCaller: Bool {
         switch state {
         case .connecting: false
         case .forwarding, .draining: true
@@ -132,11 +132,11 @@ public struct InvocationStateMachine: Sendable {
         }
     }
 
-    public var isFinished: Bool { state == .finished }
+    var isFinished: Bool { state == .finished }
 
-    public var isDraining: Bool { state == .draining }
+    var isDraining: Bool { state == .draining }
 
-    public mutating func requestBodyReceived(_ buffer: ByteBuffer) -> RequestAction {
+    mutating func requestBodyReceived(_ buffer: ByteBuffer) -> RequestAction {
         received += Int64(buffer.readableBytes)
         if let length = configuration.declaredLength, received >= length { requestComplete = true }
         switch state {
@@ -151,7 +151,7 @@ public struct InvocationStateMachine: Sendable {
         }
     }
 
-    public mutating func requestEndReceived() -> RequestAction {
+    mutating func requestEndReceived() -> RequestAction {
         requestComplete = true
         switch state {
         case .connecting:
@@ -169,7 +169,7 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// The upstream connection is ready: the head goes out, then what was held.
-    public mutating func connected() -> Pending {
+    mutating func connected() -> Pending {
         precondition(state == .connecting, "connected while \(state)")
         state = .forwarding(responseStarted: false)
         let body = pending
@@ -180,7 +180,7 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// `false` when the call has ended already and the head is to be ignored.
-    public mutating func responseHeadReceived() -> Bool {
+    mutating func responseHeadReceived() -> Bool {
         guard case .forwarding = state else { return false }
         state = .forwarding(responseStarted: true)
         replay = nil
@@ -188,12 +188,12 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// `false` when the call has ended already.
-    public var forwardsResponse: Bool {
+    var forwardsResponse: Bool {
         state == .forwarding(responseStarted: true)
     }
 
     /// The answer is complete. `upstreamKeepAlive`: the function's connection said it may serve again.
-    public mutating func responseEndReceived(upstreamKeepAlive: Bool) -> AnswerEnd? {
+    mutating func responseEndReceived(upstreamKeepAlive: Bool) -> AnswerEnd? {
         guard state == .forwarding(responseStarted: true) else { return nil }
         if requestComplete {
             state = .finished
@@ -212,7 +212,7 @@ public struct InvocationStateMachine: Sendable {
     /// `requestSent`: bytes of this request were flushed to it (the function may have read them);
     /// `idempotent`: the request's method is idempotent. Asked only on failure, so calls that
     /// succeed never classify their method.
-    public mutating func upstreamFailed(_ failure: UpstreamFailure, reusedConnection: Bool, requestSent: Bool = true, idempotent: Bool = false) -> FailureAction {
+    mutating func upstreamFailed(_ failure: UpstreamFailure, reusedConnection: Bool, requestSent: Bool = true, idempotent: Bool = false) -> FailureAction {
         switch state {
         case .connecting, .forwarding(responseStarted: false):
             if case .forwarding = state, reusedConnection, failure == .upstreamClosed, idempotent || !requestSent, let replay {
@@ -235,7 +235,7 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// A timer expired (deadline or idle timeout): never retried.
-    public mutating func expired(_ failure: UpstreamFailure) -> FailureAction {
+    mutating func expired(_ failure: UpstreamFailure) -> FailureAction {
         switch state {
         case .connecting, .forwarding(responseStarted: false):
             state = .finished
@@ -253,7 +253,7 @@ public struct InvocationStateMachine: Sendable {
     }
 
     /// The caller's connection closed. `true` when the call was still going (it counts as 499).
-    public mutating func callerLeft() -> Bool {
+    mutating func callerLeft() -> Bool {
         switch state {
         case .connecting, .forwarding:
             state = .finished

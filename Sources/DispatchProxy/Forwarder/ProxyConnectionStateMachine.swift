@@ -11,8 +11,8 @@
 /// reset it, which can destroy the response before the caller reads it. So the connection
 /// half-closes, drops what still comes, and closes when the caller closes its side or the
 /// linger timeout fires.
-public struct ProxyConnectionStateMachine: Sendable {
-    public enum Action: Sendable, Hashable {
+struct ProxyConnectionStateMachine: Sendable {
+    enum Action: Sendable, Hashable {
         case none
         case close
         /// The last response is written: flush it, then report `lastResponseFlushed`.
@@ -35,28 +35,28 @@ public struct ProxyConnectionStateMachine: Sendable {
     private var closeRequested = false
     private var state = State.open
 
-    public init() {}
+    init() {}
 
-    public var isIdle: Bool { outstanding == 0 }
+    var isIdle: Bool { outstanding == 0 }
 
     /// The last response is out and the caller's remaining bytes are read only to be dropped.
-    public var isLingering: Bool { state == .lingering }
+    var isLingering: Bool { state == .lingering }
 
     /// Whether a response head written now must carry `Connection: close`.
-    public var closesAfterResponse: Bool { quiescing }
+    var closesAfterResponse: Bool { quiescing }
 
-    public mutating func requestHeadReceived() {
+    mutating func requestHeadReceived() {
         outstanding += 1
     }
 
-    public mutating func responseEndWritten() -> Action {
+    mutating func responseEndWritten() -> Action {
         outstanding = max(0, outstanding - 1)
         guard state == .open, closeRequested || (quiescing && isIdle) else { return .none }
         state = .flushingLastResponse(inputClosed: false)
         return .closeAfterFlush
     }
 
-    public mutating func lastResponseFlushed() -> Action {
+    mutating func lastResponseFlushed() -> Action {
         guard case .flushingLastResponse(let inputClosed) = state else { return .none }
         // A caller that closed its side already sends nothing more to drop.
         state = inputClosed ? .closed : .lingering
@@ -64,17 +64,17 @@ public struct ProxyConnectionStateMachine: Sendable {
     }
 
     /// The rest of the request body will not be read: the connection ends with this response.
-    public mutating func closeAfterResponse() {
+    mutating func closeAfterResponse() {
         closeRequested = true
     }
 
-    public mutating func shouldQuiesce() -> Action {
+    mutating func shouldQuiesce() -> Action {
         quiescing = true
         return isIdle ? close() : .none
     }
 
     /// The caller closed its side: it left, or it has read the last response.
-    public mutating func inputClosed() -> Action {
+    mutating func inputClosed() -> Action {
         if case .flushingLastResponse = state {
             state = .flushingLastResponse(inputClosed: true)
             return .none
@@ -82,11 +82,11 @@ public struct ProxyConnectionStateMachine: Sendable {
         return close()
     }
 
-    public mutating func idleTimeoutFired() -> Action {
+    mutating func idleTimeoutFired() -> Action {
         isIdle ? close() : .none
     }
 
-    public mutating func lingerTimeoutFired() -> Action {
+    mutating func lingerTimeoutFired() -> Action {
         close()
     }
 

@@ -6,8 +6,8 @@ import NIOCore
 /// the incoming bytes belong to the message, and checks chunked framing strictly so that the
 /// proxy and the peer behind it never disagree on where a message ends. For a caller that
 /// cannot take chunks (HTTP/1.0), the chunks' data can be taken instead.
-public struct HTTPBodyFraming: Sendable, Hashable {
-    public enum Mode: Sendable, Hashable {
+package struct HTTPBodyFraming: Sendable, Hashable {
+    package enum Mode: Sendable, Hashable {
         case none
         case length(Int64)
         case chunked
@@ -15,15 +15,15 @@ public struct HTTPBodyFraming: Sendable, Hashable {
         case untilClose
     }
 
-    public struct FramingError: Error, Sendable, Hashable, CustomStringConvertible {
-        public var description: String
+    package struct FramingError: Error, Sendable, Hashable, CustomStringConvertible {
+        package var description: String
     }
 
     /// The bytes of one input that belong to the message.
-    public struct Consumed: Sendable {
-        public var message: ByteBuffer
+    package struct Consumed: Sendable {
+        package var message: ByteBuffer
         /// The message ended within them; what is left of the input comes after it.
-        public var ended: Bool
+        package var ended: Bool
     }
 
     /// Where the reader is in the chunked coding (RFC 9112 §7.1):
@@ -77,7 +77,7 @@ public struct HTTPBodyFraming: Sendable, Hashable {
     static let maximumFramingBytes = 64 * 1024
     private var lineBytes = 0
 
-    public init(_ mode: Mode) {
+    package init(_ mode: Mode) {
         switch mode {
         case .none, .length(0): state = .complete
         case .length(let length): state = .length(remaining: length)
@@ -87,7 +87,7 @@ public struct HTTPBodyFraming: Sendable, Hashable {
     }
 
     /// The framing of a message with `head`; responses also need the request's method.
-    public init(head: HTTPHead, requestMethodIsHEAD: Bool = false) {
+    package init(head: HTTPHead, requestMethodIsHEAD: Bool = false) {
         switch head.kind {
         case .request:
             self.init(head.isChunked ? .chunked : head.contentLength.map { .length($0) } ?? .none)
@@ -100,16 +100,16 @@ public struct HTTPBodyFraming: Sendable, Hashable {
         }
     }
 
-    public var isComplete: Bool { state == .complete }
+    package var isComplete: Bool { state == .complete }
 
     /// Bytes still expected, when the framing says.
-    public var remainingLength: Int64? {
+    package var remainingLength: Int64? {
         if case .length(let remaining) = state { return remaining }
         return nil
     }
 
     /// The connection closed: `true` when that ends the message properly.
-    public mutating func inputClosed() -> Bool {
+    package mutating func inputClosed() -> Bool {
         switch state {
         case .complete: return true
         case .untilClose:
@@ -120,12 +120,12 @@ public struct HTTPBodyFraming: Sendable, Hashable {
     }
 
     /// Takes the message's bytes from the front of `input`, leaving what follows the message.
-    public mutating func consume(_ input: inout ByteBuffer) throws(FramingError) -> Consumed {
+    package mutating func consume(_ input: inout ByteBuffer) throws(FramingError) -> Consumed {
         try consume(&input) { _ in }
     }
 
     /// As `consume(_:)`, also handing each piece of chunk data to `chunkData`.
-    public mutating func consume(_ input: inout ByteBuffer, chunkData: (ByteBuffer) -> Void) throws(FramingError) -> Consumed {
+    package mutating func consume(_ input: inout ByteBuffer, chunkData: (ByteBuffer) -> Void) throws(FramingError) -> Consumed {
         switch state {
         case .complete:
             return Consumed(message: input.readSlice(length: 0)!, ended: true)

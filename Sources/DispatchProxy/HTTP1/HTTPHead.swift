@@ -13,14 +13,14 @@ import Darwin
 /// ends (RFC 9112): CRLF line endings only, no whitespace before a field's colon, no obsolete
 /// line folding, no control characters in values, one `Content-Length` value, `chunked` as the
 /// only transfer coding and never beside `Content-Length` in a request.
-public struct HTTPHead: Sendable {
-    public enum Kind: Sendable {
+package struct HTTPHead: Sendable {
+    package enum Kind: Sendable {
         case request
         case response
     }
 
     /// The names the proxy acts on; every other field is `.other`.
-    public enum FieldName: Sendable, Hashable {
+    package enum FieldName: Sendable, Hashable {
         case other
         case connection
         case keepAlive
@@ -43,15 +43,15 @@ public struct HTTPHead: Sendable {
         case underscoredFraming
     }
 
-    public struct Field: Sendable, Hashable {
-        public var name: FieldName
+    package struct Field: Sendable, Hashable {
+        package var name: FieldName
         /// Offsets into `bytes`: the name, the value without surrounding whitespace, the whole line with its CRLF.
-        public var nameRange: Range<Int>
-        public var valueRange: Range<Int>
-        public var lineRange: Range<Int>
+        package var nameRange: Range<Int>
+        package var valueRange: Range<Int>
+        package var lineRange: Range<Int>
     }
 
-    public enum ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    package enum ParseError: Error, Sendable, Hashable, CustomStringConvertible {
         case malformed(String)
         case unsupportedVersion
         case unsupportedTransferCoding
@@ -59,7 +59,7 @@ public struct HTTPHead: Sendable {
         /// `Connection` names `Transfer-Encoding` or `Content-Length`.
         case framingFieldNamedByConnection
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .malformed(let why): "malformed message head: \(why)"
             case .unsupportedVersion: "only HTTP/1.0 and HTTP/1.1 are supported"
@@ -71,50 +71,50 @@ public struct HTTPHead: Sendable {
     }
 
     /// From the start line to the empty line that ends the head, both included.
-    public let bytes: ByteBuffer
-    public let kind: Kind
-    public private(set) var minorVersion = 1
+    package let bytes: ByteBuffer
+    package let kind: Kind
+    package private(set) var minorVersion = 1
     /// Requests: the method and request-target.
-    public private(set) var methodRange = 0..<0
-    public private(set) var targetRange = 0..<0
+    package private(set) var methodRange = 0..<0
+    package private(set) var targetRange = 0..<0
     /// Responses: the status code and the reason phrase.
-    public private(set) var status = 0
-    public private(set) var reasonRange = 0..<0
+    package private(set) var status = 0
+    package private(set) var reasonRange = 0..<0
     /// Where the start line ends (after its CRLF).
-    public private(set) var startLineEnd = 0
-    public private(set) var fields: [Field] = []
-    public private(set) var contentLength: Int64?
-    public private(set) var isChunked = false
+    package private(set) var startLineEnd = 0
+    package private(set) var fields: [Field] = []
+    package private(set) var contentLength: Int64?
+    package private(set) var isChunked = false
     /// `Connection` tokens other than `close` and `keep-alive`, lower-cased: more hop-by-hop fields.
-    public private(set) var connectionOptions: [String] = []
-    public private(set) var hasConnectionClose = false
-    public private(set) var hasConnectionKeepAlive = false
+    package private(set) var connectionOptions: [String] = []
+    package private(set) var hasConnectionClose = false
+    package private(set) var hasConnectionKeepAlive = false
 
     /// Whether the connection may carry another message after this one.
-    public var isKeepAlive: Bool {
+    package var isKeepAlive: Bool {
         minorVersion == 0 ? hasConnectionKeepAlive && !hasConnectionClose : !hasConnectionClose
     }
 
-    public var method: String { string(methodRange) }
-    public var target: String { string(targetRange) }
+    package var method: String { string(methodRange) }
+    package var target: String { string(targetRange) }
 
-    public func string(_ range: Range<Int>) -> String {
+    package func string(_ range: Range<Int>) -> String {
         bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
     }
 
     /// The value of the first field called `name`.
-    public func value(_ name: FieldName) -> String? {
+    package func value(_ name: FieldName) -> String? {
         fields.first { $0.name == name }.map { string($0.valueRange) }
     }
 
     /// Whether the method is one whose repetition has the effect of one request (RFC 9110
     /// §9.2.2): GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
-    public var hasIdempotentMethod: Bool {
+    package var hasIdempotentMethod: Bool {
         methodIs("GET") || methodIs("HEAD") || methodIs("PUT") || methodIs("DELETE") || methodIs("OPTIONS") || methodIs("TRACE")
     }
 
     /// Whether the method's bytes are `method` (methods are case-sensitive).
-    public func methodIs(_ method: StaticString) -> Bool {
+    package func methodIs(_ method: StaticString) -> Bool {
         guard methodRange.count == method.utf8CodeUnitCount else { return false }
         return bytes.withUnsafeReadableBytes { raw in
             method.withUTF8Buffer { expected in
@@ -124,7 +124,7 @@ public struct HTTPHead: Sendable {
     }
 
     /// How far a head that starts at a buffer's reader index has come (`scan(_:searchedBytes:limit:)`).
-    public enum Scan: Sendable, Hashable {
+    package enum Scan: Sendable, Hashable {
         /// The head ends just before `end` (past its empty line).
         case complete(end: Int)
         /// No end yet; the first `searched` bytes need not be looked at again.
@@ -140,7 +140,7 @@ public struct HTTPHead: Sendable {
     /// Looks for the end of the head that starts at `buffer`'s reader index, from `searchedBytes`
     /// on (bytes before it were looked at already). A head counts against `limit` with its
     /// empty line, exactly: one that completes in the read that crosses the limit is too large.
-    public static func scan(_ buffer: ByteBuffer, searchedBytes: Int = 0, limit: Int) -> Scan {
+    package static func scan(_ buffer: ByteBuffer, searchedBytes: Int = 0, limit: Int) -> Scan {
         buffer.withUnsafeReadableBytes { raw in
             var index = max(0, searchedBytes)
             while index < raw.count, let lf = Parser.find(UInt8(ascii: "\n"), in: raw, from: index) {
@@ -155,7 +155,7 @@ public struct HTTPHead: Sendable {
     }
 
     /// Parses a complete head (as `endOfHead` delimits it).
-    public init(parsing bytes: ByteBuffer, kind: Kind) throws(ParseError) {
+    package init(parsing bytes: ByteBuffer, kind: Kind) throws(ParseError) {
         self.bytes = bytes
         self.kind = kind
         let result: Result<Void, ParseError> = bytes.withUnsafeReadableBytes { raw in

@@ -7,7 +7,7 @@ import NIOHTTP1
 /// behind; every end-to-end field passes unchanged and in order, repeated ones included
 /// (`Direktiv-Files`, trace context). The request gains `X-Forwarded-For` and `Forwarded`. The
 /// framing fields pass as they were checked (`HTTPHead`), since the body passes as it came.
-public enum ProxyHeaders {
+package enum ProxyHeaders {
     static func isHopByHop(_ name: HTTPHead.FieldName) -> Bool {
         switch name {
         case .connection, .keepAlive, .proxyConnection, .proxyAuthenticate, .proxyAuthorization, .te, .trailer, .upgrade: true
@@ -24,7 +24,7 @@ public enum ProxyHeaders {
 
     /// The request head the function receives: the caller's method, the target's path, HTTP/1.1,
     /// the end-to-end fields as they came, then `Host` and the forwarding record.
-    public static func writeUpstreamHead(_ head: HTTPHead, target: ProxyTarget, client: String?, into buffer: inout ByteBuffer) {
+    package static func writeUpstreamHead(_ head: HTTPHead, target: ProxyTarget, client: String?, into buffer: inout ByteBuffer) {
         writeUpstreamHead(head, target: target, added: AddedFields(host: target.host, client: client), into: &buffer)
     }
 
@@ -131,15 +131,15 @@ public enum ProxyHeaders {
     }
 
     /// How the caller's copy of the answer is framed.
-    public struct ResponseFraming: Sendable, Hashable {
+    package struct ResponseFraming: Sendable, Hashable {
         /// The caller's HTTP minor version: the status line says it.
-        public var callerMinorVersion: Int
+        package var callerMinorVersion: Int
         /// The connection ends after this answer: the head says `Connection: close`.
-        public var close: Bool
+        package var close: Bool
         /// The body reaches the caller without its chunk framing (an HTTP/1.0 caller).
-        public var dechunked: Bool
+        package var dechunked: Bool
 
-        public init(callerMinorVersion: Int, close: Bool, dechunked: Bool) {
+        package init(callerMinorVersion: Int, close: Bool, dechunked: Bool) {
             self.callerMinorVersion = callerMinorVersion
             self.close = close
             self.dechunked = dechunked
@@ -148,7 +148,7 @@ public enum ProxyHeaders {
 
     /// The response head the caller receives: the function's status and end-to-end fields,
     /// `Content-Length` kept.
-    public static func writeDownstreamHead(_ head: HTTPHead, framing: ResponseFraming, into buffer: inout ByteBuffer) {
+    package static func writeDownstreamHead(_ head: HTTPHead, framing: ResponseFraming, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(framing.callerMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         // The status code, reason and CRLF as the function sent them, after `HTTP/1.x `; the
         // space before the reason is required even when there is none (RFC 9112 §4).
@@ -182,7 +182,7 @@ public enum ProxyHeaders {
     }
 
     /// A response the proxy makes itself: a short text saying why.
-    public static func writeOwnResponse(status: HTTPResponseStatus, text: String, minorVersion: Int, close: Bool, includeBody: Bool, into buffer: inout ByteBuffer) {
+    package static func writeOwnResponse(status: HTTPResponseStatus, text: String, minorVersion: Int, close: Bool, includeBody: Bool, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         buffer.writeString(String(status.code))
         buffer.writeStaticString(" ")

@@ -20,11 +20,11 @@ public struct FunctionAddressResolver: Sendable {
 
     private let resolveTarget: @Sendable (ProxyTarget) -> Resolution
 
-    public init(_ resolve: @escaping @Sendable (ProxyTarget) -> Resolution) {
+    package init(_ resolve: @escaping @Sendable (ProxyTarget) -> Resolution) {
         resolveTarget = resolve
     }
 
-    public func resolve(_ target: ProxyTarget) -> Resolution {
+    package func resolve(_ target: ProxyTarget) -> Resolution {
         resolveTarget(target)
     }
 

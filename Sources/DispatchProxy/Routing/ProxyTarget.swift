@@ -7,21 +7,21 @@ import KubeModels
 /// `http://<fn>.<ns>.svc.cluster.local` (port 80) with `<ns>` a functions namespace, or the
 /// reverse form `/functions/<ns>/<fn>/<path>`, are forwarded. IP literals, other hosts, ports,
 /// schemes and `CONNECT` are refused with a reason.
-public struct ProxyTarget: Sendable, Hashable {
+package struct ProxyTarget: Sendable, Hashable {
     /// The function's Service (Knative Service or Deployment) name.
-    public let function: String
+    package let function: String
     /// Its Kubernetes namespace.
-    public let namespace: String
+    package let namespace: String
     /// The host the caller asked for (kept as `Host`), or the cluster-local name for the reverse form.
-    public let host: String
+    package let host: String
     /// Path and query to send upstream, starting with `/`.
-    public let pathAndQuery: String
+    package let pathAndQuery: String
 
     /// The fully qualified in-cluster name (made once: resolvers and pools key on it per call).
-    public let canonicalHost: String
+    package let canonicalHost: String
 
     /// A target; `host` defaults to the canonical name, as for the reverse form.
-    public init(function: String, namespace: String, host: String? = nil, pathAndQuery: String) {
+    package init(function: String, namespace: String, host: String? = nil, pathAndQuery: String) {
         let canonicalHost = function + "." + namespace + ".svc.cluster.local"
         self.function = function
         self.namespace = namespace
@@ -30,7 +30,7 @@ public struct ProxyTarget: Sendable, Hashable {
         self.canonicalHost = canonicalHost
     }
 
-    public enum Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+    package enum Refusal: Error, Sendable, Hashable, CustomStringConvertible {
         case connect
         case notAFunctionHost(String)
         case ipLiteral(String)
@@ -40,7 +40,7 @@ public struct ProxyTarget: Sendable, Hashable {
         case malformed(String)
 
         /// The metric label.
-        public var reason: String {
+        package var reason: String {
             switch self {
             case .connect: "connect"
             case .notAFunctionHost: "not_a_function_host"
@@ -54,7 +54,7 @@ public struct ProxyTarget: Sendable, Hashable {
 
         /// The refusal in words; what the caller sent is cut to `echoLimit` bytes, so an answer
         /// never grows with the request that caused it.
-        public var description: String {
+        package var description: String {
             switch self {
             case .connect: "CONNECT is not allowed: this proxy only forwards calls to Direktiv functions"
             case .notAFunctionHost(let host): "\(Self.echo(host)) is not a Direktiv function host"
@@ -83,7 +83,7 @@ public struct ProxyTarget: Sendable, Hashable {
     /// The request-target alone decides: in absolute form `Host` is ignored (RFC 9112 §3.2.2),
     /// and in the reverse form the path names the function. Every call passes here, so it scans
     /// bytes rather than characters and copies only what the target keeps.
-    public static func resolve(method: String, target: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
+    package static func resolve(method: String, target: String, functionsNamespaces: [String]) throws(Refusal) -> ProxyTarget {
         try check(method: method)
         let bytes = target.utf8
         if bytes.first == UInt8(ascii: "/") {

@@ -125,7 +125,7 @@ public final class InvocationProxy: Sendable {
     }
 
     /// Every invocation finished from now on (refused requests are not invocations).
-    public func reports() -> AsyncStream<InvocationReport> {
+    func reports() -> AsyncStream<InvocationReport> {
         let (stream, continuation) = AsyncStream.makeStream(of: InvocationReport.self)
         let id = nextObserver.add(1, ordering: .relaxed).newValue
         observers.withLock {
@@ -157,15 +157,15 @@ public final class InvocationProxy: Sendable {
 }
 
 /// One finished invocation, as the proxy measured it.
-public struct InvocationReport: Sendable, Hashable {
-    public var target: ProxyTarget
-    public var labels: DispatchMetrics.InvocationLabels
+struct InvocationReport: Sendable, Hashable {
+    var target: ProxyTarget
+    var labels: DispatchMetrics.InvocationLabels
     /// The status the caller received; 499 when the caller left first.
-    public var code: Int
-    public var duration: Duration
-    public var coldStart: Bool
+    var code: Int
+    var duration: Duration
+    var coldStart: Bool
     /// Why the proxy answered itself or cut the call, if it did.
-    public var failure: UpstreamFailure?
+    var failure: UpstreamFailure?
 }
 
 extension UpstreamFailure {
