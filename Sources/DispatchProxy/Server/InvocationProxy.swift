@@ -10,9 +10,10 @@ import Synchronization
 /// connection pools, metrics, and the reports of finished calls. Each caller connection is
 /// served by an `InvocationForwarder` on its event loop (see `ProxyServer`).
 ///
-/// The upstream side is SwiftNIO's HTTP/1.1 client codec with the proxy's own keep-alive pools,
-/// not AsyncHTTPClient: a call then never leaves its event loop (no task, lock or thread hop per
-/// call), and nothing can follow a redirect or decompress a body. With AsyncHTTPClient the proxy
+/// The upstream side is the proxy's own: `UpstreamConnection` handlers that write bytes and read
+/// answers with the same `HTTPHead` and `HTTPBodyFraming` as the caller side, in per-event-loop
+/// keep-alive pools, not AsyncHTTPClient: a call then never leaves its event loop (no task, lock
+/// or thread hop per call), and nothing can follow a redirect or decompress a body. With AsyncHTTPClient the proxy
 /// reached 0.21-0.38x nginx's throughput (BENCHMARKS.md).
 public final class InvocationProxy: Sendable {
     public struct Settings: Sendable {
