@@ -1,6 +1,6 @@
-import DispatchProxy
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
+import DispatchProxy
 import Foundation
 import Hummingbird
 import KubeClient
@@ -66,21 +66,29 @@ public final class Agent: Sendable {
         controller = AdmissionController(placer: placer, state: state, metrics: metrics)
         if let managed = settings.managedWebhookCertificate {
             certificates = CertificateReloader(certificatePath: nil, keyPath: nil, metrics: metrics, logger: logger)
-            certificateManager = WebhookCertificateManager(settings: managed, namespace: settings.namespace, client: client, certificates: certificates, metrics: metrics, now: now, logger: logger)
+            certificateManager = WebhookCertificateManager(
+                settings: managed, namespace: settings.namespace, client: client, certificates: certificates, metrics: metrics, now: now,
+                logger: logger)
         } else {
-            certificates = CertificateReloader(certificatePath: settings.tlsCertificatePath, keyPath: settings.tlsKeyPath, interval: settings.fileCheckInterval, metrics: metrics, logger: logger)
+            certificates = CertificateReloader(
+                certificatePath: settings.tlsCertificatePath, keyPath: settings.tlsKeyPath, interval: settings.fileCheckInterval, metrics: metrics,
+                logger: logger)
             try certificates.load()
             certificateManager = nil
         }
         let functions = FunctionDirectory(client: client, settings: .init(rules: rules), logger: logger)
         self.functions = functions
-        rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger) { rules in
+        rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger)
+        { rules in
             inventory.reconfigure(.init(rules: rules))
             functions.reconfigure(.init(rules: rules))
         }
         rulesReloader.loaded(rulesContents)
-        knativePreflight = KnativePreflight(client: client, state: state, namespace: settings.knativeNamespace, interval: settings.knativeCheckInterval, metrics: metrics, logger: logger)
-        resolverFile = resolver == nil ? settings.resolverFile.map { ResolverFile(path: $0, interval: settings.fileCheckInterval, logger: logger) } : nil
+        knativePreflight = KnativePreflight(
+            client: client, state: state, namespace: settings.knativeNamespace, interval: settings.knativeCheckInterval, metrics: metrics,
+            logger: logger)
+        resolverFile =
+            resolver == nil ? settings.resolverFile.map { ResolverFile(path: $0, interval: settings.fileCheckInterval, logger: logger) } : nil
         statistics = InvocationStatistics()
         var proxySettings = InvocationProxy.Settings()
         proxySettings.connectTimeout = settings.connectTimeout
@@ -109,10 +117,14 @@ public final class Agent: Sendable {
             logger: logger
         )
         if let functionsTarget, !rules.functionsNamespaces.contains(functionsTarget) {
-            logger.warning("the functions target namespace is not a functions namespace of the rules: functions created through the admin API will not be placed by the webhook nor known to the proxy", metadata: ["namespace": "\(functionsTarget)"])
+            logger.warning(
+                "the functions target namespace is not a functions namespace of the rules: functions created through the admin API will not be placed by the webhook nor known to the proxy",
+                metadata: ["namespace": "\(functionsTarget)"])
         }
         let adminToken = AdminToken(path: settings.adminTokenFile)
-        adminTokenSecret = settings.adminTokenSecret.map { AdminTokenSecret(name: $0, namespace: settings.namespace, client: client, token: adminToken, logger: logger) }
+        adminTokenSecret = settings.adminTokenSecret.map {
+            AdminTokenSecret(name: $0, namespace: settings.namespace, client: client, token: adminToken, logger: logger)
+        }
         api = AdminAPI(
             placer: placer, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
             creator: creator, token: adminToken, protectReads: settings.protectReads, logger: logger
@@ -170,13 +182,21 @@ public final class Agent: Sendable {
         if let adminTokenSecret { services.append(adminTokenSecret) }
         if let resolverFile { services.append(resolverFile) }
         services += [
-            AdminServer.application(router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort, logger: logger, onRunning: ports.onAdmin),
+            AdminServer.application(
+                router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort,
+                logger: logger, onRunning: ports.onAdmin),
             WebhookServer.application(
-                controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger, onRunning: ports.onWebhook),
-            ProxyServer(proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads, cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
+                controller: controller, certificates: certificates, host: settings.bindAddress, port: settings.webhookPort, logger: logger,
+                onRunning: ports.onWebhook),
+            ProxyServer(
+                proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads,
+                cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
         ]
         if let metricsPort = settings.metricsPort, let exposition {
-            services.append(AdminServer.application(router: AdminServer.metricsRouter(metrics: exposition), host: settings.bindAddress, port: metricsPort, logger: logger, onRunning: ports.onMetrics))
+            services.append(
+                AdminServer.application(
+                    router: AdminServer.metricsRouter(metrics: exposition), host: settings.bindAddress, port: metricsPort, logger: logger,
+                    onRunning: ports.onMetrics))
         }
         return services
     }

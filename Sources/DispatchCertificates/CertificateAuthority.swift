@@ -54,7 +54,9 @@ public struct CertificateAuthority: Sendable {
             throw CertificateError("not a PEM certificate and private key: \(error)")
         }
         guard key.publicKey == certificate.publicKey else { throw CertificateError("the private key does not belong to the certificate") }
-        guard case .isCertificateAuthority = try certificate.extensions.basicConstraints else { throw CertificateError("the certificate is not a CA") }
+        guard case .isCertificateAuthority = try certificate.extensions.basicConstraints else {
+            throw CertificateError("the certificate is not a CA")
+        }
         self.certificate = certificate
         self.key = key
         self.certificatePEM = certificatePEM
@@ -64,7 +66,10 @@ public struct CertificateAuthority: Sendable {
 
     /// A serving certificate and key for the given DNS names and IP addresses, valid from five
     /// minutes before `now` for `validFor` seconds but never past the CA's own expiry.
-    public func issue(commonName: String, dnsNames: [String] = ["localhost"], ipAddresses: [String] = ["127.0.0.1", "::1"], validFor: TimeInterval = 365 * 24 * 3600, now: Date = Date()) throws -> IssuedCertificate {
+    public func issue(
+        commonName: String, dnsNames: [String] = ["localhost"], ipAddresses: [String] = ["127.0.0.1", "::1"],
+        validFor: TimeInterval = 365 * 24 * 3600, now: Date = Date()
+    ) throws -> IssuedCertificate {
         let privateKey = P256.Signing.PrivateKey()
         let leafKey = Certificate.PrivateKey(privateKey)
         var names: [GeneralName] = dnsNames.map { .dnsName($0) }

@@ -49,7 +49,10 @@ public enum WebhookCARotation {
         /// Retired CA certificates, PEM, with their expiry.
         public var retired: [(pem: String, notValidAfter: Date)] = []
 
-        public init(active: CertificateAuthority? = nil, next: (ca: CertificateAuthority, activatesAt: Date)? = nil, retired: [(pem: String, notValidAfter: Date)] = []) {
+        public init(
+            active: CertificateAuthority? = nil, next: (ca: CertificateAuthority, activatesAt: Date)? = nil,
+            retired: [(pem: String, notValidAfter: Date)] = []
+        ) {
             self.active = active
             self.next = next
             self.retired = retired
@@ -105,7 +108,9 @@ public enum WebhookCARotation {
 
     /// What to store after `stored` at `now`; `generate` makes a new CA (injected so tests can
     /// count and date them). Returns `stored` itself when nothing is due.
-    public static func plan(_ stored: Stored, now: Date, policy: Policy, generate: (Date) throws -> CertificateAuthority) throws -> (stored: Stored, changes: [Change]) {
+    public static func plan(
+        _ stored: Stored, now: Date, policy: Policy, generate: (Date) throws -> CertificateAuthority
+    ) throws -> (stored: Stored, changes: [Change]) {
         var result = stored
         var changes: [Change] = []
         let expiredRetired = result.retired.filter { $0.notValidAfter <= now }.count

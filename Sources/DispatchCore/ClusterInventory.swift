@@ -128,7 +128,6 @@ public final class ClusterState: Sendable {
         Array(Set(nodes.compactMap(\.remoteClusterID))).sorted()
     }
 
-
     /// Whether a pod with `request` fits on one schedulable node.
     public func fits(_ request: Resources) -> Bool {
         fitFrontier.contains { $0.covers(request) }

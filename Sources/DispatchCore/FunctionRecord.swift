@@ -22,7 +22,10 @@ public struct FunctionRecord: Sendable, Hashable, Codable {
     /// every change) or moved to another cluster. The first call of each placement is a cold start.
     public var placementID: String { "\(uid ?? key.description)@\(cluster ?? "")" }
 
-    public init(key: FunctionKey, kind: WorkloadKind, identity: FunctionIdentity, cluster: String?, isReady: Bool, notReadyReason: String?, url: String, uid: String?, creationTimestamp: String?) {
+    public init(
+        key: FunctionKey, kind: WorkloadKind, identity: FunctionIdentity, cluster: String?, isReady: Bool, notReadyReason: String?, url: String,
+        uid: String?, creationTimestamp: String?
+    ) {
         self.key = key
         self.kind = kind
         self.identity = identity

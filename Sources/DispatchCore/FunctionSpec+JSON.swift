@@ -23,17 +23,23 @@ extension FunctionSpec {
         let cmd = try string("cmd", required: false)
         var size: FunctionSize?
         if let text = try string("size", required: false) {
-            guard let parsed = FunctionSize(rawValue: text) else { throw FunctionSpecError(field: "size", reason: "\"\(text)\" is not small, medium or large") }
+            guard let parsed = FunctionSize(rawValue: text) else {
+                throw FunctionSpecError(field: "size", reason: "\"\(text)\" is not small, medium or large")
+            }
             size = parsed
         }
         var minScale: Int?
         if let value = members["minScale"], value != .null {
-            guard let number = value.integerValue, let count = Int(exactly: number) else { throw FunctionSpecError(field: "minScale", reason: "must be a whole number") }
+            guard let number = value.integerValue, let count = Int(exactly: number) else {
+                throw FunctionSpecError(field: "minScale", reason: "must be a whole number")
+            }
             minScale = count
         }
         var envs: [String: String]?
         if let value = members["envs"], value != .null {
-            guard case .object(let entries) = value else { throw FunctionSpecError(field: "envs", reason: "must be an object of names to string values") }
+            guard case .object(let entries) = value else {
+                throw FunctionSpecError(field: "envs", reason: "must be an object of names to string values")
+            }
             var table: [String: String] = [:]
             for (key, entry) in entries {
                 guard let text = entry.stringValue else { throw FunctionSpecError(field: "envs.\(key)", reason: "must be a string") }

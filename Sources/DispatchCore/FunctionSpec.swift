@@ -14,7 +14,10 @@ public struct FunctionSpec: Sendable, Hashable, Codable {
     public var minScale: Int?
     public var envs: [String: String]?
 
-    public init(namespace: String, name: String, image: String, cmd: String? = nil, size: FunctionSize? = nil, minScale: Int? = nil, envs: [String: String]? = nil) {
+    public init(
+        namespace: String, name: String, image: String, cmd: String? = nil, size: FunctionSize? = nil, minScale: Int? = nil,
+        envs: [String: String]? = nil
+    ) {
         self.namespace = namespace
         self.name = name
         self.image = image
@@ -44,7 +47,10 @@ public enum DirektivServiceBuilder {
 
     public static func validate(_ spec: FunctionSpec) throws(FunctionSpecError) {
         guard !spec.name.isEmpty, spec.name.count <= 63, KubernetesNames.isDNS1035Label(spec.name) else {
-            throw FunctionSpecError(field: "name", reason: "\"\(spec.name)\" is not a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, at most 63 characters)")
+            throw FunctionSpecError(
+                field: "name",
+                reason: "\"\(spec.name)\" is not a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, at most 63 characters)"
+            )
         }
         guard !spec.namespace.isEmpty, KubernetesNames.isLabelValue(spec.namespace) else {
             throw FunctionSpecError(field: "namespace", reason: "\"\(spec.namespace)\" is not a valid Direktiv namespace name")
@@ -61,7 +67,9 @@ public enum DirektivServiceBuilder {
     }
 
     /// The Knative Service for `spec` in Kubernetes namespace `namespace`.
-    public static func knativeService(_ spec: FunctionSpec, namespace: String, sizes: SizeTable, sidecarImage: String?) throws(FunctionSpecError) -> JSONValue {
+    public static func knativeService(
+        _ spec: FunctionSpec, namespace: String, sizes: SizeTable, sidecarImage: String?
+    ) throws(FunctionSpecError) -> JSONValue {
         try validate(spec)
         let size = spec.size ?? .medium
         let resources = sizes[size]
@@ -76,7 +84,9 @@ public enum DirektivServiceBuilder {
             "image": .string(spec.image),
             "env": .array(env),
             "resources": [
-                "requests": ["cpu": .string(cpuQuantity(resources.requests.milliCPU)), "memory": .string(memoryQuantity(resources.requests.memoryBytes))],
+                "requests": [
+                    "cpu": .string(cpuQuantity(resources.requests.milliCPU)), "memory": .string(memoryQuantity(resources.requests.memoryBytes)),
+                ],
                 "limits": .object(limits),
             ],
             "volumeMounts": [["name": "workdir", "mountPath": "/mnt/shared"]],

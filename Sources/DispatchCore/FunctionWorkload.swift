@@ -21,7 +21,10 @@ public struct FunctionWorkload: Sendable, Hashable {
     /// The cluster recorded by an earlier placement (`dispatch.direktiv.io/cluster`), if any.
     public var placedCluster: String?
 
-    public init(kind: WorkloadKind, identity: FunctionIdentity, requestPerPod: Resources, requestSource: RequestSource, replicas: Int, placedCluster: String? = nil) {
+    public init(
+        kind: WorkloadKind, identity: FunctionIdentity, requestPerPod: Resources, requestSource: RequestSource, replicas: Int,
+        placedCluster: String? = nil
+    ) {
         self.kind = kind
         self.identity = identity
         self.requestPerPod = requestPerPod
@@ -111,12 +114,14 @@ public enum WorkloadReader {
             namespaces: namespaces
         )
 
-        let (request, source) = try request(podSpec: podSpec, sizeHint: annotations[direktivSizeAnnotation] ?? templateAnnotations[direktivSizeAnnotation], sizes: sizes)
+        let (request, source) = try request(
+            podSpec: podSpec, sizeHint: annotations[direktivSizeAnnotation] ?? templateAnnotations[direktivSizeAnnotation], sizes: sizes)
 
         let replicas: Int
         switch kind {
         case .knativeService:
-            let minScale = (minScaleAnnotations + [direktivScaleAnnotation]).lazy
+            let minScale =
+                (minScaleAnnotations + [direktivScaleAnnotation]).lazy
                 .compactMap { templateAnnotations[$0] ?? annotations[$0] }
                 .compactMap { Int($0) }
                 .first ?? 0
@@ -153,17 +158,22 @@ public enum WorkloadReader {
         if kind == .deployment, let id = labels[FunctionIdentity.deploymentServiceLabel],
             let resolved = namespaces.resolve(id)
         {
-            return FunctionIdentity(key: key, direktivNamespace: resolved.namespace, function: resolved.remainder.isEmpty ? id : resolved.remainder, source: .deploymentLabel)
+            return FunctionIdentity(
+                key: key, direktivNamespace: resolved.namespace, function: resolved.remainder.isEmpty ? id : resolved.remainder,
+                source: .deploymentLabel)
         }
         if let resolved = namespaces.resolve(key.name) {
-            return FunctionIdentity(key: key, direktivNamespace: resolved.namespace, function: resolved.remainder.isEmpty ? key.name : resolved.remainder, source: .serviceID)
+            return FunctionIdentity(
+                key: key, direktivNamespace: resolved.namespace, function: resolved.remainder.isEmpty ? key.name : resolved.remainder,
+                source: .serviceID)
         }
         return FunctionIdentity(key: key, direktivNamespace: nil, function: functionName ?? key.name, source: .unresolved)
     }
 
     /// The per-pod request from the template's containers (requests, else limits, as Kubernetes
     /// defaults them), or the size's requests when no container asks for anything.
-    static func request(podSpec: JSONValue?, sizeHint: String?, sizes: SizeTable) throws(WorkloadError) -> (Resources, FunctionWorkload.RequestSource) {
+    static func request(podSpec: JSONValue?, sizeHint: String?, sizes: SizeTable) throws(WorkloadError) -> (Resources, FunctionWorkload.RequestSource)
+    {
         func containerRequest(_ container: JSONValue) throws(WorkloadError) -> Resources {
             let name = container["name"]?.stringValue ?? "?"
             let resources = container["resources"]

@@ -10,7 +10,9 @@ extension NamespaceOverride {
     /// Reads an override strictly: only `pin`, `prefer` and `exclude`, with their types, and a
     /// valid combination.
     public init(json: JSONValue) throws(DecodingError) {
-        guard case .object(let members) = json else { throw DecodingError(problems: ["expected a JSON object with \"pin\", \"prefer\" or \"exclude\""]) }
+        guard case .object(let members) = json else {
+            throw DecodingError(problems: ["expected a JSON object with \"pin\", \"prefer\" or \"exclude\""])
+        }
         var problems: [String] = []
         for key in members.keys.sorted() where !["pin", "prefer", "exclude"].contains(key) {
             problems.append("unknown key \"\(key)\" (allowed: pin, prefer, exclude)")

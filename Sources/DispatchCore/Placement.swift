@@ -55,7 +55,9 @@ public enum Placement {
             row.blockers.subtracting([.doesNotFit]).isEmpty
         {
             // Its pods already hold their share, so fit does not matter; moving would cost cold starts.
-            return evaluation.finish(.kept, cluster: current, summary: "kept on \(current): already placed there and the cluster is healthy", rule: matchedRule, override: override, warnings: warnings)
+            return evaluation.finish(
+                .kept, cluster: current, summary: "kept on \(current): already placed there and the cluster is healthy", rule: matchedRule,
+                override: override, warnings: warnings)
         }
 
         for (position, group) in groups.enumerated() {
@@ -66,16 +68,21 @@ public enum Placement {
             } else if position == 0, override?.prefer?.isEmpty == false {
                 how = "first eligible preferred cluster (override)"
             } else {
-                how = group.strategy == .leastLoaded ? "least loaded of \(evaluation.eligibleCount(group.rows)) eligible\(ruleText)" : "first eligible in order\(ruleText)"
+                how =
+                    group.strategy == .leastLoaded
+                    ? "least loaded of \(evaluation.eligibleCount(group.rows)) eligible\(ruleText)" : "first eligible in order\(ruleText)"
             }
-            return evaluation.finish(.placed, cluster: chosen, summary: "placed on \(chosen): \(how)", rule: matchedRule, override: override, warnings: warnings)
+            return evaluation.finish(
+                .placed, cluster: chosen, summary: "placed on \(chosen): \(how)", rule: matchedRule, override: override, warnings: warnings)
         }
 
         let considered = evaluation.condensedReasons()
         let onNoFit = matched?.rule.onNoFit ?? .reject
         switch onNoFit {
         case .reject:
-            return evaluation.finish(.rejected, cluster: nil, summary: "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)", rule: matchedRule, override: override, warnings: warnings)
+            return evaluation.finish(
+                .rejected, cluster: nil, summary: "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)",
+                rule: matchedRule, override: override, warnings: warnings)
         case .admitUnplaced:
             let summary = "admitted unplaced: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)"
             return evaluation.finish(.unplaced, cluster: nil, summary: summary, rule: matchedRule, override: override, warnings: warnings + [summary])
@@ -84,12 +91,18 @@ public enum Placement {
             let blockers = row?.blockers.subtracting([.doesNotFit]) ?? [.unknown]
             guard blockers.isEmpty else {
                 let why = row.map { $0.withBlockers(blockers).reasons.joined(separator: "; ") } ?? "unknown cluster"
-                return evaluation.finish(.rejected, cluster: nil, summary: "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText) (\(considered)) and fallback \(fallback) is not usable: \(why)", rule: matchedRule, override: override, warnings: warnings)
+                return evaluation.finish(
+                    .rejected, cluster: nil,
+                    summary:
+                        "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText) (\(considered)) and fallback \(fallback) is not usable: \(why)",
+                    rule: matchedRule, override: override, warnings: warnings)
             }
             if row?.blockers.contains(.doesNotFit) == true {
                 warnings.append("fallback cluster \(fallback) lacks free capacity for this function; its pods may stay Pending")
             }
-            return evaluation.finish(.fallback, cluster: fallback, summary: "fallback to \(fallback): no eligible candidate (\(considered))", rule: matchedRule, override: override, warnings: warnings)
+            return evaluation.finish(
+                .fallback, cluster: fallback, summary: "fallback to \(fallback): no eligible candidate (\(considered))", rule: matchedRule,
+                override: override, warnings: warnings)
         }
     }
 }
@@ -128,7 +141,8 @@ private struct Evaluation {
             packings[cluster.name] = packing
             reservedTotals[cluster.name] = total
         }
-        self.context = PlacementContext(request: request, totalRequest: request.requestPerPod * Int64(request.replicas), reservedPacking: packings, excluded: Set(excluded))
+        self.context = PlacementContext(
+            request: request, totalRequest: request.requestPerPod * Int64(request.replicas), reservedPacking: packings, excluded: Set(excluded))
         var rows: [ClusterEvaluation] = []
         rows.reserveCapacity(inventory.clusters.count + 2)
         for cluster in inventory.clusters {
@@ -183,7 +197,9 @@ private struct Evaluation {
             candidateOrder.append(known)
             indices.append(known)
         } else if unknownIndex[name] == nil {
-            var row = ClusterEvaluation(cluster: name, isCandidate: true, freeBefore: .zero, blockers: [.unknown], healthProblems: [], largestNodeFree: .zero, requestNeeded: request.requestPerPod)
+            var row = ClusterEvaluation(
+                cluster: name, isCandidate: true, freeBefore: .zero, blockers: [.unknown], healthProblems: [], largestNodeFree: .zero,
+                requestNeeded: request.requestPerPod)
             row.candidateRank = candidateOrder.count
             unknownIndex[name] = rows.count
             candidateOrder.append(rows.count)
@@ -276,7 +292,9 @@ private struct Evaluation {
 
     func unplaced(_ summary: String, rule: MatchedRule?, override: NamespaceOverride?) -> PlacementDecision {
         var copy = self
-        return copy.finish(.unplaced, cluster: nil, summary: "admitted unplaced: " + summary, rule: rule, override: override, warnings: ["admitted unplaced: " + summary])
+        return copy.finish(
+            .unplaced, cluster: nil, summary: "admitted unplaced: " + summary, rule: rule, override: override,
+            warnings: ["admitted unplaced: " + summary])
     }
 
     mutating func finish(

@@ -9,16 +9,21 @@ extension PlacementDecision {
         lines.append("Direktiv namespace: \(direktivNamespace ?? "(unknown)")")
         lines.append("Request: \(requestPerPod) per pod x \(replicas)")
         if let rule {
-            lines.append("Rule: namespaces[\(rule.index)] match \(rule.match) clusters [\(rule.clusters.joined(separator: ", "))] strategy \(rule.strategy.rawValue) onNoFit \(rule.onNoFit)")
+            lines.append(
+                "Rule: namespaces[\(rule.index)] match \(rule.match) clusters [\(rule.clusters.joined(separator: ", "))] strategy \(rule.strategy.rawValue) onNoFit \(rule.onNoFit)"
+            )
         } else {
             lines.append("Rule: none")
         }
         lines.append("Override: \(override.map(Self.describe) ?? "none")")
         for warning in warnings { lines.append("Warning: \(warning)") }
         lines.append("")
-        var table = TextTable(headers: ["", "CLUSTER", "CANDIDATE", "ELIGIBLE", "FREE CPU", "FREE MEMORY", "CPU AFTER", "MEMORY AFTER", "SCORE", "REASONS"])
+        var table = TextTable(headers: [
+            "", "CLUSTER", "CANDIDATE", "ELIGIBLE", "FREE CPU", "FREE MEMORY", "CPU AFTER", "MEMORY AFTER", "SCORE", "REASONS",
+        ])
         // Both memory columns in one unit, so that their numbers compare at a glance.
-        let memoryUnit = QuantityForPeople.memoryUnit(for: rows.flatMap { [$0.freeBefore.memoryBytes] + ($0.freeAfter.map { [$0.memoryBytes] } ?? []) })
+        let memoryUnit = QuantityForPeople.memoryUnit(
+            for: rows.flatMap { [$0.freeBefore.memoryBytes] + ($0.freeAfter.map { [$0.memoryBytes] } ?? []) })
         for row in rowsByConsideration {
             table.append([
                 row.isChosen ? "*" : "",

@@ -121,7 +121,10 @@ public struct ClusterEvaluation: Sendable, Hashable {
         static let notPinned = Blockers(rawValue: 1 << 5)
     }
 
-    init(cluster: String, isCandidate: Bool, freeBefore: Resources, blockers: Blockers, healthProblems: [String], largestNodeFree: Resources, requestNeeded: Resources) {
+    init(
+        cluster: String, isCandidate: Bool, freeBefore: Resources, blockers: Blockers, healthProblems: [String], largestNodeFree: Resources,
+        requestNeeded: Resources
+    ) {
         self.cluster = cluster
         self.isCandidate = isCandidate
         self.isEligible = blockers.isEmpty

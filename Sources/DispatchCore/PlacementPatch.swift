@@ -6,7 +6,8 @@ public struct PatchSettings: Sendable, Hashable {
     public var addLiqoToleration: Bool
     public var liqoTaintKey: String
 
-    public init(clusterLabel: String = Rules.defaultClusterLabel, addLiqoToleration: Bool = true, liqoTaintKey: String = LiqoSettings.defaultTaintKey) {
+    public init(clusterLabel: String = Rules.defaultClusterLabel, addLiqoToleration: Bool = true, liqoTaintKey: String = LiqoSettings.defaultTaintKey)
+    {
         self.clusterLabel = clusterLabel
         self.addLiqoToleration = addLiqoToleration
         self.liqoTaintKey = liqoTaintKey
@@ -44,7 +45,8 @@ public enum PlacementPatch {
         if let direktivNamespace { annotations[FunctionIdentity.namespaceAnnotation] = .string(direktivNamespace) }
         operations += setMembers(annotations, at: ["metadata", "annotations"], in: object, created: &created)
 
-        operations += setMembers([FunctionIdentity.clusterAnnotation: .string(cluster)], at: ["spec", "template", "metadata", "labels"], in: object, created: &created)
+        operations += setMembers(
+            [FunctionIdentity.clusterAnnotation: .string(cluster)], at: ["spec", "template", "metadata", "labels"], in: object, created: &created)
 
         let specPath = JSONPointer(tokens: ["spec", "template", "spec"])
         let podSpec = object.value(at: specPath)
@@ -59,11 +61,16 @@ public enum PlacementPatch {
         }
         if newRequired != required {
             if affinity?.objectValue == nil {
-                operations.append(.add(specPath.appending("affinity"), ["nodeAffinity": ["requiredDuringSchedulingIgnoredDuringExecution": newRequired]]))
+                operations.append(
+                    .add(specPath.appending("affinity"), ["nodeAffinity": ["requiredDuringSchedulingIgnoredDuringExecution": newRequired]]))
             } else if affinity?["nodeAffinity"]?.objectValue == nil {
-                operations.append(.add(specPath.appending("affinity").appending("nodeAffinity"), ["requiredDuringSchedulingIgnoredDuringExecution": newRequired]))
+                operations.append(
+                    .add(specPath.appending("affinity").appending("nodeAffinity"), ["requiredDuringSchedulingIgnoredDuringExecution": newRequired]))
             } else {
-                operations.append(.add(specPath.appending("affinity").appending("nodeAffinity").appending("requiredDuringSchedulingIgnoredDuringExecution"), newRequired))
+                operations.append(
+                    .add(
+                        specPath.appending("affinity").appending("nodeAffinity").appending("requiredDuringSchedulingIgnoredDuringExecution"),
+                        newRequired))
             }
         }
         if needsToleration {
@@ -109,7 +116,9 @@ public enum PlacementPatch {
     }
 
     /// Sets string members of the object at `path`, creating it (and missing parents) when absent.
-    private static func setMembers(_ members: [String: JSONValue], at path: [String], in object: JSONValue, created: inout Set<[String]>) -> [JSONPatchOperation] {
+    private static func setMembers(
+        _ members: [String: JSONValue], at path: [String], in object: JSONValue, created: inout Set<[String]>
+    ) -> [JSONPatchOperation] {
         let pointer = JSONPointer(tokens: path)
         guard let existing = object.value(at: pointer)?.objectValue else {
             var operations = ensureObjects(upTo: JSONPointer(tokens: Array(path.dropLast())), in: object, created: &created)

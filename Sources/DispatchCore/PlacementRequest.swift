@@ -12,7 +12,8 @@ public struct PlacementRequest: Sendable, Hashable {
     /// The cluster an earlier placement chose; kept while healthy and allowed.
     public var currentCluster: String?
 
-    public init(function: FunctionKey? = nil, direktivNamespace: String?, requestPerPod: Resources, replicas: Int = 1, currentCluster: String? = nil) {
+    public init(function: FunctionKey? = nil, direktivNamespace: String?, requestPerPod: Resources, replicas: Int = 1, currentCluster: String? = nil)
+    {
         self.function = function
         self.direktivNamespace = direktivNamespace
         self.requestPerPod = requestPerPod

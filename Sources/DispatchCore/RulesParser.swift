@@ -69,7 +69,9 @@ private struct RulesDocument: Decodable {
         guard
             let mapping = StrictMapping(
                 decoder,
-                allowedKeys: ["clusterLabel", "functionsNamespaces", "direktivNamespaces", "namespaces", "sizes", "liqo", "reservationTimeoutSeconds"]
+                allowedKeys: [
+                    "clusterLabel", "functionsNamespaces", "direktivNamespaces", "namespaces", "sizes", "liqo", "reservationTimeoutSeconds",
+                ]
             )
         else {
             rules = defaults

@@ -1,9 +1,9 @@
-import DispatchCertificates
 import DispatchAgent
-import DispatchMetrics
-import DispatchProxy
+import DispatchCertificates
 import DispatchCore
+import DispatchMetrics
 import DispatchPrometheus
+import DispatchProxy
 import Foundation
 import KubeClient
 import KubeSim
@@ -38,7 +38,8 @@ public struct Demo: Service {
         let functionServers = FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store), logger: logger)
         let (apiPorts, apiPort) = AsyncStream.makeStream(of: Int.self)
         let server = try sim.server(host: options.host, port: options.apiPort) { apiPort.yield($0) }
-        let simGroup = ServiceGroup(configuration: .init(services: [ControlPlane(store: sim.store, logger: logger), functionServers, server], logger: logger))
+        let simGroup = ServiceGroup(
+            configuration: .init(services: [ControlPlane(store: sim.store, logger: logger), functionServers, server], logger: logger))
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             let simFailure = LockedError()
@@ -51,7 +52,11 @@ public struct Demo: Service {
             }
             defer { group.cancelAll() }
             guard let boundAPIPort = await apiPorts.first(where: { _ in true }) else {
-                throw DemoFailure(step: "start", reason: "KubeSim could not serve on \(options.host):\(options.apiPort): \(simFailure.get().map { "\($0)" } ?? "unknown error") (choose another port with --api-port)")
+                throw DemoFailure(
+                    step: "start",
+                    reason:
+                        "KubeSim could not serve on \(options.host):\(options.apiPort): \(simFailure.get().map { "\($0)" } ?? "unknown error") (choose another port with --api-port)"
+                )
             }
             let apiURL = "https://\(options.host):\(boundAPIPort)"
             try sim.kubeconfig(server: apiURL).write(to: files.kubeconfig, atomically: true, encoding: .utf8)
@@ -65,54 +70,60 @@ public struct Demo: Service {
                 connectTimeout: .seconds(2)
             )
             try await withKubeClient(configuration: configuration, logger: logger) { client in
-            let prometheus = PrometheusBackend()
-            let ports = BoundPorts()
-            let agent = try Agent(
-                settings: files.settings(options),
-                client: client,
-                metrics: DispatchMetrics(factory: prometheus.factory),
-                resolver: .table { functionServers.resolve($0) },
-                exposition: prometheus.exposition,
-                ports: ports.callbacks,
-                logger: logger
-            )
-            let agentGroup = ServiceGroup(configuration: .init(services: [agent], logger: logger))
-            group.addTask {
-                do { try await agentGroup.run() } catch {
-                    ports.fail(error)
-                    throw error
-                }
-            }
-
-            var outcome: Result<Void, any Error> = .success(())
-            do {
-                let bound = try await ports.all()
-                // Placements need the inventory: wait until it has listed the cluster.
-                for await readiness in agent.inventory.readinessChanges() where readiness.isReady { break }
-                try WebhookRegistration.register(
-                    WebhookRegistration.configuration(url: "https://127.0.0.1:\(bound.webhook)/mutate", caPEM: files.webhookCAPEM, namespaces: agent.state.rules.functionsNamespaces),
-                    in: sim.store
+                let prometheus = PrometheusBackend()
+                let ports = BoundPorts()
+                let agent = try Agent(
+                    settings: files.settings(options),
+                    client: client,
+                    metrics: DispatchMetrics(factory: prometheus.factory),
+                    resolver: .table { functionServers.resolve($0) },
+                    exposition: prometheus.exposition,
+                    ports: ports.callbacks,
+                    logger: logger
                 )
-                let endpoints = DemoEndpoints(host: options.host, api: boundAPIPort, webhook: bound.webhook, proxy: bound.proxy, admin: bound.admin, kubeconfig: files.kubeconfig.path, tokenFile: files.token.path)
-                let script = DemoScript(options: options, endpoints: endpoints, sim: sim, functionServers: functionServers, agent: agent, client: client, token: files.tokenValue, output: output)
-                try await cancelWhenGracefulShutdown { try await script.perform() }
-                if Task.isCancelled || Task.isShuttingDownGracefully { throw CancellationError() }
-                output(endpoints.tryThis(duration: options.duration))
-                if let duration = options.duration {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
-                } else {
-                    try? await gracefulShutdown()
+                let agentGroup = ServiceGroup(configuration: .init(services: [agent], logger: logger))
+                group.addTask {
+                    do { try await agentGroup.run() } catch {
+                        ports.fail(error)
+                        throw error
+                    }
                 }
-            } catch is CancellationError {
-                output("interrupted: stopping")
-            } catch {
-                outcome = .failure(error)
-            }
-            // The agent first, so its informers do not log the API server going away.
-            await agentGroup.triggerGracefulShutdown()
-            await simGroup.triggerGracefulShutdown()
-            try? await group.waitForAll()
-            try outcome.get()
+
+                var outcome: Result<Void, any Error> = .success(())
+                do {
+                    let bound = try await ports.all()
+                    // Placements need the inventory: wait until it has listed the cluster.
+                    for await readiness in agent.inventory.readinessChanges() where readiness.isReady { break }
+                    try WebhookRegistration.register(
+                        WebhookRegistration.configuration(
+                            url: "https://127.0.0.1:\(bound.webhook)/mutate", caPEM: files.webhookCAPEM,
+                            namespaces: agent.state.rules.functionsNamespaces),
+                        in: sim.store
+                    )
+                    let endpoints = DemoEndpoints(
+                        host: options.host, api: boundAPIPort, webhook: bound.webhook, proxy: bound.proxy, admin: bound.admin,
+                        kubeconfig: files.kubeconfig.path, tokenFile: files.token.path)
+                    let script = DemoScript(
+                        options: options, endpoints: endpoints, sim: sim, functionServers: functionServers, agent: agent, client: client,
+                        token: files.tokenValue, output: output)
+                    try await cancelWhenGracefulShutdown { try await script.perform() }
+                    if Task.isCancelled || Task.isShuttingDownGracefully { throw CancellationError() }
+                    output(endpoints.tryThis(duration: options.duration))
+                    if let duration = options.duration {
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+                    } else {
+                        try? await gracefulShutdown()
+                    }
+                } catch is CancellationError {
+                    output("interrupted: stopping")
+                } catch {
+                    outcome = .failure(error)
+                }
+                // The agent first, so its informers do not log the API server going away.
+                await agentGroup.triggerGracefulShutdown()
+                await simGroup.triggerGracefulShutdown()
+                try? await group.waitForAll()
+                try outcome.get()
             }
         }
     }
@@ -120,7 +131,9 @@ public struct Demo: Service {
 
 /// The ports the agent's servers bound, reported as they start.
 final class BoundPorts: Sendable {
-    private let streams = (webhook: AsyncStream.makeStream(of: Int.self), proxy: AsyncStream.makeStream(of: Int.self), admin: AsyncStream.makeStream(of: Int.self))
+    private let streams = (
+        webhook: AsyncStream.makeStream(of: Int.self), proxy: AsyncStream.makeStream(of: Int.self), admin: AsyncStream.makeStream(of: Int.self)
+    )
     private let failure = LockedError()
 
     /// The agent stopped before all its servers ran.
@@ -145,7 +158,11 @@ final class BoundPorts: Sendable {
             let proxy = await streams.proxy.stream.first(where: { _ in true }),
             let admin = await streams.admin.stream.first(where: { _ in true })
         else {
-            throw DemoFailure(step: "start", reason: "the agent did not start: \(failure.get().map { "\($0)" } ?? "unknown error") (ports can be changed with --webhook-port, --proxy-port, --admin-port)")
+            throw DemoFailure(
+                step: "start",
+                reason:
+                    "the agent did not start: \(failure.get().map { "\($0)" } ?? "unknown error") (ports can be changed with --webhook-port, --proxy-port, --admin-port)"
+            )
         }
         return (webhook, proxy, admin)
     }

@@ -1,5 +1,5 @@
-import DispatchCertificates
 import DispatchAgent
+import DispatchCertificates
 import DispatchMetrics
 import DispatchProxy
 import Foundation
@@ -53,11 +53,13 @@ struct DemoFiles {
         if let path {
             directory = URL(fileURLWithPath: path)
         } else {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("direktiv-dispatch-demo-\(UUID().uuidString.prefix(8).lowercased())")
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "direktiv-dispatch-demo-\(UUID().uuidString.prefix(8).lowercased())")
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ca = try CertificateAuthority(commonName: "direktiv-dispatch-demo-webhook-ca")
-        let issued = try ca.issue(commonName: "direktiv-dispatch.direktiv-dispatch.svc", dnsNames: ["localhost", "direktiv-dispatch.direktiv-dispatch.svc"])
+        let issued = try ca.issue(
+            commonName: "direktiv-dispatch.direktiv-dispatch.svc", dnsNames: ["localhost", "direktiv-dispatch.direktiv-dispatch.svc"])
         webhookCAPEM = ca.certificatePEM
         tokenValue = UUID().uuidString.lowercased()
         try issued.certificatePEM.write(to: certificate, atomically: true, encoding: .utf8)

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeClient
 import KubeModels
@@ -57,7 +57,9 @@ struct DemoScript: Sendable {
     }
 
     private func steps(_ http: HTTPClient) async throws {
-        output("direktiv-dispatch demo: KubeSim (seed: main + Liqo peers external1, external2) at https://\(endpoints.host):\(endpoints.api), agent webhook :\(endpoints.webhook), proxy :\(endpoints.proxy), admin :\(endpoints.admin)")
+        output(
+            "direktiv-dispatch demo: KubeSim (seed: main + Liqo peers external1, external2) at https://\(endpoints.host):\(endpoints.api), agent webhook :\(endpoints.webhook), proxy :\(endpoints.proxy), admin :\(endpoints.admin)"
+        )
         output("files: \(URL(fileURLWithPath: endpoints.kubeconfig).deletingLastPathComponent().path)")
 
         // 1. Direktiv creates its functions; the webhook places each one.
@@ -67,7 +69,9 @@ struct DemoScript: Sendable {
         try await waitUntilReady(Self.initialFunctions, step: step)
         for function in Self.initialFunctions {
             let expected: Set<String> = function.namespace.hasPrefix("team-") ? ["external1", "external2"] : [function.namespace]
-            try expect(cluster(of: function).map(expected.contains) == true, step, "\(function.serviceName) on \(cluster(of: function) ?? "no cluster"), expected \(expected.sorted().joined(separator: " or "))")
+            try expect(
+                cluster(of: function).map(expected.contains) == true, step,
+                "\(function.serviceName) on \(cluster(of: function) ?? "no cluster"), expected \(expected.sorted().joined(separator: " or "))")
         }
         table(step, Self.initialFunctions)
 
@@ -87,7 +91,8 @@ struct DemoScript: Sendable {
         let before = try await explain("team-b", http: http, step: step)
         progress(step, "explain team-b before: \(before.summary)")
         // external1 carries three large pods, so relative to its size external2 has more room.
-        try expect(before.cluster == "external2", step, "explain chose \(before.cluster ?? "no cluster") for team-b, expected external2 (least loaded)")
+        try expect(
+            before.cluster == "external2", step, "explain chose \(before.cluster ?? "no cluster") for team-b, expected external2 (least loaded)")
         try sim.setPeer(cluster: "external2", reachable: false)
         try await waitForInventory(step) { $0.cluster(named: "external2")?.isReady == false }
         let after = try await explain("team-b", http: http, step: step)
@@ -99,7 +104,9 @@ struct DemoScript: Sendable {
         let digest = Function(namespace: "team-b", name: "digest")
         try await create(digest, step: step)
         try await waitUntilReady([digest], step: step)
-        try expect(cluster(of: digest) == "external1", step, "team-b/digest went to \(cluster(of: digest) ?? "no cluster"), expected external1 while external2 is NotReady")
+        try expect(
+            cluster(of: digest) == "external1", step,
+            "team-b/digest went to \(cluster(of: digest) ?? "no cluster"), expected external1 while external2 is NotReady")
         try await invoke(digest, step: step)
         table(step, [digest])
 
@@ -129,11 +136,15 @@ struct DemoScript: Sendable {
 
     /// Creates the Knative Service as Direktiv 0.8.0 does (labels name the namespace).
     func create(_ function: Function, step: String) async throws {
-        var spec = FunctionSpec(namespace: function.namespace, name: function.serviceName, image: "direktiv/\(function.name):v1", size: function.size, minScale: function.minScale)
+        var spec = FunctionSpec(
+            namespace: function.namespace, name: function.serviceName, image: "direktiv/\(function.name):v1", size: function.size,
+            minScale: function.minScale)
         spec.envs = ["DIREKTIV_DEMO": "1"]
-        var object = try DirektivServiceBuilder.knativeService(spec, namespace: Self.functionsNamespace, sizes: agent.state.rules.sizes, sidecarImage: nil)
+        var object = try DirektivServiceBuilder.knativeService(
+            spec, namespace: Self.functionsNamespace, sizes: agent.state.rules.sizes, sidecarImage: nil)
         // Direktiv itself sets neither the agent's annotation nor its managed-by label.
-        object = object
+        object =
+            object
             .setting(path: ["metadata", "annotations", FunctionIdentity.namespaceAnnotation], nil)
             .setting(path: ["metadata", "labels", DirektivServiceBuilder.managedByLabel], nil)
             .setting(path: ["metadata", "labels", "direktiv.io/name"], .string(function.name))
@@ -163,7 +174,9 @@ struct DemoScript: Sendable {
             } catch {
                 throw DemoFailure(step: step, reason: "calling \(function.serviceName) through the proxy: \(error)")
             }
-            try expect(answer.status == 200, step, "\(function.serviceName) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))")
+            try expect(
+                answer.status == 200, step,
+                "\(function.serviceName) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))")
             try expect(answer.body == body, step, "\(function.serviceName) did not echo the body")
             try expect(answer.headers.first(name: "Direktiv-ActionID") == actionID, step, "\(function.serviceName) lost the Direktiv-ActionID")
         }
@@ -172,7 +185,8 @@ struct DemoScript: Sendable {
     // MARK: acting as an operator
 
     func explain(_ namespace: String, http: HTTPClient, step: String) async throws -> PlacementDecision {
-        let answer = try await admin(.POST, "/v1/placements/explain", body: ["namespace": .string(namespace), "size": "small"], http: http, step: step)
+        let answer = try await admin(
+            .POST, "/v1/placements/explain", body: ["namespace": .string(namespace), "size": "small"], http: http, step: step)
         do {
             return try JSONDecoder().decode(PlacementDecision.self, from: Data(answer.body))
         } catch {
@@ -185,7 +199,9 @@ struct DemoScript: Sendable {
         try expect(answer.status == 200 || answer.status == 201, step, "PUT override answered \(answer.status)")
     }
 
-    private func admin(_ method: HTTPMethod, _ path: String, body: JSONValue, http: HTTPClient, step: String) async throws -> (status: Int, body: [UInt8]) {
+    private func admin(
+        _ method: HTTPMethod, _ path: String, body: JSONValue, http: HTTPClient, step: String
+    ) async throws -> (status: Int, body: [UInt8]) {
         var request = HTTPClientRequest(url: endpoints.adminURL + path)
         request.method = method
         request.headers.add(name: "Content-Type", value: "application/json")

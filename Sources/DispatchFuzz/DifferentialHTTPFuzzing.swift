@@ -22,9 +22,14 @@ enum DifferentialHTTPFuzzing {
             // Content-Length lines become one, a listed length becomes one number).
             return
         case .incomplete:
-            throw FuzzFailure("llhttp wants more bytes than the request the proxy read (\(ours.end) bytes, body \(ours.bodyLength)): \(String(decoding: request, as: UTF8.self).debugDescription)")
+            throw FuzzFailure(
+                "llhttp wants more bytes than the request the proxy read (\(ours.end) bytes, body \(ours.bodyLength)): \(String(decoding: request, as: UTF8.self).debugDescription)"
+            )
         case .requests(let lengths):
-            try require(lengths == [ours.bodyLength], "the proxy read one request with a body of \(ours.bodyLength) bytes, llhttp read bodies \(lengths): \(String(decoding: request, as: UTF8.self).debugDescription)")
+            try require(
+                lengths == [ours.bodyLength],
+                "the proxy read one request with a body of \(ours.bodyLength) bytes, llhttp read bodies \(lengths): \(String(decoding: request, as: UTF8.self).debugDescription)"
+            )
         }
     }
 

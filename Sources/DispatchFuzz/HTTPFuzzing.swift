@@ -25,7 +25,9 @@ enum HTTPFuzzing {
         } catch {
             throw FuzzFailure("the rewritten head does not parse (\(error)): \(String(buffer: rewritten).debugDescription)")
         }
-        try require(again.isChunked == head.isChunked && again.contentLength == head.contentLength, "the rewrite changed the framing: \(String(buffer: rewritten).debugDescription)")
+        try require(
+            again.isChunked == head.isChunked && again.contentLength == head.contentLength,
+            "the rewrite changed the framing: \(String(buffer: rewritten).debugDescription)")
         try require(again.connectionOptions.isEmpty, "the rewrite kept Connection options")
         _ = DirektivDeadline.remaining(in: head)
     }
@@ -40,7 +42,8 @@ enum HTTPFuzzing {
         let callerMinor = Int(first & 1)
         let dechunked = head.isChunked && callerMinor == 0
         var rewritten = ByteBuffer()
-        ProxyHeaders.writeDownstreamHead(head, framing: .init(callerMinorVersion: callerMinor, close: first & 2 != 0 || dechunked, dechunked: dechunked), into: &rewritten)
+        ProxyHeaders.writeDownstreamHead(
+            head, framing: .init(callerMinorVersion: callerMinor, close: first & 2 != 0 || dechunked, dechunked: dechunked), into: &rewritten)
         let again: HTTPHead
         do {
             again = try HTTPHead(parsing: rewritten, kind: .response)
@@ -103,7 +106,8 @@ enum HTTPFuzzing {
 
     static func proxyTarget(_ bytes: [UInt8]) {
         let (method, target) = bytes.split(at: UInt8(ascii: " "))
-        _ = try? ProxyTarget.resolve(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self), functionsNamespaces: namespaces)
+        _ = try? ProxyTarget.resolve(
+            method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self), functionsNamespaces: namespaces)
     }
 
     /// The deadline is read without a trap and never beyond the clamp.
@@ -111,7 +115,9 @@ enum HTTPFuzzing {
         let text = String(decoding: bytes, as: UTF8.self)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         guard let remaining = DirektivDeadline.remaining(text, now: now) else { return }
-        try require(remaining <= DirektivDeadline.maximum && remaining >= .zero - DirektivDeadline.maximum, "\(remaining) beyond the clamp for \(text.debugDescription)")
+        try require(
+            remaining <= DirektivDeadline.maximum && remaining >= .zero - DirektivDeadline.maximum,
+            "\(remaining) beyond the clamp for \(text.debugDescription)")
         _ = remaining.nanoseconds
     }
 }

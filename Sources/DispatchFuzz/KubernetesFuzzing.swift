@@ -1,7 +1,7 @@
 import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeModels
 import KubeSim
@@ -20,7 +20,9 @@ enum KubernetesFuzzing {
         guard let again = try? Quantity(parsing: quantity.description) else {
             throw FuzzFailure("the description \(quantity.description.debugDescription) does not parse")
         }
-        try require((try? again.milliValue()) == (try? quantity.milliValue()) && (try? again.value()) == (try? quantity.value()), "\(quantity) reads differently from its description")
+        try require(
+            (try? again.milliValue()) == (try? quantity.milliValue()) && (try? again.value()) == (try? quantity.value()),
+            "\(quantity) reads differently from its description")
     }
 
     /// Label selectors as text and, when the bytes are JSON, in structured form.
@@ -49,10 +51,12 @@ enum KubernetesFuzzing {
             guard let object = try? JSONValue.parse(rest) else { return }
             // Built as JSON rather than through Codable, which would turn numbers that keep their
             // text (`JSONValue.numberText`) into Doubles before the webhook sees them.
-            let (group, kind, resource): (JSONValue, JSONValue, JSONValue) = mode & 2 != 0 ? ("apps", "Deployment", "deployments") : ("serving.knative.dev", "Service", "services")
+            let (group, kind, resource): (JSONValue, JSONValue, JSONValue) =
+                mode & 2 != 0 ? ("apps", "Deployment", "deployments") : ("serving.knative.dev", "Service", "services")
             let create = mode & 1 == 1
             var request: [String: JSONValue] = [
-                "uid": "fuzz", "kind": ["group": group, "version": "v1", "kind": kind], "resource": ["group": group, "version": "v1", "resource": resource],
+                "uid": "fuzz", "kind": ["group": group, "version": "v1", "kind": kind],
+                "resource": ["group": group, "version": "v1", "resource": resource],
                 "namespace": .string(Scenario.functionsNamespace), "operation": create ? "CREATE" : "UPDATE", "object": object,
             ]
             if let name = object[path: "metadata", "name"] { request["name"] = name }
@@ -67,7 +71,8 @@ enum KubernetesFuzzing {
         guard let review = try? AdmissionReview(json: JSONValue.parse(body)), let object = review.request?.object else {
             throw FuzzFailure("a patch for a review without an object")
         }
-        guard let patchBytes = Data(base64Encoded: patchText), let operations = try? JSONDecoder().decode([JSONPatchOperation].self, from: patchBytes) else {
+        guard let patchBytes = Data(base64Encoded: patchText), let operations = try? JSONDecoder().decode([JSONPatchOperation].self, from: patchBytes)
+        else {
             throw FuzzFailure("the patch is not a JSON Patch: \(patchText)")
         }
         try require(Set(operations.map(\.path)).count == operations.count, "a path is written twice: \(operations.map(\.path))")
@@ -107,6 +112,7 @@ enum KubernetesFuzzing {
             Scenario.node("liqo-external1", cluster: "external1", cpu: "8", memory: "32Gi", remoteID: Scenario.remoteClusterIDs["external1"]),
             Scenario.node("liqo-external2", cluster: "external2", cpu: "4", memory: "8Gi", remoteID: Scenario.remoteClusterIDs["external2"]),
         ].compactMap { try? $0.decode(as: Node.self) }
-        return ClusterInventory(nodes: nodes, pods: [], clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
+        return ClusterInventory(
+            nodes: nodes, pods: [], clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
     }()
 }

@@ -52,7 +52,8 @@ public struct DispatchMetrics: Sendable {
         Name.coldStarts: "First invocations of a function after its placement, by cluster.",
         Name.firstInvocationDuration: "Duration of the first invocation of a function after its placement.",
         Name.proxyRefusals: "Requests the proxy refused because they do not address a Direktiv function, by reason.",
-        Name.webhookCertificateExpiry: "When the certificate this replica's webhook serves expires (Unix time), and when the CA that signed it does, by certificate.",
+        Name.webhookCertificateExpiry:
+            "When the certificate this replica's webhook serves expires (Unix time), and when the CA that signed it does, by certificate.",
     ]
 
     /// Buckets of the duration histograms: invocations span milliseconds to Direktiv's 300 s default deadline.
@@ -62,7 +63,8 @@ public struct DispatchMetrics: Sendable {
             .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
         ]
         let placement: [Duration] = [
-            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
+            .milliseconds(50),
         ]
         return [Name.invocationDuration: invocation, Name.firstInvocationDuration: invocation, Name.placementDuration: placement]
     }()
@@ -99,14 +101,18 @@ public struct DispatchMetrics: Sendable {
     public func admissionRequest(kind: String, operation: String, outcome: String) {
         let kind = ["Service", "Deployment"].contains(kind) ? kind : "other"
         let operation = ["CREATE", "UPDATE", "DELETE", "CONNECT"].contains(operation) ? operation : "unknown"
-        Counter(label: Name.admissionRequests, dimensions: [("kind", kind), ("operation", operation), ("outcome", outcome)], factory: factory).increment()
+        Counter(label: Name.admissionRequests, dimensions: [("kind", kind), ("operation", operation), ("outcome", outcome)], factory: factory)
+            .increment()
     }
 
     /// One placement decision for a function, and how long deciding took.
     public func placement(_ decision: PlacementDecision, duration: Duration) {
         Counter(
             label: Name.placements,
-            dimensions: [("direktiv_namespace", decision.direktivNamespace ?? "unknown"), ("cluster", decision.cluster ?? "none"), ("outcome", decision.outcome.rawValue)],
+            dimensions: [
+                ("direktiv_namespace", decision.direktivNamespace ?? "unknown"), ("cluster", decision.cluster ?? "none"),
+                ("outcome", decision.outcome.rawValue),
+            ],
             factory: factory
         ).increment()
         Timer(label: Name.placementDuration, factory: factory).record(duration: duration)
@@ -190,10 +196,11 @@ public struct DispatchMetrics: Sendable {
             }
             duration.record(duration: elapsed)
             guard coldStart else { return }
-            let cold = coldStarts ?? (
-                Counter(label: Name.coldStarts, dimensions: [("cluster", labels.cluster)], factory: factory),
-                Timer(label: Name.firstInvocationDuration, dimensions: [("cluster", labels.cluster)], factory: factory)
-            )
+            let cold =
+                coldStarts ?? (
+                    Counter(label: Name.coldStarts, dimensions: [("cluster", labels.cluster)], factory: factory),
+                    Timer(label: Name.firstInvocationDuration, dimensions: [("cluster", labels.cluster)], factory: factory)
+                )
             coldStarts = cold
             cold.count.increment()
             cold.duration.record(duration: elapsed)
@@ -216,4 +223,3 @@ public struct DispatchMetrics: Sendable {
         Gauge(label: Name.knativeFeatureDisabled, dimensions: [("flag", flag)], factory: factory).record(disabled ? 1 : 0)
     }
 }
-

@@ -58,7 +58,9 @@ public struct PrometheusBackend: Sendable {
     /// Text for the exposition: backslash and line feed escaped, and double quotes too in a
     /// label value (`quotes`), which help text leaves as they are.
     static func escaped(_ text: String, quotes: Bool) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\"")) }) else { return text }
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\"")) }) else {
+            return text
+        }
         var result = ""
         for character in text {
             switch character {

@@ -5,7 +5,9 @@ public struct Backoff: Sendable {
     public var cap: Duration
     let random: @Sendable () -> Double
 
-    public init(base: Duration = .milliseconds(200), cap: Duration = .seconds(30), random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) {
+    public init(
+        base: Duration = .milliseconds(200), cap: Duration = .seconds(30), random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+    ) {
         self.base = base
         self.cap = cap
         self.random = random

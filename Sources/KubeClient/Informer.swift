@@ -221,7 +221,10 @@ extension Informer where Source: KubeObject {
 
 extension Informer where Source: KubeObject, Stored == Source {
     /// An informer that stores the objects as they are.
-    public convenience init(client: KubeClient, resource: ResourceDescriptor, namespace: String? = nil, options: ListOptions = ListOptions(), backoff: Backoff = Backoff(), logger: Logger) {
+    public convenience init(
+        client: KubeClient, resource: ResourceDescriptor, namespace: String? = nil, options: ListOptions = ListOptions(),
+        backoff: Backoff = Backoff(), logger: Logger
+    ) {
         self.init(client: client, resource: resource, namespace: namespace, options: options, backoff: backoff, logger: logger, transform: { $0 })
     }
 }

@@ -11,7 +11,9 @@ extension KubeClient {
     }
 
     /// Lists one page of objects (all of them when `options.limit` is nil).
-    public func list<T: Decodable>(_ type: T.Type, _ resource: ResourceDescriptor, namespace: String? = nil, options: ListOptions = ListOptions()) async throws -> KubeList<T> {
+    public func list<T: Decodable>(
+        _ type: T.Type, _ resource: ResourceDescriptor, namespace: String? = nil, options: ListOptions = ListOptions()
+    ) async throws -> KubeList<T> {
         let body = try await perform(Request(method: .GET, path: resource.path(namespace: namespace), query: options.queryItems))
         return try Self.decode(KubeList<T>.self, from: body, what: "\(resource) list")
     }
@@ -40,7 +42,9 @@ extension KubeClient {
     }
 
     /// Creates an object and returns it as stored.
-    public func create<T: Codable>(_ object: T, _ resource: ResourceDescriptor, namespace: String? = nil, fieldManager: String? = nil, dryRun: Bool = false) async throws -> T {
+    public func create<T: Codable>(
+        _ object: T, _ resource: ResourceDescriptor, namespace: String? = nil, fieldManager: String? = nil, dryRun: Bool = false
+    ) async throws -> T {
         var query: [(String, String)] = []
         if let fieldManager { query.append(("fieldManager", fieldManager)) }
         if dryRun { query.append(("dryRun", "All")) }
@@ -49,8 +53,11 @@ extension KubeClient {
     }
 
     /// Replaces an object (PUT); its `metadata.resourceVersion` makes the write conditional.
-    public func update<T: Codable>(_ object: T, _ resource: ResourceDescriptor, name: String, namespace: String? = nil, subresource: String? = nil) async throws -> T {
-        let body = try await perform(Request(method: .PUT, path: resource.path(namespace: namespace, name: name, subresource: subresource), body: try Self.encode(object)))
+    public func update<T: Codable>(
+        _ object: T, _ resource: ResourceDescriptor, name: String, namespace: String? = nil, subresource: String? = nil
+    ) async throws -> T {
+        let body = try await perform(
+            Request(method: .PUT, path: resource.path(namespace: namespace, name: name, subresource: subresource), body: try Self.encode(object)))
         return try Self.decode(T.self, from: body, what: "updated \(resource) \(name)")
     }
 
@@ -74,14 +81,18 @@ extension KubeClient {
             if force { query.append(("force", "true")) }
         }
         let body = try await perform(
-            Request(method: .PATCH, path: resource.path(namespace: namespace, name: name, subresource: subresource), query: query, body: payload, contentType: patch.contentType)
+            Request(
+                method: .PATCH, path: resource.path(namespace: namespace, name: name, subresource: subresource), query: query, body: payload,
+                contentType: patch.contentType)
         )
         return try Self.decode(T.self, from: body, what: "patched \(resource) \(name)")
     }
 
     /// Deletes an object; returns what the server answered (the object or a `Status`).
     @discardableResult
-    public func delete(_ resource: ResourceDescriptor, name: String, namespace: String? = nil, options: DeleteOptions = DeleteOptions()) async throws -> JSONValue {
+    public func delete(
+        _ resource: ResourceDescriptor, name: String, namespace: String? = nil, options: DeleteOptions = DeleteOptions()
+    ) async throws -> JSONValue {
         let body = try await perform(Request(method: .DELETE, path: resource.path(namespace: namespace, name: name), body: try Self.encode(options)))
         return try Self.decode(JSONValue.self, from: body, what: "deleted \(resource) \(name)")
     }

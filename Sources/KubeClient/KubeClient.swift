@@ -116,7 +116,8 @@ public final class KubeClient: Sendable {
             let response: HTTPClientResponse
             do {
                 // The timeout covers the response head; bodies are bounded by the read timeout.
-                response = try await httpClient.execute(try makeHTTPRequest(request), timeout: .init(configuration.readTimeout + configuration.connectTimeout), logger: logger)
+                response = try await httpClient.execute(
+                    try makeHTTPRequest(request), timeout: .init(configuration.readTimeout + configuration.connectTimeout), logger: logger)
             } catch let error as KubeConfigurationError {
                 throw error
             } catch {
@@ -150,7 +151,9 @@ public final class KubeClient: Sendable {
 
     /// The text of a `299 - "text"` warning header.
     static func warningText(_ header: String) -> String? {
-        guard header.hasPrefix("299 "), let open = header.firstIndex(of: "\""), let close = header.lastIndex(of: "\""), open < close else { return nil }
+        guard header.hasPrefix("299 "), let open = header.firstIndex(of: "\""), let close = header.lastIndex(of: "\""), open < close else {
+            return nil
+        }
         var text = ""
         var escaped = false
         for character in header[header.index(after: open)..<close] {
@@ -166,7 +169,8 @@ public final class KubeClient: Sendable {
 
     /// The `Status` in an error body, or one made from the HTTP status when the body is not one.
     static func apiError(status: HTTPResponseStatus, body: ByteBuffer) -> KubeAPIError {
-        if let decoded = try? JSONDecoder().decode(Status.self, from: Data(body.readableBytesView)), decoded.kind == "Status" || decoded.reason != nil {
+        if let decoded = try? JSONDecoder().decode(Status.self, from: Data(body.readableBytesView)), decoded.kind == "Status" || decoded.reason != nil
+        {
             var statusObject = decoded
             if statusObject.code == nil { statusObject.code = Int(status.code) }
             return KubeAPIError(status: statusObject)

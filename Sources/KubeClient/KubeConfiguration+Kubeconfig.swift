@@ -44,7 +44,8 @@ struct KubeconfigFile: Decodable {
                 value = try container.decode(Value.self, forKey: key)
                 return
             }
-            throw DecodingError.keyNotFound(CodingKeys.cluster, .init(codingPath: decoder.codingPath, debugDescription: "entry \(name) has no cluster, user or context"))
+            throw DecodingError.keyNotFound(
+                CodingKeys.cluster, .init(codingPath: decoder.codingPath, debugDescription: "entry \(name) has no cluster, user or context"))
         }
     }
 
@@ -119,7 +120,8 @@ struct KubeconfigFile: Decodable {
         }
 
         let tls = KubeConfiguration.TLSSettings(
-            certificateAuthorityPEM: try read(data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority"),
+            certificateAuthorityPEM: try read(
+                data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority"),
             insecureSkipVerify: cluster.insecureSkipTLSVerify ?? false,
             clientCertificatePEM: try read(data: user?.clientCertificateData, file: user?.clientCertificate, what: "client-certificate"),
             clientKeyPEM: try read(data: user?.clientKeyData, file: user?.clientKey, what: "client-key"),

@@ -106,7 +106,8 @@ extension KubeConfiguration {
         guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty,
             let port = environment["KUBERNETES_SERVICE_PORT"], !port.isEmpty
         else {
-            throw KubeConfigurationError("not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset) and no kubeconfig given: use --kubeconfig or KUBECONFIG")
+            throw KubeConfigurationError(
+                "not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset) and no kubeconfig given: use --kubeconfig or KUBECONFIG")
         }
         let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         let caPath = serviceAccountDirectory + "/ca.crt"

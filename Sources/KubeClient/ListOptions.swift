@@ -1,3 +1,5 @@
+import KubeModels
+
 /// Query options of list and watch requests.
 public struct ListOptions: Sendable, Hashable {
     public var labelSelector: String?
@@ -9,7 +11,9 @@ public struct ListOptions: Sendable, Hashable {
     /// For lists: `"0"` allows a cached answer; for watches: where to start.
     public var resourceVersion: String?
 
-    public init(labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil, resourceVersion: String? = nil) {
+    public init(
+        labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil, resourceVersion: String? = nil
+    ) {
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.limit = limit
@@ -71,5 +75,3 @@ public enum Patch: Sendable {
         }
     }
 }
-
-import KubeModels

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Identifies a Kubernetes resource type for building request paths.
 public struct ResourceDescriptor: Sendable, Hashable, CustomStringConvertible {
     /// The API group; empty for the core group.
@@ -45,9 +47,9 @@ public struct ResourceDescriptor: Sendable, Hashable, CustomStringConvertible {
     public static let secrets = ResourceDescriptor(group: "", version: "v1", resource: "secrets", kind: "Secret", isNamespaced: true)
     public static let events = ResourceDescriptor(group: "", version: "v1", resource: "events", kind: "Event", isNamespaced: true)
     public static let deployments = ResourceDescriptor(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", isNamespaced: true)
-    public static let knativeServices = ResourceDescriptor(group: "serving.knative.dev", version: "v1", resource: "services", kind: "Service", isNamespaced: true)
+    public static let knativeServices = ResourceDescriptor(
+        group: "serving.knative.dev", version: "v1", resource: "services", kind: "Service", isNamespaced: true)
     public static let mutatingWebhookConfigurations = ResourceDescriptor(
-        group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations", kind: "MutatingWebhookConfiguration", isNamespaced: false)
+        group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations", kind: "MutatingWebhookConfiguration",
+        isNamespaced: false)
 }
-
-import Foundation

@@ -76,7 +76,9 @@ public struct AdmissionReview: Sendable, Hashable, Codable {
         public var warnings: [String]?
         public var auditAnnotations: [String: String]?
 
-        public init(uid: String, allowed: Bool, status: ResponseStatus? = nil, patch: String? = nil, patchType: String? = nil, warnings: [String]? = nil) {
+        public init(
+            uid: String, allowed: Bool, status: ResponseStatus? = nil, patch: String? = nil, patchType: String? = nil, warnings: [String]? = nil
+        ) {
             self.uid = uid
             self.allowed = allowed
             self.status = status
@@ -137,10 +139,16 @@ extension AdmissionReview {
         kind = json["kind"]?.stringValue
         if let request = json["request"], case .object = request {
             func gvk(_ value: JSONValue?) -> GroupVersionKind? {
-                value.map { GroupVersionKind(group: $0["group"]?.stringValue ?? "", version: $0["version"]?.stringValue ?? "", kind: $0["kind"]?.stringValue ?? "") }
+                value.map {
+                    GroupVersionKind(
+                        group: $0["group"]?.stringValue ?? "", version: $0["version"]?.stringValue ?? "", kind: $0["kind"]?.stringValue ?? "")
+                }
             }
             func gvr(_ value: JSONValue?) -> GroupVersionResource? {
-                value.map { GroupVersionResource(group: $0["group"]?.stringValue ?? "", version: $0["version"]?.stringValue ?? "", resource: $0["resource"]?.stringValue ?? "") }
+                value.map {
+                    GroupVersionResource(
+                        group: $0["group"]?.stringValue ?? "", version: $0["version"]?.stringValue ?? "", resource: $0["resource"]?.stringValue ?? "")
+                }
             }
             var parsed = Request(
                 uid: request["uid"]?.stringValue ?? "",

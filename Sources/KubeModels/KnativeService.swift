@@ -69,7 +69,10 @@ public struct Deployment: KubeObject, Hashable {
         public var availableReplicas: Int?
         public var conditions: [Condition]?
 
-        public init(observedGeneration: Int64? = nil, replicas: Int? = nil, readyReplicas: Int? = nil, availableReplicas: Int? = nil, conditions: [Condition]? = nil) {
+        public init(
+            observedGeneration: Int64? = nil, replicas: Int? = nil, readyReplicas: Int? = nil, availableReplicas: Int? = nil,
+            conditions: [Condition]? = nil
+        ) {
             self.observedGeneration = observedGeneration
             self.replicas = replicas
             self.readyReplicas = readyReplicas

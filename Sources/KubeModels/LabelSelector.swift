@@ -148,9 +148,15 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
             let term = String(part).trimmingSpaces()
             if term.isEmpty { continue }
             if let range = term.range(of: "!=") {
-                result.append(Requirement(path: String(term[..<range.lowerBound]).trimmingSpaces(), value: String(term[range.upperBound...]).trimmingSpaces(), equal: false))
+                result.append(
+                    Requirement(
+                        path: String(term[..<range.lowerBound]).trimmingSpaces(), value: String(term[range.upperBound...]).trimmingSpaces(),
+                        equal: false))
             } else if let range = term.range(of: "==") ?? term.range(of: "=") {
-                result.append(Requirement(path: String(term[..<range.lowerBound]).trimmingSpaces(), value: String(term[range.upperBound...]).trimmingSpaces(), equal: true))
+                result.append(
+                    Requirement(
+                        path: String(term[..<range.lowerBound]).trimmingSpaces(), value: String(term[range.upperBound...]).trimmingSpaces(),
+                        equal: true))
             } else {
                 throw .invalid(text)
             }

@@ -31,11 +31,15 @@ public struct Resources: Sendable, Hashable, Codable {
     // Saturating: amounts come from objects anyone with create rights writes, and a sum that
     // wrapped around would turn a full cluster into an empty one.
     public static func + (lhs: Resources, rhs: Resources) -> Resources {
-        Resources(milliCPU: saturating(lhs.milliCPU.addingReportingOverflow(rhs.milliCPU), lhs.milliCPU), memoryBytes: saturating(lhs.memoryBytes.addingReportingOverflow(rhs.memoryBytes), lhs.memoryBytes))
+        Resources(
+            milliCPU: saturating(lhs.milliCPU.addingReportingOverflow(rhs.milliCPU), lhs.milliCPU),
+            memoryBytes: saturating(lhs.memoryBytes.addingReportingOverflow(rhs.memoryBytes), lhs.memoryBytes))
     }
 
     public static func - (lhs: Resources, rhs: Resources) -> Resources {
-        Resources(milliCPU: saturating(lhs.milliCPU.subtractingReportingOverflow(rhs.milliCPU), lhs.milliCPU), memoryBytes: saturating(lhs.memoryBytes.subtractingReportingOverflow(rhs.memoryBytes), lhs.memoryBytes))
+        Resources(
+            milliCPU: saturating(lhs.milliCPU.subtractingReportingOverflow(rhs.milliCPU), lhs.milliCPU),
+            memoryBytes: saturating(lhs.memoryBytes.subtractingReportingOverflow(rhs.memoryBytes), lhs.memoryBytes))
     }
 
     public static func * (lhs: Resources, factor: Int64) -> Resources {

@@ -40,7 +40,8 @@ enum APIPath: Equatable {
             case 1: return .groups
             case 2: return types.contains { $0.group == parts[1] } ? .group(parts[1]) : .unknownResource(path)
             case 3:
-                return types.contains { $0.group == parts[1] && $0.version == parts[2] } ? .resourceList(group: parts[1], version: parts[2]) : .unknownResource(path)
+                return types.contains { $0.group == parts[1] && $0.version == parts[2] }
+                    ? .resourceList(group: parts[1], version: parts[2]) : .unknownResource(path)
             default:
                 return resource(group: parts[1], version: parts[2], rest: Array(parts.dropFirst(3)), types: types, path: path)
             }

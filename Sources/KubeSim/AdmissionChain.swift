@@ -35,7 +35,9 @@ struct AdmissionChain: Sendable {
         var warnings: [String]
     }
 
-    func admit(_ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?, dryRun: Bool) async throws(Refusal) -> Result {
+    func admit(
+        _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?, dryRun: Bool
+    ) async throws(Refusal) -> Result {
         var warnings: [String] = []
         do {
             return try await admit(operation, type, namespace: namespace, object: object, oldObject: oldObject, dryRun: dryRun, warnings: &warnings)
@@ -44,11 +46,15 @@ struct AdmissionChain: Sendable {
         }
     }
 
-    private func admit(_ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?, dryRun: Bool, warnings: inout [String]) async throws(Status) -> Result {
+    private func admit(
+        _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?, dryRun: Bool,
+        warnings: inout [String]
+    ) async throws(Status) -> Result {
         var current = object
         let configurations = (try? store.list(.mutatingWebhookConfigurations).items) ?? []
         for configuration in configurations {
-            for webhook in configuration["webhooks"]?.arrayValue ?? [] where try matches(webhook, operation, type, namespace: namespace, object: current, oldObject: oldObject) {
+            for webhook in configuration["webhooks"]?.arrayValue ?? []
+            where try matches(webhook, operation, type, namespace: namespace, object: current, oldObject: oldObject) {
                 let name = webhook["name"]?.stringValue ?? "unnamed"
                 let sideEffects = webhook["sideEffects"]?.stringValue ?? "Unknown"
                 if dryRun, sideEffects != "None", sideEffects != "NoneOnDryRun" {
@@ -56,11 +62,14 @@ struct AdmissionChain: Sendable {
                 }
                 let failurePolicy = webhook["failurePolicy"]?.stringValue ?? "Fail"
                 do {
-                    let answer = try await call(webhook, name: name, operation, type, namespace: namespace, object: current, oldObject: oldObject, dryRun: dryRun)
+                    let answer = try await call(
+                        webhook, name: name, operation, type, namespace: namespace, object: current, oldObject: oldObject, dryRun: dryRun)
                     warnings += answer.warnings ?? []
                     if !answer.allowed {
                         let code = max(answer.status?.code ?? 403, 400)
-                        let message = answer.status?.message.map { "admission webhook \"\(name)\" denied the request: \($0)" } ?? "admission webhook \"\(name)\" denied the request without explanation"
+                        let message =
+                            answer.status?.message.map { "admission webhook \"\(name)\" denied the request: \($0)" }
+                            ?? "admission webhook \"\(name)\" denied the request without explanation"
                         throw Status(status: "Failure", message: message, reason: answer.status?.reason ?? "", code: code)
                     }
                     if let patch = answer.patch {
@@ -83,7 +92,9 @@ struct AdmissionChain: Sendable {
 
     // MARK: - Matching
 
-    private func matches(_ webhook: JSONValue, _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?) throws(Status) -> Bool {
+    private func matches(
+        _ webhook: JSONValue, _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?
+    ) throws(Status) -> Bool {
         let rules = webhook["rules"]?.arrayValue ?? []
         let ruleMatches = rules.contains { rule in
             func contains(_ key: String, _ value: String) -> Bool {
@@ -127,7 +138,10 @@ struct AdmissionChain: Sendable {
         var description: String
     }
 
-    private func call(_ webhook: JSONValue, name: String, _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue, oldObject: JSONValue?, dryRun: Bool) async throws -> AdmissionReview.Response {
+    private func call(
+        _ webhook: JSONValue, name: String, _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue,
+        oldObject: JSONValue?, dryRun: Bool
+    ) async throws -> AdmissionReview.Response {
         let clientConfig = webhook["clientConfig"] ?? [:]
         let timeout = min(max(Int(webhook["timeoutSeconds"]?.integerValue ?? 10), 1), 30)
         let url: String
@@ -179,13 +193,18 @@ struct AdmissionChain: Sendable {
     }
 
     private func apply(_ patch: String, type: String?, to object: JSONValue, webhook: String) throws -> JSONValue {
-        guard type == "JSONPatch" else { throw Status.failure(500, .internalError, "admission webhook \"\(webhook)\" returned an unsupported patchType \(type ?? "none")") }
-        guard let data = Data(base64Encoded: patch) else { throw Status.failure(500, .internalError, "admission webhook \"\(webhook)\" returned a patch that is not base64") }
+        guard type == "JSONPatch" else {
+            throw Status.failure(500, .internalError, "admission webhook \"\(webhook)\" returned an unsupported patchType \(type ?? "none")")
+        }
+        guard let data = Data(base64Encoded: patch) else {
+            throw Status.failure(500, .internalError, "admission webhook \"\(webhook)\" returned a patch that is not base64")
+        }
         do {
             let operations = try JSONDecoder().decode([JSONPatchOperation].self, from: data)
             return try JSONPatch.apply(operations, to: object)
         } catch {
-            throw Status.failure(500, .internalError, "Internal error occurred: admission webhook \"\(webhook)\" returned a patch that cannot be applied: \(error)")
+            throw Status.failure(
+                500, .internalError, "Internal error occurred: admission webhook \"\(webhook)\" returned a patch that cannot be applied: \(error)")
         }
     }
 
@@ -195,13 +214,20 @@ struct AdmissionChain: Sendable {
     private func validateKnativeFeatures(_ service: JSONValue) throws(Status) {
         let features = (try? store.get(.configMaps, namespace: "knative-serving", name: "config-features"))?["data"]?.stringMap ?? [:]
         var refused: [String] = []
-        for (field, flag) in [("affinity", "kubernetes.podspec-affinity"), ("nodeSelector", "kubernetes.podspec-nodeselector"), ("tolerations", "kubernetes.podspec-tolerations")] {
+        for (field, flag) in [
+            ("affinity", "kubernetes.podspec-affinity"), ("nodeSelector", "kubernetes.podspec-nodeselector"),
+            ("tolerations", "kubernetes.podspec-tolerations"),
+        ] {
             if let value = service[path: "spec", "template", "spec", field], !value.isNull, features[flag]?.lowercased() != "enabled" {
                 refused.append("spec.template.spec.\(field)")
             }
         }
         if !refused.isEmpty {
-            throw Status(status: "Failure", message: "admission webhook \"validation.webhook.serving.knative.dev\" denied the request: validation failed: must not set the field(s): \(refused.joined(separator: ", "))", reason: "", code: 400)
+            throw Status(
+                status: "Failure",
+                message:
+                    "admission webhook \"validation.webhook.serving.knative.dev\" denied the request: validation failed: must not set the field(s): \(refused.joined(separator: ", "))",
+                reason: "", code: 400)
         }
     }
 }

@@ -79,7 +79,8 @@ enum Conditions {
         if let reason { condition["reason"] = .string(reason) }
         if let message { condition["message"] = .string(message) }
         let unchanged = previous?["status"]?.stringValue == status
-        condition["lastTransitionTime"] = unchanged ? (previous?["lastTransitionTime"] ?? .string(ObjectStore.timestamp())) : .string(ObjectStore.timestamp())
+        condition["lastTransitionTime"] =
+            unchanged ? (previous?["lastTransitionTime"] ?? .string(ObjectStore.timestamp())) : .string(ObjectStore.timestamp())
         result.append(.object(condition))
         return result.sorted { ($0["type"]?.stringValue ?? "") < ($1["type"]?.stringValue ?? "") }
     }

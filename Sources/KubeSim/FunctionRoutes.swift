@@ -23,7 +23,11 @@ struct FunctionRoutes: Sendable {
         if let colon = name.firstIndex(of: ":") { name = String(name[..<colon]) }
         if name.hasSuffix(".") { name.removeLast() }
         var labels = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if labels.count == 5, labels[2...] == ["svc", "cluster", "local"] { labels.removeLast(3) } else if labels.count == 3, labels[2] == "svc" { labels.removeLast() }
+        if labels.count == 5, labels[2...] == ["svc", "cluster", "local"] {
+            labels.removeLast(3)
+        } else if labels.count == 3, labels[2] == "svc" {
+            labels.removeLast()
+        }
         guard labels.count == 2, !labels[0].isEmpty, !labels[1].isEmpty else { return nil }
         return canonicalHost(name: labels[0], namespace: labels[1])
     }
@@ -46,14 +50,17 @@ struct FunctionRoutes: Sendable {
                 let cluster = clusterOfNode[node]
             else { continue }
             let labels = pod[path: "metadata", "labels"]
-            for owner in [labels?[KnativeController.serviceLabel]?.stringValue, labels?[DeploymentController.ownerLabel]?.stringValue].compactMap({ $0 }) {
+            for owner in [labels?[KnativeController.serviceLabel]?.stringValue, labels?[DeploymentController.ownerLabel]?.stringValue].compactMap({
+                $0
+            }) {
                 serving[canonicalHost(name: owner, namespace: namespace), default: []].insert(cluster)
             }
         }
         var routes = FunctionRoutes()
         for type in [ResourceType.knativeServices, .deployments] {
             for object in (try? store.list(type).items) ?? [] {
-                guard let name = object[path: "metadata", "name"]?.stringValue, let namespace = object[path: "metadata", "namespace"]?.stringValue else { continue }
+                guard let name = object[path: "metadata", "name"]?.stringValue, let namespace = object[path: "metadata", "namespace"]?.stringValue
+                else { continue }
                 let host = canonicalHost(name: name, namespace: namespace)
                 routes.routes[host] = Route(servingClusters: (serving[host] ?? []).sorted())
             }

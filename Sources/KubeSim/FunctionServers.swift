@@ -182,7 +182,8 @@ struct FunctionServerResponder: HTTPResponder {
         servers.observed(.init(cluster: cluster, host: host, method: request.method.rawValue, path: request.uri.path))
         if request.uri.path == "/kubesim/headers" {
             // Test helper: the request's headers as received, in order.
-            let received = JSONValue.array(request.headers.map { .array([.string($0.name.rawName), .string($0.value)]) } + [.array(["Host", .string(host)])])
+            let received = JSONValue.array(
+                request.headers.map { .array([.string($0.name.rawName), .string($0.value)]) } + [.array(["Host", .string(host)])])
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: received.jsonBytes)))
         }
@@ -220,19 +221,21 @@ struct FunctionServerResponder: HTTPResponder {
         if let type = request.headers[.contentType] { headers[.contentType] = type }
         let stall = request.headers[Self.stall].flatMap(Int.init).map { Duration.milliseconds($0) }
         let body = request.body
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var written = 0
-            var stalled = false
-            for try await buffer in body {
-                try await writer.write(buffer)
-                written += buffer.readableBytes
-                if let stall, !stalled, written >= length / 2 {
-                    stalled = true
-                    try await Task.sleep(for: stall)
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var written = 0
+                var stalled = false
+                for try await buffer in body {
+                    try await writer.write(buffer)
+                    written += buffer.readableBytes
+                    if let stall, !stalled, written >= length / 2 {
+                        stalled = true
+                        try await Task.sleep(for: stall)
+                    }
                 }
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     private func text(_ status: HTTPResponse.Status, _ message: String, _ headers: HTTPFields) -> Response {

@@ -1,3 +1,4 @@
+import Foundation
 import KubeModels
 
 /// Knative Serving, simulated: each Service generation is a revision with `max(minScale, 1)`
@@ -32,10 +33,13 @@ struct KnativeController {
         let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.serviceLabel)).items
         var live: Set<String> = []
         for service in services {
-            guard let name = service[path: "metadata", "name"]?.stringValue, let namespace = service[path: "metadata", "namespace"]?.stringValue else { continue }
+            guard let name = service[path: "metadata", "name"]?.stringValue, let namespace = service[path: "metadata", "namespace"]?.stringValue
+            else { continue }
             live.insert("\(namespace)/\(name)")
             let revision = Self.revisionName(name, generation: service[path: "metadata", "generation"]?.integerValue ?? 1)
-            let owned = pods.filter { $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.serviceLabel]?.stringValue == name }
+            let owned = pods.filter {
+                $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.serviceLabel]?.stringValue == name
+            }
             let current = owned.filter { $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && !Pods.isTerminated($0) }
             let template = service[path: "spec", "template"] ?? [:]
             for _ in current.count..<max(current.count, Self.minScale(service)) {
@@ -70,11 +74,13 @@ struct KnativeController {
         let services = try store.list(.knativeServices).items
         let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.revisionLabel)).items
         for service in services {
-            guard let name = service[path: "metadata", "name"]?.stringValue, let namespace = service[path: "metadata", "namespace"]?.stringValue else { continue }
+            guard let name = service[path: "metadata", "name"]?.stringValue, let namespace = service[path: "metadata", "namespace"]?.stringValue
+            else { continue }
             let generation = service[path: "metadata", "generation"]?.integerValue ?? 1
             let revision = Self.revisionName(name, generation: generation)
             let current = pods.filter {
-                $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && !Pods.isTerminated($0)
+                $0[path: "metadata", "namespace"]?.stringValue == namespace
+                    && $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && !Pods.isTerminated($0)
             }
             let url = "http://\(name).\(namespace).svc.cluster.local"
             var conditions = service[path: "status", "conditions"]?.arrayValue ?? []
@@ -86,10 +92,14 @@ struct KnativeController {
                 let message = "Revision \"\(revision)\" failed with message: \(failure)."
                 conditions = Conditions.set(conditions, type: "ConfigurationsReady", status: "False", reason: "RevisionFailed", message: message)
                 conditions = Conditions.set(conditions, type: "Ready", status: "False", reason: "RevisionFailed", message: message)
-                conditions = Conditions.set(conditions, type: "RoutesReady", status: "Unknown", reason: "RevisionMissing", message: "Configuration \"\(name)\" does not have any ready Revision.")
+                conditions = Conditions.set(
+                    conditions, type: "RoutesReady", status: "Unknown", reason: "RevisionMissing",
+                    message: "Configuration \"\(name)\" does not have any ready Revision.")
             } else {
                 for type in ["ConfigurationsReady", "Ready", "RoutesReady"] {
-                    conditions = Conditions.set(conditions, type: type, status: "Unknown", reason: "RevisionMissing", message: "Configuration \"\(name)\" is waiting for a Revision to become ready.")
+                    conditions = Conditions.set(
+                        conditions, type: type, status: "Unknown", reason: "RevisionMissing",
+                        message: "Configuration \"\(name)\" is waiting for a Revision to become ready.")
                 }
             }
             var status: [String: JSONValue] = service["status"]?.objectValue ?? [:]
@@ -103,7 +113,9 @@ struct KnativeController {
                 status["traffic"] = [["revisionName": .string(revision), "latestRevision": true, "percent": 100]]
             }
             if .object(status) != service["status"] {
-                try? store.modify(.knativeServices, namespace: namespace, name: name, subresource: "status") { $0 = $0.setting("status", .object(status)) }
+                try? store.modify(.knativeServices, namespace: namespace, name: name, subresource: "status") {
+                    $0 = $0.setting("status", .object(status))
+                }
             }
         }
     }
@@ -131,11 +143,14 @@ struct DeploymentController {
         let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.ownerLabel)).items
         var live: Set<String> = []
         for deployment in deployments {
-            guard let name = deployment[path: "metadata", "name"]?.stringValue, let namespace = deployment[path: "metadata", "namespace"]?.stringValue else { continue }
+            guard let name = deployment[path: "metadata", "name"]?.stringValue, let namespace = deployment[path: "metadata", "namespace"]?.stringValue
+            else { continue }
             live.insert("\(namespace)/\(name)")
             let template = deployment[path: "spec", "template"] ?? [:]
             let hash = Self.templateHash(template)
-            let owned = pods.filter { $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name }
+            let owned = pods.filter {
+                $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name
+            }
             let current = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash && !Pods.isTerminated($0) }
             let replicas = Int(deployment[path: "spec", "replicas"]?.integerValue ?? 1)
             for _ in current.count..<max(current.count, replicas) {
@@ -154,8 +169,12 @@ struct DeploymentController {
                 }
             }
         }
-        for pod in pods where !live.contains("\(pod[path: "metadata", "namespace"]?.stringValue ?? "")/\(pod[path: "metadata", "labels", Self.ownerLabel]?.stringValue ?? "")") {
-            _ = try? store.delete(.pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "")
+        for pod in pods
+        where !live.contains(
+            "\(pod[path: "metadata", "namespace"]?.stringValue ?? "")/\(pod[path: "metadata", "labels", Self.ownerLabel]?.stringValue ?? "")")
+        {
+            _ = try? store.delete(
+                .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "")
         }
     }
 
@@ -163,20 +182,29 @@ struct DeploymentController {
         let deployments = try store.list(.deployments).items
         let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.ownerLabel)).items
         for deployment in deployments {
-            guard let name = deployment[path: "metadata", "name"]?.stringValue, let namespace = deployment[path: "metadata", "namespace"]?.stringValue else { continue }
+            guard let name = deployment[path: "metadata", "name"]?.stringValue, let namespace = deployment[path: "metadata", "namespace"]?.stringValue
+            else { continue }
             let hash = Self.templateHash(deployment[path: "spec", "template"] ?? [:])
-            let owned = pods.filter { $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name && !Pods.isTerminated($0) }
+            let owned = pods.filter {
+                $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name
+                    && !Pods.isTerminated($0)
+            }
             let updated = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash }
             let ready = updated.filter(Pods.isRunning).count
             let replicas = Int(deployment[path: "spec", "replicas"]?.integerValue ?? 1)
             var conditions = deployment[path: "status", "conditions"]?.arrayValue ?? []
             if ready >= replicas {
-                conditions = Conditions.set(conditions, type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability.")
+                conditions = Conditions.set(
+                    conditions, type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability."
+                )
             } else {
                 let failure = updated.lazy.compactMap(Pods.unschedulableMessage).first
-                conditions = Conditions.set(conditions, type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: failure ?? "Deployment does not have minimum availability.")
+                conditions = Conditions.set(
+                    conditions, type: "Available", status: "False", reason: "MinimumReplicasUnavailable",
+                    message: failure ?? "Deployment does not have minimum availability.")
             }
-            conditions = Conditions.set(conditions, type: "Progressing", status: "True", reason: ready >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")
+            conditions = Conditions.set(
+                conditions, type: "Progressing", status: "True", reason: ready >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")
             let status: JSONValue = [
                 "observedGeneration": .integer(deployment[path: "metadata", "generation"]?.integerValue ?? 1),
                 "replicas": .integer(Int64(owned.count)), "updatedReplicas": .integer(Int64(updated.count)),
@@ -189,5 +217,3 @@ struct DeploymentController {
         }
     }
 }
-
-import Foundation

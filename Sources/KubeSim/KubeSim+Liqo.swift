@@ -12,15 +12,18 @@ extension KubeSim {
     @discardableResult
     public func setPeer(cluster: String, reachable: Bool, clusterLabel: String = "direktiv.io/namespace") throws -> [String] {
         let nodes = try store.list(.nodes).items.filter {
-            $0[path: "metadata", "labels", clusterLabel]?.stringValue == cluster && $0[path: "metadata", "labels", "liqo.io/type"]?.stringValue == "virtual-node"
+            $0[path: "metadata", "labels", clusterLabel]?.stringValue == cluster
+                && $0[path: "metadata", "labels", "liqo.io/type"]?.stringValue == "virtual-node"
         }
         let names = nodes.compactMap { $0[path: "metadata", "name"]?.stringValue }
         for name in names {
             try store.modify(.nodes, namespace: nil, name: name, subresource: "status") { node in
                 var conditions = node[path: "status", "conditions"]?.arrayValue ?? []
-                conditions = reachable
+                conditions =
+                    reachable
                     ? Conditions.set(conditions, type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status")
-                    : Conditions.set(conditions, type: "Ready", status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status.")
+                    : Conditions.set(
+                        conditions, type: "Ready", status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status.")
                 node = node.setting(path: ["status", "conditions"], .array(conditions))
             }
             try store.modify(.nodes, namespace: nil, name: name) { node in
@@ -30,7 +33,9 @@ extension KubeSim {
             }
         }
         for pod in try store.list(.pods).items where names.contains(pod[path: "spec", "nodeName"]?.stringValue ?? "") {
-            try store.modify(.pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "") { pod in
+            try store.modify(
+                .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? ""
+            ) { pod in
                 pod = pod.setting(path: ["metadata", "labels", Self.remoteUnavailableLabel], reachable ? nil : "true")
             }
         }

@@ -48,7 +48,8 @@ struct KubeSimResponder: HTTPResponder {
         }
     }
 
-    private func resource(_ request: Request, _ type: ResourceType, namespace: String?, name: String?, subresource: String?) async throws -> Response {
+    private func resource(_ request: Request, _ type: ResourceType, namespace: String?, name: String?, subresource: String?) async throws -> Response
+    {
         if let subresource, subresource != "status" || !type.hasStatusSubresource {
             throw Status.failure(404, .notFound, "the server could not find the requested resource (\(subresource))")
         }
@@ -63,18 +64,25 @@ struct KubeSimResponder: HTTPResponder {
             return .json(try sim.store.get(type, namespace: namespace, name: name))
         case (.post, nil):
             let body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
-            let candidate = type.namespaced ? body.setting("metadata", (body["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default"))) : body
-            let admitted = try await sim.admission.admit(.create, type, namespace: namespace, object: candidate, oldObject: nil, dryRun: dryRun(request))
-            return .json(try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created, warnings: admitted.warnings)
+            let candidate =
+                type.namespaced ? body.setting("metadata", (body["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default"))) : body
+            let admitted = try await sim.admission.admit(
+                .create, type, namespace: namespace, object: candidate, oldObject: nil, dryRun: dryRun(request))
+            return .json(
+                try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created,
+                warnings: admitted.warnings)
         case (.put, let name?):
             let body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
             if subresource == "status" {
                 return .json(try sim.store.update(body, type, namespace: namespace, name: name, subresource: subresource, dryRun: dryRun(request)))
             }
             let current = try sim.store.get(type, namespace: namespace, name: name)
-            let candidate = body.setting("metadata", (body["metadata"] ?? [:]).setting("namespace", current[path: "metadata", "namespace"]).setting("name", .string(name)))
-            let admitted = try await sim.admission.admit(.update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: dryRun(request))
-            return .json(try sim.store.update(admitted.object, type, namespace: namespace, name: name, dryRun: dryRun(request)), warnings: admitted.warnings)
+            let candidate = body.setting(
+                "metadata", (body["metadata"] ?? [:]).setting("namespace", current[path: "metadata", "namespace"]).setting("name", .string(name)))
+            let admitted = try await sim.admission.admit(
+                .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: dryRun(request))
+            return .json(
+                try sim.store.update(admitted.object, type, namespace: namespace, name: name, dryRun: dryRun(request)), warnings: admitted.warnings)
         case (.patch, let name?):
             let body = try await bodyBytes(request)
             return try await patch(request, type, namespace: namespace, name: name, subresource: subresource, body: body)
@@ -141,7 +149,9 @@ struct KubeSimResponder: HTTPResponder {
         if TablePrinter.wantsTable(request) {
             return .json(TablePrinter.table(type, page.items, listMetadata: .object(metadata)))
         }
-        return .json(["apiVersion": .string(type.apiVersion), "kind": .string("\(type.kind)List"), "metadata": .object(metadata), "items": .array(page.items)])
+        return .json([
+            "apiVersion": .string(type.apiVersion), "kind": .string("\(type.kind)List"), "metadata": .object(metadata), "items": .array(page.items),
+        ])
     }
 
     private func watchResponse(_ request: Request, _ type: ResourceType, namespace: String?) throws -> Response {
@@ -150,7 +160,8 @@ struct KubeSimResponder: HTTPResponder {
         let (labels, fields) = try selectors(request)
         let store = sim.store
         let registration = try watches.register { () throws(Status) in
-            try store.watch(type, namespace: namespace, labelSelector: labels, fieldSelector: fields, resourceVersion: query["resourceVersion"].map(String.init))
+            try store.watch(
+                type, namespace: namespace, labelSelector: labels, fieldSelector: fields, resourceVersion: query["resourceVersion"].map(String.init))
         }
         let watches = watches
         let timeout = query["timeoutSeconds"].flatMap { Int($0) }.map { Duration.seconds($0) } ?? sim.options.defaultWatchTimeout
@@ -182,7 +193,12 @@ struct KubeSimResponder: HTTPResponder {
                 case .event(let kind, let object):
                     line = ["type": .string(kind.rawValue), "object": table ? TablePrinter.table(type, [object], listMetadata: nil) : object]
                 case .bookmark(let version):
-                    line = ["type": "BOOKMARK", "object": ["kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": ["resourceVersion": .string(version)]]]
+                    line = [
+                        "type": "BOOKMARK",
+                        "object": [
+                            "kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": ["resourceVersion": .string(version)],
+                        ],
+                    ]
                 case .error(let status):
                     line = ["type": "ERROR", "object": try JSONValue(encoding: status)]
                 }
@@ -201,12 +217,16 @@ struct KubeSimResponder: HTTPResponder {
         request.uri.queryParameters["dryRun"] == "All"
     }
 
-    private func patch(_ request: Request, _ type: ResourceType, namespace: String?, name: String, subresource: String?, body: ByteBuffer) async throws -> Response {
+    private func patch(
+        _ request: Request, _ type: ResourceType, namespace: String?, name: String, subresource: String?, body: ByteBuffer
+    ) async throws -> Response {
         let contentType = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 } ?? ""
         let query = request.uri.queryParameters
         let patchBody: JSONValue
         do {
-            patchBody = contentType == "application/apply-patch+yaml" ? try JSONValue(yaml: String(buffer: body)) : try JSONValue.parse(body.readableBytesView)
+            patchBody =
+                contentType == "application/apply-patch+yaml"
+                ? try JSONValue(yaml: String(buffer: body)) : try JSONValue.parse(body.readableBytesView)
         } catch {
             throw Status.failure(400, .badRequest, "the body of the request was not valid: \(error)")
         }
@@ -218,9 +238,14 @@ struct KubeSimResponder: HTTPResponder {
             if (try? sim.store.get(type, namespace: namespace, name: name)) == nil {
                 var object = try ObjectStore.validated(patchBody, type, namespace: namespace)
                 object = object.setting("metadata", (object["metadata"] ?? [:]).setting("name", .string(name)))
-                if type.namespaced { object = object.setting("metadata", (object["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default"))) }
-                let admitted = try await sim.admission.admit(.create, type, namespace: namespace, object: object, oldObject: nil, dryRun: dryRun(request))
-                return .json(try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created, warnings: admitted.warnings)
+                if type.namespaced {
+                    object = object.setting("metadata", (object["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default")))
+                }
+                let admitted = try await sim.admission.admit(
+                    .create, type, namespace: namespace, object: object, oldObject: nil, dryRun: dryRun(request))
+                return .json(
+                    try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created,
+                    warnings: admitted.warnings)
             }
         }
         // The API server retries a patch that races another write; so does the simulator.
@@ -245,13 +270,18 @@ struct KubeSimResponder: HTTPResponder {
             case "application/strategic-merge-patch+json":
                 patched = JSONMergePatch.apply(StrategicMerge.simplified(patchBody), to: current)
             default:
-                throw Status.failure(415, .unsupportedMediaType, "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
+                throw Status.failure(
+                    415, .unsupportedMediaType,
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+                )
             }
             // Patches are conditional on the version they were computed from.
-            var conditional = patched.setting("metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
+            var conditional = patched.setting(
+                "metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
             var warnings: [String] = []
             if subresource == nil {
-                let admitted = try await sim.admission.admit(.update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: dryRun(request))
+                let admitted = try await sim.admission.admit(
+                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: dryRun(request))
                 conditional = admitted.object
                 warnings = admitted.warnings
             }

@@ -141,8 +141,13 @@ public final class ObjectStore: Sendable {
                 metadata["name"] = .string(prefix + Self.randomSuffix())
             }
             guard let name = metadata["name"]?.stringValue, !name.isEmpty else {
-                throw Status.failure(422, .invalid, "\(type.kind) \"\" is invalid: metadata.name: Required value: name or generateName is required",
-                                     details: .init(group: type.group, kind: type.plural, causes: [.init(reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name")]))
+                throw Status.failure(
+                    422, .invalid, "\(type.kind) \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    details: .init(
+                        group: type.group, kind: type.plural,
+                        causes: [
+                            .init(reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name")
+                        ]))
             }
             try Self.checkName(name, type)
             let key = ObjectKey(namespace: scope(type, namespace), name: name)
@@ -150,8 +155,9 @@ public final class ObjectStore: Sendable {
                 throw Self.notFound(.namespaces, key.namespace)
             }
             if state.objects[type]?[key] != nil {
-                throw Status.failure(409, .alreadyExists, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" already exists",
-                                     details: .init(name: name, group: type.group, kind: type.plural))
+                throw Status.failure(
+                    409, .alreadyExists, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" already exists",
+                    details: .init(name: name, group: type.group, kind: type.plural))
             }
             metadata["uid"] = .string(UUID().uuidString.lowercased())
             metadata["creationTimestamp"] = .string(Self.timestamp())
@@ -174,7 +180,9 @@ public final class ObjectStore: Sendable {
     ///
     /// With `subresource == "status"` only `.status` changes; otherwise `.status` is kept where the
     /// type has a status subresource.
-    public func update(_ object: JSONValue, _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, dryRun: Bool = false) throws(Status) -> JSONValue {
+    public func update(
+        _ object: JSONValue, _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, dryRun: Bool = false
+    ) throws(Status) -> JSONValue {
         let object = try Self.validated(object, type, namespace: namespace)
         if let bodyName = object[path: "metadata", "name"]?.stringValue, bodyName != name {
             throw Status.failure(400, .badRequest, "the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
@@ -193,7 +201,9 @@ public final class ObjectStore: Sendable {
 
     /// Applies a change to the stored object under the lock, with no version check: for controllers.
     @discardableResult
-    public func modify(_ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, _ change: (inout JSONValue) throws -> Void) throws -> JSONValue {
+    public func modify(
+        _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, _ change: (inout JSONValue) throws -> Void
+    ) throws -> JSONValue {
         try state.withLock { state in
             let key = ObjectKey(namespace: scope(type, namespace), name: name)
             guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
@@ -205,7 +215,10 @@ public final class ObjectStore: Sendable {
 
     /// Stores `proposed` over `current`: keeps identity fields, honours the status subresource,
     /// bumps generation on spec changes, and records a MODIFIED event when anything changed.
-    private func commit(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, current: JSONValue, proposed: JSONValue, subresource: String?, dryRun: Bool = false) throws(Status) -> JSONValue {
+    private func commit(
+        _ state: inout State, _ type: ResourceType, _ key: ObjectKey, current: JSONValue, proposed: JSONValue, subresource: String?,
+        dryRun: Bool = false
+    ) throws(Status) -> JSONValue {
         var next = proposed
         if type.hasStatusSubresource {
             if subresource == "status" {
@@ -238,12 +251,16 @@ public final class ObjectStore: Sendable {
     }
 
     /// Removes an object and returns it as it was; deleting a namespace removes what it holds.
-    public func delete(_ type: ResourceType, namespace: String?, name: String, preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)) throws(Status) -> JSONValue {
+    public func delete(
+        _ type: ResourceType, namespace: String?, name: String, preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)
+    ) throws(Status) -> JSONValue {
         try state.withLock { state throws(Status) in
             let key = ObjectKey(namespace: scope(type, namespace), name: name)
             guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
             if let uid = preconditions.uid, uid != current[path: "metadata", "uid"]?.stringValue {
-                throw Status.failure(409, .conflict, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current[path: "metadata", "uid"]?.stringValue ?? "")")
+                throw Status.failure(
+                    409, .conflict,
+                    "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current[path: "metadata", "uid"]?.stringValue ?? "")")
             }
             if let version = preconditions.resourceVersion, version != current[path: "metadata", "resourceVersion"]?.stringValue {
                 throw Self.conflict(type, name)
@@ -292,7 +309,9 @@ public final class ObjectStore: Sendable {
         }
         let (stream, continuation) = AsyncStream.makeStream(of: WatchFrame.self, bufferingPolicy: .unbounded)
         let id = UUID()
-        let watcher = Watcher(type: type, namespace: type.namespaced ? namespace : nil, labelSelector: labelSelector, fieldSelector: fieldSelector, continuation: continuation)
+        let watcher = Watcher(
+            type: type, namespace: type.namespaced ? namespace : nil, labelSelector: labelSelector, fieldSelector: fieldSelector,
+            continuation: continuation)
         let expired: Bool = state.withLock { state in
             if let from {
                 if from < state.compactedThrough {
@@ -393,19 +412,24 @@ public final class ObjectStore: Sendable {
     }
 
     static func notFound(_ type: ResourceType, _ name: String) -> Status {
-        .failure(404, .notFound, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" not found", details: .init(name: name, group: type.group, kind: type.plural))
+        .failure(
+            404, .notFound, "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" not found",
+            details: .init(name: name, group: type.group, kind: type.plural))
     }
 
     static func conflict(_ type: ResourceType, _ name: String) -> Status {
-        .failure(409, .conflict, "Operation cannot be fulfilled on \(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
-                 details: .init(name: name, group: type.group, kind: type.plural))
+        .failure(
+            409, .conflict,
+            "Operation cannot be fulfilled on \(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+            details: .init(name: name, group: type.group, kind: type.plural))
     }
 
     /// Checks `apiVersion`, `kind` and namespace against the request, as the API server does.
     static func validated(_ object: JSONValue, _ type: ResourceType, namespace: String?) throws(Status) -> JSONValue {
         guard case .object = object else { throw Status.failure(400, .badRequest, "the body of the request is not a JSON object") }
         if let apiVersion = object["apiVersion"]?.stringValue, apiVersion != type.apiVersion {
-            throw Status.failure(400, .badRequest, "the API version in the data (\(apiVersion)) does not match the expected API version (\(type.apiVersion))")
+            throw Status.failure(
+                400, .badRequest, "the API version in the data (\(apiVersion)) does not match the expected API version (\(type.apiVersion))")
         }
         if let kind = object["kind"]?.stringValue, kind != type.kind {
             throw Status.failure(400, .badRequest, "the kind in the data (\(kind)) does not match the expected kind (\(type.kind))")
@@ -413,7 +437,9 @@ public final class ObjectStore: Sendable {
         if let metadata = object["metadata"], metadata.objectValue == nil {
             throw Status.failure(400, .badRequest, "metadata must be an object")
         }
-        if type.namespaced, let namespace, let bodyNamespace = object[path: "metadata", "namespace"]?.stringValue, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+        if type.namespaced, let namespace, let bodyNamespace = object[path: "metadata", "namespace"]?.stringValue, !bodyNamespace.isEmpty,
+            bodyNamespace != namespace
+        {
             throw Status.failure(400, .badRequest, "the namespace of the provided object does not match the namespace sent on the request")
         }
         var result = object
@@ -430,18 +456,26 @@ public final class ObjectStore: Sendable {
         switch type {
         case .knativeServices:
             valid = isDNSLabel(name) && name.first!.isLetter
-            rule = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"
+            rule =
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"
         case .namespaces:
             valid = isDNSLabel(name)
-            rule = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+            rule =
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
         default:
             // IsDNS1123Subdomain: at most 253 characters of dot-separated parts; a part may exceed 63.
-            valid = name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0), maximumLength: 253) }
-            rule = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+            valid =
+                name.count <= 253
+                && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0), maximumLength: 253) }
+            rule =
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
         }
         if !valid {
-            throw Status.failure(422, .invalid, "\(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": \(rule)",
-                                 details: .init(name: name, group: type.group, kind: type.kind, causes: [.init(reason: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(rule)", field: "metadata.name")]))
+            throw Status.failure(
+                422, .invalid, "\(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": \(rule)",
+                details: .init(
+                    name: name, group: type.group, kind: type.kind,
+                    causes: [.init(reason: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(rule)", field: "metadata.name")]))
         }
     }
 
@@ -456,8 +490,11 @@ public final class ObjectStore: Sendable {
             guard let map = object[path: "metadata", field] else { continue }
             guard case .object(let members) = map, members.values.allSatisfy({ $0.stringValue != nil }) else {
                 let name = object[path: "metadata", "name"]?.stringValue ?? ""
-                throw Status.failure(422, .invalid, "\(type.kind) \"\(name)\" is invalid: metadata.\(field): Invalid value: values must be strings",
-                                     details: .init(name: name, kind: type.kind, causes: [.init(reason: "FieldValueInvalid", message: "values must be strings", field: "metadata.\(field)")]))
+                throw Status.failure(
+                    422, .invalid, "\(type.kind) \"\(name)\" is invalid: metadata.\(field): Invalid value: values must be strings",
+                    details: .init(
+                        name: name, kind: type.kind,
+                        causes: [.init(reason: "FieldValueInvalid", message: "values must be strings", field: "metadata.\(field)")]))
             }
         }
     }

@@ -21,16 +21,37 @@ public struct ResourceType: Sendable, Hashable {
 
     static let verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
-    public static let namespaces = ResourceType(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"], categories: [], hasStatusSubresource: true, tracksGeneration: false)
-    public static let nodes = ResourceType(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node", namespaced: false, shortNames: ["no"], categories: [], hasStatusSubresource: true, tracksGeneration: false)
-    public static let pods = ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], categories: ["all"], hasStatusSubresource: true, tracksGeneration: false)
-    public static let configMaps = ResourceType(group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"], categories: [], hasStatusSubresource: false, tracksGeneration: false)
-    public static let secrets = ResourceType(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [], categories: [], hasStatusSubresource: false, tracksGeneration: false)
-    public static let events = ResourceType(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], categories: [], hasStatusSubresource: false, tracksGeneration: false)
-    public static let deployments = ResourceType(group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], categories: ["all"], hasStatusSubresource: true, tracksGeneration: true)
-    public static let knativeServices = ResourceType(group: "serving.knative.dev", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["kservice", "ksvc"], categories: ["all", "knative", "serving"], hasStatusSubresource: true, tracksGeneration: true)
-    public static let mutatingWebhookConfigurations = ResourceType(group: "admissionregistration.k8s.io", version: "v1", plural: "mutatingwebhookconfigurations", singular: "mutatingwebhookconfiguration", kind: "MutatingWebhookConfiguration", namespaced: false, shortNames: [], categories: ["api-extensions"], hasStatusSubresource: false, tracksGeneration: true)
+    public static let namespaces = ResourceType(
+        group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"],
+        categories: [], hasStatusSubresource: true, tracksGeneration: false)
+    public static let nodes = ResourceType(
+        group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node", namespaced: false, shortNames: ["no"], categories: [],
+        hasStatusSubresource: true, tracksGeneration: false)
+    public static let pods = ResourceType(
+        group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], categories: ["all"],
+        hasStatusSubresource: true, tracksGeneration: false)
+    public static let configMaps = ResourceType(
+        group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"],
+        categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    public static let secrets = ResourceType(
+        group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [], categories: [],
+        hasStatusSubresource: false, tracksGeneration: false)
+    public static let events = ResourceType(
+        group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], categories: [],
+        hasStatusSubresource: false, tracksGeneration: false)
+    public static let deployments = ResourceType(
+        group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"],
+        categories: ["all"], hasStatusSubresource: true, tracksGeneration: true)
+    public static let knativeServices = ResourceType(
+        group: "serving.knative.dev", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true,
+        shortNames: ["kservice", "ksvc"], categories: ["all", "knative", "serving"], hasStatusSubresource: true, tracksGeneration: true)
+    public static let mutatingWebhookConfigurations = ResourceType(
+        group: "admissionregistration.k8s.io", version: "v1", plural: "mutatingwebhookconfigurations", singular: "mutatingwebhookconfiguration",
+        kind: "MutatingWebhookConfiguration", namespaced: false, shortNames: [], categories: ["api-extensions"], hasStatusSubresource: false,
+        tracksGeneration: true)
 
     /// Everything KubeSim serves.
-    public static let all: [ResourceType] = [.namespaces, .nodes, .pods, .configMaps, .secrets, .events, .deployments, .knativeServices, .mutatingWebhookConfigurations]
+    public static let all: [ResourceType] = [
+        .namespaces, .nodes, .pods, .configMaps, .secrets, .events, .deployments, .knativeServices, .mutatingWebhookConfigurations,
+    ]
 }

@@ -13,13 +13,20 @@ public enum Scenario: String, Sendable, CaseIterable {
     /// Creates the scenario's objects in `store`.
     public func apply(to store: ObjectStore) throws {
         for namespace in ["default", "kube-system", "direktiv", Self.functionsNamespace, "knative-serving", "direktiv-dispatch", "liqo"] {
-            _ = try store.create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace), "labels": ["kubernetes.io/metadata.name": .string(namespace)]], "status": ["phase": "Active"]], .namespaces, namespace: nil)
+            _ = try store.create(
+                [
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": ["name": .string(namespace), "labels": ["kubernetes.io/metadata.name": .string(namespace)]],
+                    "status": ["phase": "Active"],
+                ], .namespaces, namespace: nil)
         }
         guard self == .seed else { return }
         // Knative as Direktiv installs it, with the features the agent's patch needs.
         _ = try store.create(
-            ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "config-features", "namespace": "knative-serving"],
-             "data": ["kubernetes.podspec-affinity": "enabled", "kubernetes.podspec-tolerations": "enabled", "multi-container": "enabled"]],
+            [
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "config-features", "namespace": "knative-serving"],
+                "data": ["kubernetes.podspec-affinity": "enabled", "kubernetes.podspec-tolerations": "enabled", "multi-container": "enabled"],
+            ],
             .configMaps, namespace: "knative-serving")
         for node in Self.seedNodes { _ = try store.create(node, .nodes, namespace: nil) }
         for pod in Self.seedPods { _ = try store.create(pod, .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue) }
@@ -73,31 +80,39 @@ public enum Scenario: String, Sendable, CaseIterable {
         [
             pod("direktiv", "direktiv-flow-6d9c7b5f4-x2k8p", node: "main-1", labels: ["app": "direktiv-flow"], containers: [("flow", "500m", "1Gi")]),
             pod("direktiv", "direktiv-api-7c8d9e6f5-q9w7e", node: "main-2", labels: ["app": "direktiv-api"], containers: [("api", "250m", "512Mi")]),
-            pod("kube-system", "coredns-5d78c9869d-4m2nb", node: "main-1", labels: ["k8s-app": "kube-dns"], containers: [("coredns", "100m", "70Mi")]),
-            pod(functionsNamespace, "external1-greeter-00001-deployment-5b7d9c-h2j4k", node: "liqo-external1",
+            pod(
+                "kube-system", "coredns-5d78c9869d-4m2nb", node: "main-1", labels: ["k8s-app": "kube-dns"], containers: [("coredns", "100m", "70Mi")]),
+            pod(
+                functionsNamespace, "external1-greeter-00001-deployment-5b7d9c-h2j4k", node: "liqo-external1",
                 labels: ["serving.knative.dev/service": "external1-greeter-3b1f0c9a2d", "app": "external1-greeter-00001"],
                 containers: [("direktiv-container", "100m", "64M"), ("direktiv-sidecar", nil, nil), ("queue-proxy", "25m", nil)]),
-            pod(functionsNamespace, "external2-resize-00001-deployment-8f6a2b-p5r6t", node: "liqo-external2",
+            pod(
+                functionsNamespace, "external2-resize-00001-deployment-8f6a2b-p5r6t", node: "liqo-external2",
                 labels: ["serving.knative.dev/service": "external2-resize-9c8e7d6b5a", "app": "external2-resize-00001"],
                 containers: [("direktiv-container", "1", "2Gi"), ("direktiv-sidecar", nil, nil), ("queue-proxy", "25m", nil)]),
         ]
     }
 
-    static func pod(_ namespace: String, _ name: String, node: String, labels: [String: String], containers: [(String, String?, String?)]) -> JSONValue {
+    static func pod(
+        _ namespace: String, _ name: String, node: String, labels: [String: String], containers: [(String, String?, String?)]
+    ) -> JSONValue {
         [
             "apiVersion": "v1", "kind": "Pod",
             "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": .object(labels.mapValues(JSONValue.string))],
             "spec": [
                 "nodeName": .string(node),
-                "containers": .array(containers.map { name, cpu, memory in
-                    var requests: [String: JSONValue] = [:]
-                    if let cpu { requests["cpu"] = .string(cpu) }
-                    if let memory { requests["memory"] = .string(memory) }
-                    return ["name": .string(name), "image": .string("registry.example/\(name)"), "resources": ["requests": .object(requests)]]
-                }),
+                "containers": .array(
+                    containers.map { name, cpu, memory in
+                        var requests: [String: JSONValue] = [:]
+                        if let cpu { requests["cpu"] = .string(cpu) }
+                        if let memory { requests["memory"] = .string(memory) }
+                        return ["name": .string(name), "image": .string("registry.example/\(name)"), "resources": ["requests": .object(requests)]]
+                    }),
             ],
-            "status": ["phase": "Running", "conditions": [["type": "PodScheduled", "status": "True"], ["type": "Ready", "status": "True"]],
-                       "containerStatuses": .array(containers.map { name, _, _ in ["name": .string(name), "ready": true, "restartCount": 0] })],
+            "status": [
+                "phase": "Running", "conditions": [["type": "PodScheduled", "status": "True"], ["type": "Ready", "status": "True"]],
+                "containerStatuses": .array(containers.map { name, _, _ in ["name": .string(name), "ready": true, "restartCount": 0] }),
+            ],
         ]
     }
 }

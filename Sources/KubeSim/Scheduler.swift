@@ -64,13 +64,17 @@ struct Scheduler {
                 try? store.modify(.pods, namespace: namespace, name: name) { $0 = $0.setting(path: ["spec", "nodeName"], .string(nodeName)) }
                 try? store.modify(.pods, namespace: namespace, name: name, subresource: "status") { pod in
                     let conditions = Conditions.set(pod[path: "status", "conditions"]?.arrayValue ?? [], type: "PodScheduled", status: "True")
-                    pod = pod.setting(path: ["status", "conditions"], .array(conditions)).setting(path: ["status", "startTime"], .string(ObjectStore.timestamp(now)))
+                    pod = pod.setting(path: ["status", "conditions"], .array(conditions)).setting(
+                        path: ["status", "startTime"], .string(ObjectStore.timestamp(now)))
                 }
             } else {
                 let details = reasons.map { "\($0.value) \($0.key)" }.sorted().joined(separator: ", ")
-                let message = "0/\(nodes.count) nodes are available: \(details). preemption: 0/\(nodes.count) nodes are available: \(nodes.count) Preemption is not helpful for scheduling."
+                let message =
+                    "0/\(nodes.count) nodes are available: \(details). preemption: 0/\(nodes.count) nodes are available: \(nodes.count) Preemption is not helpful for scheduling."
                 try? store.modify(.pods, namespace: namespace, name: name, subresource: "status") { pod in
-                    let conditions = Conditions.set(pod[path: "status", "conditions"]?.arrayValue ?? [], type: "PodScheduled", status: "False", reason: "Unschedulable", message: message)
+                    let conditions = Conditions.set(
+                        pod[path: "status", "conditions"]?.arrayValue ?? [], type: "PodScheduled", status: "False", reason: "Unschedulable",
+                        message: message)
                     pod = pod.setting(path: ["status", "conditions"], .array(conditions)).setting(path: ["status", "phase"], "Pending")
                 }
             }
@@ -84,7 +88,9 @@ struct Scheduler {
             now.timeIntervalSince(started) >= Double(startDelay.components.seconds) + Double(startDelay.components.attoseconds) / 1e18
         else {
             if pod[path: "status", "phase"]?.stringValue == "Pending", pod[path: "status", "startTime"] == nil {
-                try? store.modify(.pods, namespace: namespace, name: name, subresource: "status") { $0 = $0.setting(path: ["status", "startTime"], .string(ObjectStore.timestamp(now))) }
+                try? store.modify(.pods, namespace: namespace, name: name, subresource: "status") {
+                    $0 = $0.setting(path: ["status", "startTime"], .string(ObjectStore.timestamp(now)))
+                }
             }
             return
         }
@@ -95,7 +101,9 @@ struct Scheduler {
             conditions = Conditions.set(conditions, type: "ContainersReady", status: "True")
             pod = pod.setting(path: ["status", "phase"], "Running")
                 .setting(path: ["status", "conditions"], .array(conditions))
-                .setting(path: ["status", "containerStatuses"], .array(containers.map { ["name": $0["name"] ?? "", "ready": true, "restartCount": 0, "started": true] }))
+                .setting(
+                    path: ["status", "containerStatuses"],
+                    .array(containers.map { ["name": $0["name"] ?? "", "ready": true, "restartCount": 0, "started": true] }))
         }
     }
 
@@ -125,11 +133,12 @@ struct Scheduler {
     static func taints(of node: JSONValue) -> [JSONValue] {
         var taints = node[path: "spec", "taints"]?.arrayValue ?? []
         let ready = node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue
-        let automatic: String? = switch ready {
-        case "True": nil
-        case "False": "node.kubernetes.io/not-ready"
-        default: "node.kubernetes.io/unreachable"
-        }
+        let automatic: String? =
+            switch ready {
+            case "True": nil
+            case "False": "node.kubernetes.io/not-ready"
+            default: "node.kubernetes.io/unreachable"
+            }
         if let automatic, !taints.contains(where: { $0["key"]?.stringValue == automatic }) {
             taints.append(["key": .string(automatic), "effect": "NoSchedule"])
         }
@@ -150,7 +159,10 @@ struct Scheduler {
     static func matchesAffinity(_ pod: JSONValue, _ node: JSONValue) -> Bool {
         let labels = node[path: "metadata", "labels"]?.stringMap ?? [:]
         for (key, value) in pod[path: "spec", "nodeSelector"]?.stringMap ?? [:] where labels[key] != value { return false }
-        guard let terms = pod[path: "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?.arrayValue, !terms.isEmpty else {
+        guard
+            let terms = pod[path: "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?
+                .arrayValue, !terms.isEmpty
+        else {
             return true
         }
         return terms.contains { term in

@@ -14,10 +14,13 @@ enum SecretRules {
         let name = secret[path: "metadata", "name"]?.stringValue ?? ""
         var decoded: [String: Data] = [:]
         if let data = secret["data"], data != .null {
-            guard case .object(let members) = data else { throw Status.failure(400, .badRequest, "Secret in version \"v1\" cannot be handled as a Secret: data must be an object") }
+            guard case .object(let members) = data else {
+                throw Status.failure(400, .badRequest, "Secret in version \"v1\" cannot be handled as a Secret: data must be an object")
+            }
             for (key, value) in members {
                 guard let text = value.stringValue, let bytes = Data(base64Encoded: text) else {
-                    throw Status.failure(400, .badRequest, "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data[\(key)]")
+                    throw Status.failure(
+                        400, .badRequest, "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data[\(key)]")
                 }
                 decoded[key] = bytes
             }
@@ -30,7 +33,11 @@ enum SecretRules {
         }
         var causes: [Status.Cause] = []
         for key in decoded.keys.sorted() where !KubernetesNames.isConfigMapKey(key) {
-            causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'", field: "data[\(key)]"))
+            causes.append(
+                .init(
+                    reason: "FieldValueInvalid",
+                    message: "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                    field: "data[\(key)]"))
         }
         if decoded.values.reduce(0, { $0 + $1.count }) > maximumSize {
             causes.append(.init(reason: "FieldValueTooLong", message: "Too long: must have at most \(maximumSize) bytes", field: "data"))
@@ -42,8 +49,9 @@ enum SecretRules {
             }
         }
         if !causes.isEmpty {
-            throw Status.failure(422, .invalid, "Secret \"\(name)\" is invalid: \(causes.map { "\($0.field ?? ""): \($0.message ?? "")" }.joined(separator: ", "))",
-                                 details: .init(name: name, kind: "Secret", causes: causes))
+            throw Status.failure(
+                422, .invalid, "Secret \"\(name)\" is invalid: \(causes.map { "\($0.field ?? ""): \($0.message ?? "")" }.joined(separator: ", "))",
+                details: .init(name: name, kind: "Secret", causes: causes))
         }
         var result = secret.setting("stringData", nil).setting("type", .string(type))
         result = result.setting("data", decoded.isEmpty ? nil : .object(decoded.mapValues { .string($0.base64EncodedString()) }))
@@ -54,12 +62,17 @@ enum SecretRules {
     static func checkUpdate(_ next: JSONValue, current: JSONValue) throws(Status) {
         let name = current[path: "metadata", "name"]?.stringValue ?? ""
         if next["type"] != current["type"] {
-            throw Status.failure(422, .invalid, "Secret \"\(name)\" is invalid: type: Invalid value: \(next["type"]?.stringValue ?? ""): field is immutable",
-                                 details: .init(name: name, kind: "Secret", causes: [.init(reason: "FieldValueInvalid", message: "field is immutable", field: "type")]))
+            throw Status.failure(
+                422, .invalid, "Secret \"\(name)\" is invalid: type: Invalid value: \(next["type"]?.stringValue ?? ""): field is immutable",
+                details: .init(name: name, kind: "Secret", causes: [.init(reason: "FieldValueInvalid", message: "field is immutable", field: "type")])
+            )
         }
         if current["immutable"] == true, next["data"] != current["data"] || next["immutable"] != current["immutable"] {
-            throw Status.failure(422, .invalid, "Secret \"\(name)\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
-                                 details: .init(name: name, kind: "Secret", causes: [.init(reason: "FieldValueForbidden", message: "field is immutable when `immutable` is set", field: "data")]))
+            throw Status.failure(
+                422, .invalid, "Secret \"\(name)\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
+                details: .init(
+                    name: name, kind: "Secret",
+                    causes: [.init(reason: "FieldValueForbidden", message: "field is immutable when `immutable` is set", field: "data")]))
         }
     }
 }

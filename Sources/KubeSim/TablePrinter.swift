@@ -21,18 +21,23 @@ enum TablePrinter {
         var result: [String: JSONValue] = [
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",
-            "columnDefinitions": .array(columns.map { column in
-                ["name": .string(column.name), "type": .string(column.type), "format": .string(column.format), "description": "", "priority": .integer(Int64(column.priority))]
-            }),
-            "rows": .array(objects.map { object in
-                [
-                    "cells": .array(columns.map { $0.cell(object) }),
-                    "object": [
-                        "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                        "metadata": object["metadata"] ?? [:],
-                    ],
-                ]
-            }),
+            "columnDefinitions": .array(
+                columns.map { column in
+                    [
+                        "name": .string(column.name), "type": .string(column.type), "format": .string(column.format), "description": "",
+                        "priority": .integer(Int64(column.priority)),
+                    ]
+                }),
+            "rows": .array(
+                objects.map { object in
+                    [
+                        "cells": .array(columns.map { $0.cell(object) }),
+                        "object": [
+                            "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                            "metadata": object["metadata"] ?? [:],
+                        ],
+                    ]
+                }),
         ]
         if let listMetadata { result["metadata"] = listMetadata }
         return .object(result)

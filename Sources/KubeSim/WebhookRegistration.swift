@@ -10,19 +10,31 @@ public enum WebhookRegistration {
         [
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
             "metadata": ["name": .string(name)],
-            "webhooks": [[
-                "name": "dispatch.direktiv.io",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": .string(failurePolicy),
-                "timeoutSeconds": 5,
-                "clientConfig": ["url": .string(url), "caBundle": .string(Data(caPEM.utf8).base64EncodedString())],
-                "rules": [
-                    ["apiGroups": ["serving.knative.dev"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"], "scope": "Namespaced"],
-                    ["apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"], "scope": "Namespaced"],
-                ],
-                "namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSONValue.string))]]],
-            ]],
+            "webhooks": [
+                [
+                    "name": "dispatch.direktiv.io",
+                    "admissionReviewVersions": ["v1"],
+                    "sideEffects": "None",
+                    "failurePolicy": .string(failurePolicy),
+                    "timeoutSeconds": 5,
+                    "clientConfig": ["url": .string(url), "caBundle": .string(Data(caPEM.utf8).base64EncodedString())],
+                    "rules": [
+                        [
+                            "apiGroups": ["serving.knative.dev"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                            "resources": ["services"], "scope": "Namespaced",
+                        ],
+                        [
+                            "apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"],
+                            "scope": "Namespaced",
+                        ],
+                    ],
+                    "namespaceSelector": [
+                        "matchExpressions": [
+                            ["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSONValue.string))]
+                        ]
+                    ],
+                ]
+            ],
         ]
     }
 

@@ -21,7 +21,9 @@ struct CheckRulesCommand: ParsableCommand {
         }
         do {
             let rules = try RulesParser.parse(text)
-            print("\(path): valid: \(rules.namespaces.count) namespace rule(s), cluster label \(rules.clusterLabel), functions namespaces \(rules.functionsNamespaces.joined(separator: ",")), \(rules.direktivNamespaces.count) known Direktiv namespace(s)")
+            print(
+                "\(path): valid: \(rules.namespaces.count) namespace rule(s), cluster label \(rules.clusterLabel), functions namespaces \(rules.functionsNamespaces.joined(separator: ",")), \(rules.direktivNamespaces.count) known Direktiv namespace(s)"
+            )
         } catch {
             for issue in error.issues {
                 printError("\(path):\(issue)")

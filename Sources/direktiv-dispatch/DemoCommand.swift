@@ -44,7 +44,8 @@ struct DemoCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .error
 
     func validate() throws {
-        for (name, port) in [("--api-port", apiPort), ("--webhook-port", webhookPort), ("--proxy-port", proxyPort), ("--admin-port", adminPort)] where !(0...65535).contains(port) {
+        for (name, port) in [("--api-port", apiPort), ("--webhook-port", webhookPort), ("--proxy-port", proxyPort), ("--admin-port", adminPort)]
+        where !(0...65535).contains(port) {
             throw ValidationError("\(name) must be a port number (0-65535)")
         }
         if let duration, duration < 0 { throw ValidationError("--duration must not be negative") }
@@ -69,7 +70,10 @@ struct DemoCommand: AsyncParsableCommand {
         }
         logger.logLevel = level
         let demo = Demo(options: options, output: { printLine($0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: demo, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: demo, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch let failure as DemoFailure {

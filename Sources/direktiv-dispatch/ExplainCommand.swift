@@ -64,9 +64,13 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         if replicas < 1 { throw ValidationError("--replicas must be at least 1") }
         if let server {
-            guard server.hasPrefix("http://") || server.hasPrefix("https://") else { throw ValidationError("--server must be an http:// or https:// URL") }
+            guard server.hasPrefix("http://") || server.hasPrefix("https://") else {
+                throw ValidationError("--server must be an http:// or https:// URL")
+            }
             if nodes != nil || pods != nil || kubeconfig != nil || rules != nil || overrides != nil {
-                throw ValidationError("--server asks the agent, which has its own rules, overrides and inventory: leave out --rules, --overrides, --nodes, --pods and --kubeconfig")
+                throw ValidationError(
+                    "--server asks the agent, which has its own rules, overrides and inventory: leave out --rules, --overrides, --nodes, --pods and --kubeconfig"
+                )
             }
             return
         }
@@ -132,7 +136,9 @@ struct ExplainCommand: AsyncParsableCommand {
         let client = try KubeClient(configuration: configuration)
         do {
             let nodes = try await client.listAll(Node.self, .nodes).items
-            let pods = try await client.listAll(PodUsage.self, .pods, options: ListOptions(fieldSelector: "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")).items
+            let pods = try await client.listAll(
+                PodUsage.self, .pods, options: ListOptions(fieldSelector: "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")
+            ).items
             try await client.shutdown()
             return (nodes, pods)
         } catch {

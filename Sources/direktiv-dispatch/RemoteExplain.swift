@@ -16,7 +16,11 @@ struct RemoteExplain {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let tokenFile {
-            guard let token = FileManager.default.contents(atPath: tokenFile).map({ String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }), !token.isEmpty else {
+            guard
+                let token = FileManager.default.contents(atPath: tokenFile).map({
+                    String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                }), !token.isEmpty
+            else {
                 throw ValidationError("cannot read a token from \(tokenFile)")
             }
             request.headers.add(name: "Authorization", value: "Bearer \(token)")

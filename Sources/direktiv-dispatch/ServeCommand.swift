@@ -2,8 +2,8 @@ import ArgumentParser
 import Configuration
 import DispatchAgent
 import DispatchMetrics
-import DispatchProxy
 import DispatchPrometheus
+import DispatchProxy
 import Foundation
 import KubeClient
 import Logging
@@ -43,25 +43,38 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads serving the proxy (default: one per core). [DISPATCH_PROXY_THREADS]")
     var proxyThreads: Int?
 
-    @Option(help: "auto: pin each proxy event loop to a CPU when the process may use exactly as many CPUs as it runs loops; off: never. [DISPATCH_PROXY_CPU_AFFINITY]")
+    @Option(
+        help:
+            "auto: pin each proxy event loop to a CPU when the process may use exactly as many CPUs as it runs loops; off: never. [DISPATCH_PROXY_CPU_AFFINITY]"
+    )
     var proxyCpuAffinity: String?
 
     @Option(help: "Admin port: /healthz, /readyz, /metrics, /v1. [DISPATCH_ADMIN_PORT]")
     var adminPort: Int?
 
-    @Option(help: "Secret (in the agent's namespace) holding the admin token under key \"token\", created with a random token when missing; used while --admin-token-file holds none. [DISPATCH_ADMIN_TOKEN_SECRET]")
+    @Option(
+        help:
+            "Secret (in the agent's namespace) holding the admin token under key \"token\", created with a random token when missing; used while --admin-token-file holds none. [DISPATCH_ADMIN_TOKEN_SECRET]"
+    )
     var adminTokenSecret: String?
 
-    @Option(help: "Secret (in the agent's namespace) where the agent keeps its webhook's CA; with it the agent issues its own serving certificates and keeps --webhook-configuration's caBundle, and --tls-cert/--tls-key are not read. [DISPATCH_WEBHOOK_CA_SECRET]")
+    @Option(
+        help:
+            "Secret (in the agent's namespace) where the agent keeps its webhook's CA; with it the agent issues its own serving certificates and keeps --webhook-configuration's caBundle, and --tls-cert/--tls-key are not read. [DISPATCH_WEBHOOK_CA_SECRET]"
+    )
     var webhookCaSecret: String?
 
     @Option(help: "MutatingWebhookConfiguration whose caBundle the agent keeps (with --webhook-ca-secret). [DISPATCH_WEBHOOK_CONFIGURATION]")
     var webhookConfiguration: String?
 
-    @Option(help: "Service the API server calls the webhook through: its names go into the serving certificate (with --webhook-ca-secret). [DISPATCH_WEBHOOK_SERVICE]")
+    @Option(
+        help:
+            "Service the API server calls the webhook through: its names go into the serving certificate (with --webhook-ca-secret). [DISPATCH_WEBHOOK_SERVICE]"
+    )
     var webhookService: String?
 
-    @Option(help: "A port serving only /metrics and /healthz, for scrapers (default: none; /metrics stays on the admin port). [DISPATCH_METRICS_PORT]")
+    @Option(
+        help: "A port serving only /metrics and /healthz, for scrapers (default: none; /metrics stays on the admin port). [DISPATCH_METRICS_PORT]")
     var metricsPort: Int?
 
     @Option(help: "Knative Serving's namespace, where config-features is read. [DISPATCH_KNATIVE_NAMESPACE]")
@@ -126,7 +139,8 @@ struct ServeCommand: AsyncParsableCommand {
                 ports.onMetrics = { logger.notice("metrics listening", metadata: ["port": "\($0)"]) }
                 let agent = try Agent(settings: settings, client: client, exposition: prometheus.exposition, ports: ports, logger: logger)
                 let group = ServiceGroup(
-                    configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+                    configuration: .init(
+                        services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
                 )
                 logger.notice("direktiv-dispatch starting", metadata: ["api": "\(configuration.server)", "rules": "\(settings.rulesPath)"])
                 try await group.run()
@@ -186,13 +200,16 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...1024).contains(settings.proxyThreads) else { throw CommandFailure("--proxy-threads must be between 1 and 1024") }
         let affinity = config.string(forKey: "dispatch.proxy.cpu.affinity", default: settings.proxyCPUAffinity.rawValue)
         guard let parsedAffinity = ProxyCPUAffinity(rawValue: affinity) else {
-            throw CommandFailure("--proxy-cpu-affinity must be \(ProxyCPUAffinity.allCases.map(\.rawValue).joined(separator: " or ")), not \(affinity)")
+            throw CommandFailure(
+                "--proxy-cpu-affinity must be \(ProxyCPUAffinity.allCases.map(\.rawValue).joined(separator: " or ")), not \(affinity)")
         }
         settings.proxyCPUAffinity = parsedAffinity
         settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)
         if let metricsPort = config.int(forKey: "dispatch.metrics.port") {
             guard (0...65535).contains(metricsPort) else { throw CommandFailure("dispatch.metrics.port: \(metricsPort) is not a port") }
-            guard metricsPort != settings.adminPort || metricsPort == 0 else { throw CommandFailure("--metrics-port must differ from --admin-port (\(metricsPort))") }
+            guard metricsPort != settings.adminPort || metricsPort == 0 else {
+                throw CommandFailure("--metrics-port must differ from --admin-port (\(metricsPort))")
+            }
             settings.metricsPort = metricsPort
         }
         settings.knativeNamespace = config.string(forKey: "dispatch.knative.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? settings.knativeNamespace
@@ -201,10 +218,13 @@ struct ServeCommand: AsyncParsableCommand {
         let managed = managedKeys.map { config.string(forKey: $0).flatMap { $0.isEmpty ? nil : $0 } }
         if managed.contains(where: { $0 != nil }) {
             guard let secret = managed[0], let configuration = managed[1], let service = managed[2] else {
-                throw CommandFailure("--webhook-ca-secret, --webhook-configuration and --webhook-service go together: the agent keeps its CA in the Secret, its caBundle in the configuration, and certifies the Service's names")
+                throw CommandFailure(
+                    "--webhook-ca-secret, --webhook-configuration and --webhook-service go together: the agent keeps its CA in the Secret, its caBundle in the configuration, and certifies the Service's names"
+                )
             }
             guard config.string(forKey: "dispatch.tls.cert") == nil, config.string(forKey: "dispatch.tls.key") == nil else {
-                throw CommandFailure("--webhook-ca-secret and --tls-cert/--tls-key exclude each other: the agent either issues its certificate or reads one")
+                throw CommandFailure(
+                    "--webhook-ca-secret and --tls-cert/--tls-key exclude each other: the agent either issues its certificate or reads one")
             }
             let namespace = settings.namespace
             settings.managedWebhookCertificate = .init(
@@ -230,7 +250,9 @@ struct ServeCommand: AsyncParsableCommand {
         let longestCallSeconds = Int(settings.longestCall.components.seconds)
         let drain = config.int(forKey: "dispatch.drain.seconds", default: longestCallSeconds + 10)
         guard drain >= longestCallSeconds, drain <= 31_536_000 else {
-            throw CommandFailure("--drain-seconds (\(drain)) must be at least the longest call (\(longestCallSeconds) s, --longest-call-seconds) and at most a year: a shorter drain cuts running calls on every rollout")
+            throw CommandFailure(
+                "--drain-seconds (\(drain)) must be at least the longest call (\(longestCallSeconds) s, --longest-call-seconds) and at most a year: a shorter drain cuts running calls on every rollout"
+            )
         }
         settings.drain = .seconds(drain)
         let level = config.string(forKey: "dispatch.log.level", default: "info")

@@ -66,7 +66,8 @@ struct CLI {
     }
 
     @Test func jsonOutputIsADecision() async throws {
-        let result = try await CLI.run(base + ["--namespace", "team-b", "--size", "small", "--overrides", "examples/overrides.json", "--output", "json"])
+        let result = try await CLI.run(
+            base + ["--namespace", "team-b", "--size", "small", "--overrides", "examples/overrides.json", "--output", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(json?["cluster"] as? String == "external2", "team-b is pinned to external2 in examples/overrides.json")

@@ -11,7 +11,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try await CLI.run(["demo", "--duration", "0", "--calls", "3", "--directory", directory.path] + Self.freePorts)
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        for step in ["== 1/5", "== 2/5", "== 3/5", "== 4/5", "== 5/5", "== clusters", "all steps behaved as expected", "Try it", "kubectl --kubeconfig"] {
+        for step in [
+            "== 1/5", "== 2/5", "== 3/5", "== 4/5", "== 5/5", "== clusters", "all steps behaved as expected", "Try it", "kubectl --kubeconfig",
+        ] {
             #expect(result.stdout.contains(step), "output lacks \(step)")
         }
         // The override step's function is pinned, and the team function avoided the NotReady peer.
@@ -24,7 +26,9 @@ import Testing
     @Test func kubectlAndExplainServerWorkAgainstTheRunningDemo() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let demo = try RunningProcess(CLI.binary, arguments: ["demo", "--duration", "60", "--calls", "1", "--directory", directory.path] + Self.freePorts, output: .standardOutput)
+        let demo = try RunningProcess(
+            CLI.binary, arguments: ["demo", "--duration", "60", "--calls", "1", "--directory", directory.path] + Self.freePorts,
+            output: .standardOutput)
         defer { demo.stop() }
         let clustersLine = try await next(demo.lines) { $0.contains("curl -s http") && $0.hasSuffix("/v1/clusters") }
         let adminURL = try #require(clustersLine.split(separator: " ").last.map { String($0.dropLast("/v1/clusters".count)) })
@@ -33,7 +37,9 @@ import Testing
         let explained = try await CLI.run(["explain", "--server", adminURL, "--namespace", "team-a", "--size", "small"])
         #expect(explained.status == 0, "\(explained.stderr)")
         #expect(explained.stdout.contains("pinned by override"), "\(explained.stdout)")
-        let json = try await CLI.run(["explain", "--server", adminURL, "--namespace", "team-b", "--cpu", "500m", "--memory", "1Gi", "--output", "json"])
+        let json = try await CLI.run([
+            "explain", "--server", adminURL, "--namespace", "team-b", "--cpu", "500m", "--memory", "1Gi", "--output", "json",
+        ])
         #expect(json.stdout.contains("\"requestPerPod\""))
         let refused = try await CLI.run(["explain", "--server", adminURL, "--namespace", "team-b", "--cpu", "lots"])
         #expect(refused.status != 0)
@@ -41,7 +47,11 @@ import Testing
 
         guard Kubectl.path != nil else { return }
         let kubeconfig = directory.appendingPathComponent("kubeconfig").path
-        let services = try await Kubectl.run(["--kubeconfig", kubeconfig, "--cache-dir", directory.appendingPathComponent("cache").path, "get", "ksvc", "-n", "direktiv-services-direktiv", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.annotations.dispatch\\.direktiv\\.io/cluster}{\"\\n\"}{end}"])
+        let services = try await Kubectl.run([
+            "--kubeconfig", kubeconfig, "--cache-dir", directory.appendingPathComponent("cache").path, "get", "ksvc", "-n",
+            "direktiv-services-direktiv", "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.metadata.annotations.dispatch\\.direktiv\\.io/cluster}{\"\\n\"}{end}",
+        ])
         #expect(services.status == 0, "\(services.stderr)")
         #expect(services.stdout.contains("team-a-report=main"))
         #expect(services.stdout.contains("external2-resize=external2"))
@@ -54,7 +64,9 @@ import Testing
         defer { blocker.stop() }
         let line = try await next(blocker.lines) { $0.contains("KubeSim serving") }
         let port = try #require(line.split(separator: ":").last.map { String($0) })
-        let result = try await CLI.run(["demo", "--duration", "0", "--api-port", port, "--webhook-port", "0", "--proxy-port", "0", "--admin-port", "0"])
+        let result = try await CLI.run([
+            "demo", "--duration", "0", "--api-port", port, "--webhook-port", "0", "--proxy-port", "0", "--admin-port", "0",
+        ])
         #expect(result.status != 0)
         #expect(result.stderr.contains("demo failed at step start"), "\(result.stderr)")
         #expect(result.stderr.contains("--api-port"))

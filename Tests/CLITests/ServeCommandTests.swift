@@ -1,5 +1,6 @@
-import DispatchCertificates
 import AsyncHTTPClient
+import DispatchAgent
+import DispatchCertificates
 import DispatchCore
 import Foundation
 import KubeClient
@@ -10,7 +11,7 @@ import NIOHTTP1
 import NIOSSL
 import TestSupport
 import Testing
-import DispatchAgent
+
 @testable import DispatchProxy
 
 /// `direktiv-dispatch serve` as a process, configured through its environment variables.
@@ -83,10 +84,12 @@ import DispatchAgent
 
         // A real admission review over TLS.
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")
-        let review = AdmissionReview(request: .init(
-            uid: "serve-test", kind: .knativeService, resource: GroupVersionResource(group: "serving.knative.dev", version: "v1", resource: "services"),
-            name: object[path: "metadata", "name"]?.stringValue, namespace: Scenario.functionsNamespace, operation: "CREATE", object: object
-        ))
+        let review = AdmissionReview(
+            request: .init(
+                uid: "serve-test", kind: .knativeService,
+                resource: GroupVersionResource(group: "serving.knative.dev", version: "v1", resource: "services"),
+                name: object[path: "metadata", "name"]?.stringValue, namespace: Scenario.functionsNamespace, operation: "CREATE", object: object
+            ))
         var request = HTTPClientRequest(url: "https://127.0.0.1:\(setup.webhookPort)/mutate")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -184,7 +187,10 @@ import DispatchAgent
     /// Issue 23, item 3: a drain shorter than the longest call would cut calls on every rollout.
     @Test(arguments: [
         (["--drain-seconds", "10"], "--drain-seconds (10) must be at least the longest call (600 s"),
-        (["--longest-call-seconds", "60", "--default-deadline", "30", "--drain-seconds", "59"], "--drain-seconds (59) must be at least the longest call (60 s"),
+        (
+            ["--longest-call-seconds", "60", "--default-deadline", "30", "--drain-seconds", "59"],
+            "--drain-seconds (59) must be at least the longest call (60 s"
+        ),
         (["--longest-call-seconds", "60"], "--default-deadline (300.0 seconds) must not exceed --longest-call-seconds (60.0 seconds)"),
     ])
     func aDrainShorterThanTheLongestCallIsRefused(arguments: [String], message: String) async throws {
@@ -198,8 +204,14 @@ import DispatchAgent
     @Test(arguments: [
         (["--webhook-ca-secret", "ca"], [String: String](), "go together"),
         (["--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook"], [:], "go together"),
-        (["--webhook-ca-secret", "ca", "--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook", "--tls-cert", "/x.crt"], [:], "exclude each other"),
-        (["--webhook-ca-secret", "ca", "--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook"], ["DISPATCH_TLS_KEY": "/x.key"], "exclude each other"),
+        (
+            ["--webhook-ca-secret", "ca", "--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook", "--tls-cert", "/x.crt"],
+            [:], "exclude each other"
+        ),
+        (
+            ["--webhook-ca-secret", "ca", "--webhook-configuration", "dispatch", "--webhook-service", "dispatch-webhook"],
+            ["DISPATCH_TLS_KEY": "/x.key"], "exclude each other"
+        ),
     ])
     func theAgentKeepsItsCAOnlyWhenToldWholly(arguments: [String], environment: [String: String], message: String) async throws {
         let serve = try RunningProcess(CLI.binary, arguments: ["serve"] + arguments, environment: environment)
@@ -220,7 +232,8 @@ import DispatchAgent
         let kubeconfig = directory.appendingPathComponent("kubeconfig").path
         let resolver = directory.appendingPathComponent("resolver.json").path
 
-        let sim = try RunningProcess(CLI.binary, arguments: ["sim", "--port", "0", "--kubeconfig-out", kubeconfig, "--resolver-out", resolver], output: .standardOutput)
+        let sim = try RunningProcess(
+            CLI.binary, arguments: ["sim", "--port", "0", "--kubeconfig-out", kubeconfig, "--resolver-out", resolver], output: .standardOutput)
         defer { sim.stop() }
         // Both files are written before these lines: the resolver file once the function
         // endpoints listen, the kubeconfig once the API server does.
@@ -236,38 +249,52 @@ import DispatchAgent
         try issued.privateKeyPEM.write(to: directory.appendingPathComponent("tls.key"), atomically: true, encoding: .utf8)
         try exampleRulesYAML().write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
         let (webhookPort, proxyPort, adminPort, metricsPort) = (try freePort(), try freePort(), try freePort(), try freePort())
-        let serve = try RunningProcess(CLI.binary, arguments: [
-            "serve", "--kubeconfig", kubeconfig, "--rules", directory.appendingPathComponent("rules.yaml").path,
-            "--tls-cert", directory.appendingPathComponent("tls.crt").path, "--tls-key", directory.appendingPathComponent("tls.key").path,
-            "--bind-address", "127.0.0.1", "--webhook-port", String(webhookPort), "--proxy-port", String(proxyPort), "--admin-port", String(adminPort),
-            "--metrics-port", String(metricsPort), "--knative-namespace", "knative-serving",
-            "--resolver-file", resolver, "--proxy-threads", "1",
-        ])
+        let serve = try RunningProcess(
+            CLI.binary,
+            arguments: [
+                "serve", "--kubeconfig", kubeconfig, "--rules", directory.appendingPathComponent("rules.yaml").path,
+                "--tls-cert", directory.appendingPathComponent("tls.crt").path, "--tls-key", directory.appendingPathComponent("tls.key").path,
+                "--bind-address", "127.0.0.1", "--webhook-port", String(webhookPort), "--proxy-port", String(proxyPort), "--admin-port",
+                String(adminPort),
+                "--metrics-port", String(metricsPort), "--knative-namespace", "knative-serving",
+                "--resolver-file", resolver, "--proxy-threads", "1",
+            ])
         defer { serve.stop() }
         _ = try await next(serve.lines, within: .seconds(30)) { $0.contains("inventory synced") }
 
         let client = try KubeClient(configuration: try KubeConfiguration.resolve(kubeconfig: kubeconfig))
         do {
-            _ = try await client.create(webhookConfiguration(url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: ca.certificatePEM), .mutatingWebhookConfigurations)
+            _ = try await client.create(
+                webhookConfiguration(url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: ca.certificatePEM), .mutatingWebhookConfigurations)
             let spec = FunctionSpec(namespace: "team-a", name: "hello", image: "direktiv/hello:v1", size: .small, minScale: 1)
-            let created = try await client.create(try DirektivServiceBuilder.knativeService(spec, namespace: Scenario.functionsNamespace, sizes: .direktivDefaults, sidecarImage: nil), .knativeServices, namespace: Scenario.functionsNamespace)
+            let created = try await client.create(
+                try DirektivServiceBuilder.knativeService(spec, namespace: Scenario.functionsNamespace, sizes: .direktivDefaults, sidecarImage: nil),
+                .knativeServices, namespace: Scenario.functionsNamespace)
             let cluster = try #require(created[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"]?.stringValue)
             try await client.shutdown()
 
             // The sim writes the endpoint once the pods run; serve picks the file up.
             _ = try await next(serve.lines, within: .seconds(30)) { $0.contains("resolver file loaded") && $0.contains("hosts=1") }
             let host = "hello.\(Scenario.functionsNamespace)"
-            let response = try await withHTTP1Connection(port: proxyPort) { try await $0.request(.POST, "http://\(host)/", headers: [("Host", host), ("Direktiv-ActionID", "cli")], body: Array("{}".utf8)) }
+            let response = try await withHTTP1Connection(port: proxyPort) {
+                try await $0.request(.POST, "http://\(host)/", headers: [("Host", host), ("Direktiv-ActionID", "cli")], body: Array("{}".utf8))
+            }
             #expect(response.status == 200, "\(response.text)")
             #expect(response.headers["Kubesim-Cluster"] == [cluster])
             #expect(response.headers["Direktiv-ActionID"] == ["cli"])
 
             // Issue 23, item 7: scrapers get a port of their own, which serves nothing else.
             let scrape = try await withHTTP1Connection(port: metricsPort) { try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")]) }
-            let adminOnMetricsPort = try await withHTTP1Connection(port: metricsPort) { try await $0.request(.GET, "/v1/clusters", headers: [("Host", "127.0.0.1")]) }
+            let adminOnMetricsPort = try await withHTTP1Connection(port: metricsPort) {
+                try await $0.request(.GET, "/v1/clusters", headers: [("Host", "127.0.0.1")])
+            }
             #expect(adminOnMetricsPort.status == 404)
-            #expect(scrape.text.contains(#"direktiv_dispatch_knative_feature_disabled{flag="kubernetes.podspec-affinity"} 0"#), "config-features read from --knative-namespace")
-            #expect(scrape.text.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="team-a",function="hello",cluster="\#(cluster)",code="200"} 1"#))
+            #expect(
+                scrape.text.contains(#"direktiv_dispatch_knative_feature_disabled{flag="kubernetes.podspec-affinity"} 0"#),
+                "config-features read from --knative-namespace")
+            #expect(
+                scrape.text.contains(
+                    #"direktiv_dispatch_invocations_total{direktiv_namespace="team-a",function="hello",cluster="\#(cluster)",code="200"} 1"#))
             #expect(scrape.text.contains(#"direktiv_dispatch_cluster_ready{cluster="external2"} 1"#))
             if Promtool.path != nil {
                 let check = try await Promtool.check(scrape.body)

@@ -1,7 +1,7 @@
 import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeClient
 import KubeModels
@@ -18,7 +18,9 @@ import Testing
     static let functions = Scenario.functionsNamespace
 
     /// An agent with an admin token file, on a fresh simulator with its control plane.
-    func withAgent(protectReads: Bool = false, functionsTarget: String? = nil, _ body: (SimHarness, AgentHarness, AdminClient, KubeClient) async throws -> Void) async throws {
+    func withAgent(
+        protectReads: Bool = false, functionsTarget: String? = nil, _ body: (SimHarness, AgentHarness, AdminClient, KubeClient) async throws -> Void
+    ) async throws {
         let sim = try await SimHarness.start(controlPlane: true)
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
         try "\(Self.token)\n".write(to: tokenFile, atomically: true, encoding: .utf8)
@@ -54,12 +56,16 @@ import Testing
             // until a real placement reserves capacity.
             #expect(agent.agent.state.reservations.entries.count == 1, "only the webhook's placement reserved")
 
-            let byResources = try await admin.call(.POST, "/v1/placements/explain", json: ["namespace": "external1", "resources": ["cpu": "500m", "memory": "1Gi"]])
+            let byResources = try await admin.call(
+                .POST, "/v1/placements/explain", json: ["namespace": "external1", "resources": ["cpu": "500m", "memory": "1Gi"]])
             #expect(byResources.status == 200)
             #expect(byResources.json["cluster"] == "external1")
             #expect(byResources.json["requestPerPod"]?["milliCPU"] == 500)
 
-            for bad: JSONValue in [["namespace": "team-a"], ["namespace": "team-a", "size": "huge"], ["size": "small"], ["namespace": "team-a", "size": "small", "bogus": 1]] {
+            for bad: JSONValue in [
+                ["namespace": "team-a"], ["namespace": "team-a", "size": "huge"], ["size": "small"],
+                ["namespace": "team-a", "size": "small", "bogus": 1],
+            ] {
                 let answer = try await admin.call(.POST, "/v1/placements/explain", json: bad)
                 #expect(answer.status == 400, "\(bad)")
                 #expect(answer.error?.isEmpty == false)
@@ -80,7 +86,8 @@ import Testing
         #expect(put.status == 201)
         #expect(put.json["override"] == ["pin": "external2"])
         #expect(put.json["warnings"] == nil)
-        let replaced = try await admin.call(.PUT, "/v1/namespaces/team-b/override", json: ["prefer": ["external2", "main"], "exclude": ["external1"]])
+        let replaced = try await admin.call(
+            .PUT, "/v1/namespaces/team-b/override", json: ["prefer": ["external2", "main"], "exclude": ["external1"]])
         #expect(replaced.status == 201)
         let explained = try await admin.call(.POST, "/v1/placements/explain", json: ["namespace": "team-a", "size": "small"])
         #expect(explained.json["cluster"] == "external2")
@@ -128,7 +135,8 @@ import Testing
             for (index, namespace) in namespaces.enumerated() {
                 for replica in 0..<2 {
                     group.addTask {
-                        let answer = try await replicas[replica].call(.PUT, "/v1/namespaces/\(namespace)/override", json: ["pin": .string(clusters[(index + replica) % 3])])
+                        let answer = try await replicas[replica].call(
+                            .PUT, "/v1/namespaces/\(namespace)/override", json: ["pin": .string(clusters[(index + replica) % 3])])
                         return (namespace, replica, answer.status)
                     }
                 }
@@ -147,7 +155,8 @@ import Testing
             // Whatever a replica acknowledged was stored: no acknowledged write was lost.
             #expect(!accepted.isEmpty, "\(namespace): at least one write lands")
             let values = accepted.map { clusters[(namespaces.firstIndex(of: namespace)! + $0.1) % 3] }
-            #expect(values.contains(table[namespace]?.pin ?? "none"), "\(namespace): stored \(table[namespace]?.pin ?? "none"), acknowledged \(values)")
+            #expect(
+                values.contains(table[namespace]?.pin ?? "none"), "\(namespace): stored \(table[namespace]?.pin ?? "none"), acknowledged \(values)")
         }
         // Both replicas apply the same overrides through the watch.
         _ = try await next(one.agent.overrides.changes()) { $0 == table }
@@ -213,7 +222,8 @@ import Testing
                 #expect(answer.status == status, "\(json.map { "\($0)" } ?? "raw body"): \(answer.json)")
                 #expect(answer.error?.isEmpty == false, "an error message for \(status)")
             }
-            let wrongType = try await admin.call(.PUT, "/v1/namespaces/team-a/override", raw: Array("pin=main".utf8), headers: [("Content-Type", "text/plain")])
+            let wrongType = try await admin.call(
+                .PUT, "/v1/namespaces/team-a/override", raw: Array("pin=main".utf8), headers: [("Content-Type", "text/plain")])
             #expect(wrongType.status == 400)
             #expect(agent.agent.state.overrides == before, "refused bodies change nothing")
 
@@ -258,7 +268,8 @@ import Testing
     @Test func withoutATokenFileChangesAreRefused() async throws {
         let sim = try await SimHarness.start(controlPlane: true)
         let agent = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML()) { $0.adminTokenFile = "/nonexistent/token" }
-        let answer = try await AdminClient(port: agent.adminPort, token: "anything").call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "main"])
+        let answer = try await AdminClient(port: agent.adminPort, token: "anything").call(
+            .PUT, "/v1/namespaces/team-a/override", json: ["pin": "main"])
         #expect(answer.status == 403)
         #expect(answer.error?.contains("no admin token is configured") == true)
         await agent.stop()
@@ -304,17 +315,32 @@ import Testing
         try await withTeardown {
             try await first.agent.adminTokenSecret?.reconcile()
             try await second.agent.adminTokenSecret?.reconcile()
-            let token = try #require(try await client.get(Secret.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch").text("token"))
+            let token = try #require(
+                try await client.get(Secret.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch").text("token"))
             #expect(token.count == 64, "32 random bytes, hex")
             for agent in [first, second] {
-                #expect(try await AdminClient(port: agent.adminPort, token: "wrong").call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 403)
-                #expect([200, 201].contains(try await AdminClient(port: agent.adminPort, token: token).call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status))
+                #expect(
+                    try await AdminClient(port: agent.adminPort, token: "wrong").call(
+                        .PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]
+                    ).status == 403)
+                #expect(
+                    [200, 201].contains(
+                        try await AdminClient(port: agent.adminPort, token: token).call(
+                            .PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]
+                        ).status))
             }
             // Rotating is editing the Secret.
-            _ = try await client.patch(JSONValue.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch", patch: .merge(["stringData": ["token": "rotated"]]))
+            _ = try await client.patch(
+                JSONValue.self, .secrets, name: "dispatch-admin-token", namespace: "direktiv-dispatch",
+                patch: .merge(["stringData": ["token": "rotated"]]))
             try await first.agent.adminTokenSecret?.reconcile()
-            #expect(try await AdminClient(port: first.adminPort, token: token).call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 403)
-            #expect(try await AdminClient(port: first.adminPort, token: "rotated").call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]).status == 200)
+            #expect(
+                try await AdminClient(port: first.adminPort, token: token).call(.PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"])
+                    .status == 403)
+            #expect(
+                try await AdminClient(port: first.adminPort, token: "rotated").call(
+                    .PUT, "/v1/namespaces/team-a/override", json: ["pin": "external2"]
+                ).status == 200)
         } teardown: {
             try? await client.shutdown()
             await first.stop()
@@ -340,7 +366,10 @@ import Testing
 
     @Test func functionsCreatedThroughTheAPIArePlacedAndValid() async throws {
         try await withAgent(functionsTarget: Self.functions) { _, agent, admin, client in
-            let spec: JSONValue = ["namespace": "external1", "name": "resizer", "image": "direktiv/image-resize:v1", "cmd": "/bin/resize --fast", "size": "small", "minScale": 1, "envs": ["MODE": "thumb"]]
+            let spec: JSONValue = [
+                "namespace": "external1", "name": "resizer", "image": "direktiv/image-resize:v1", "cmd": "/bin/resize --fast", "size": "small",
+                "minScale": 1, "envs": ["MODE": "thumb"],
+            ]
             let created = try await admin.call(.POST, "/v1/functions", json: spec)
             #expect(created.status == 201, "\(created.json)")
             #expect(created.json["placement"]?["cluster"] == "external1")
@@ -365,9 +394,13 @@ import Testing
 
             #expect(try await admin.call(.POST, "/v1/functions", json: spec).status == 409)
             #expect(try await admin.call(.POST, "/v1/functions", json: spec.replacing(["name"], with: "Bad_Name")).status == 400)
-            #expect(try await admin.call(.POST, "/v1/functions", json: spec.replacing(["name"], with: .string(String(repeating: "a", count: 64)))).status == 400)
+            #expect(
+                try await admin.call(.POST, "/v1/functions", json: spec.replacing(["name"], with: .string(String(repeating: "a", count: 64)))).status
+                    == 400)
             #expect(try await admin.call(.POST, "/v1/functions", json: spec.replacing(["size"], with: "huge")).status == 400)
-            #expect(try await admin.call(.POST, "/v1/functions", json: spec.replacing(["name"], with: "other").replacing(["namespace"], with: "nobody")).status == 404)
+            #expect(
+                try await admin.call(.POST, "/v1/functions", json: spec.replacing(["name"], with: "other").replacing(["namespace"], with: "nobody"))
+                    .status == 404)
 
             // Only what the API created can be deleted through it.
             _ = try await client.create(try exampleObject("direktiv/ksvc-0.6.7.json"), .knativeServices, namespace: Self.functions)

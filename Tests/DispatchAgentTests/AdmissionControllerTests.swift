@@ -1,7 +1,7 @@
 import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -20,17 +20,24 @@ import Testing
     func controller(rules: Rules? = nil) throws -> (AdmissionController, AgentState) {
         let rules = try rules ?? RulesParser.parse(exampleRulesText())
         let state = AgentState(rules: rules)
-        let nodes = try JSONDecoder().decode(KubeList<Node>.self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("examples/seed-nodes.json"))).items
+        let nodes = try JSONDecoder().decode(
+            KubeList<Node>.self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("examples/seed-nodes.json"))
+        ).items
         let inventory = ClusterInventory(nodes: nodes, pods: [], clusterLabel: rules.clusterLabel, toleratedTaintKeys: [rules.liqo.taintKey])
         let metrics = DispatchMetrics(factory: metricsFactory)
         let placer = Placer(state: state, inventory: { inventory }, metrics: metrics, logger: Logger(label: "admission-test"))
         return (AdmissionController(placer: placer, state: state, metrics: metrics), state)
     }
 
-    func review(_ object: JSONValue?, operation: String = "CREATE", kind: GroupVersionKind = .knativeService, namespace: String = "direktiv-services-direktiv", oldObject: JSONValue? = nil, dryRun: Bool = false, uid: String = "0b9f6a3c-1") -> Data {
+    func review(
+        _ object: JSONValue?, operation: String = "CREATE", kind: GroupVersionKind = .knativeService,
+        namespace: String = "direktiv-services-direktiv", oldObject: JSONValue? = nil, dryRun: Bool = false, uid: String = "0b9f6a3c-1"
+    ) -> Data {
         let request = AdmissionReview.Request(
-            uid: uid, kind: kind, resource: GroupVersionResource(group: kind.group, version: kind.version, resource: kind == .deployment ? "deployments" : "services"),
-            name: object?[path: "metadata", "name"]?.stringValue, namespace: namespace, operation: operation, object: object, oldObject: oldObject, dryRun: dryRun
+            uid: uid, kind: kind,
+            resource: GroupVersionResource(group: kind.group, version: kind.version, resource: kind == .deployment ? "deployments" : "services"),
+            name: object?[path: "metadata", "name"]?.stringValue, namespace: namespace, operation: operation, object: object, oldObject: oldObject,
+            dryRun: dryRun
         )
         return try! JSONEncoder().encode(AdmissionReview(request: request))
     }
@@ -64,9 +71,11 @@ import Testing
         let patched = try JSONPatch.apply(try patch(answer), to: object)
         #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
         #expect(state.reservations.entries.count == 1, "a real placement reserves its request")
-        let counter = try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "placed")])
+        let counter = try metricsFactory.expectCounter(
+            "direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "placed")])
         #expect(counter.totalValue == 1)
-        let placements = try metricsFactory.expectCounter("direktiv_dispatch_placements_total", [("direktiv_namespace", "team-a"), ("cluster", "external1"), ("outcome", "placed")])
+        let placements = try metricsFactory.expectCounter(
+            "direktiv_dispatch_placements_total", [("direktiv_namespace", "team-a"), ("cluster", "external1"), ("outcome", "placed")])
         #expect(placements.totalValue == 1)
         #expect(try metricsFactory.expectTimer("direktiv_dispatch_placement_duration_seconds").values.count == 1)
     }
@@ -82,12 +91,16 @@ import Testing
     @Test func updatesKeepTheClusterOfTheOldObject() async throws {
         let (controller, _) = try controller()
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")
-        let old = try JSONPatch.apply(PlacementPatch.operations(for: object, cluster: "external2", direktivNamespace: "team-a", settings: PatchSettings()), to: object)
+        let old = try JSONPatch.apply(
+            PlacementPatch.operations(for: object, cluster: "external2", direktivNamespace: "team-a", settings: PatchSettings()), to: object)
         // Direktiv sends its own definition again, without the agent's annotations.
         let (_, answer) = try await post(review(object, operation: "UPDATE", oldObject: old), controller: controller)
         let patched = try JSONPatch.apply(try patch(answer), to: object)
         #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external2")
-        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "kept")]).totalValue == 1)
+        #expect(
+            try metricsFactory.expectCounter(
+                "direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "kept")]
+            ).totalValue == 1)
     }
 
     /// Issue 23, item 2: with every team-a cluster gone, a new team-a function would be refused;
@@ -107,12 +120,14 @@ import Testing
             """)
         let (controller, _) = try controller(rules: rules)
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")
-        let placed = try JSONPatch.apply(PlacementPatch.operations(for: object, cluster: "external1", direktivNamespace: "team-a", settings: PatchSettings()), to: object)
+        let placed = try JSONPatch.apply(
+            PlacementPatch.operations(for: object, cluster: "external1", direktivNamespace: "team-a", settings: PatchSettings()), to: object)
         let (_, created) = try await post(review(object), controller: controller)
         #expect(created[path: "response", "allowed"] == false, "the rules leave team-a nowhere to go")
 
         let relabelled = placed.replacing(["metadata", "labels", "team"], with: "billing")
-        let terminating = placed.replacing(["metadata", "deletionTimestamp"], with: "2026-12-04T04:00:00Z").replacing(["metadata", "finalizers"], with: ["foregroundDeletion"])
+        let terminating = placed.replacing(["metadata", "deletionTimestamp"], with: "2026-12-04T04:00:00Z").replacing(
+            ["metadata", "finalizers"], with: ["foregroundDeletion"])
         let finalizerGone = terminating.replacing(["metadata", "finalizers"], with: [])
         let scaled = placed.replacing(["status", "observedGeneration"], with: 3)
         for (name, new, old) in [("labels", relabelled, placed), ("finalizer", finalizerGone, terminating), ("status", scaled, placed)] {
@@ -120,7 +135,10 @@ import Testing
             #expect(answer[path: "response", "allowed"] == true, "\(name): \(answer)")
             #expect(answer[path: "response", "patch"] == nil, "\(name)")
         }
-        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "ignored")]).totalValue == 3)
+        #expect(
+            try metricsFactory.expectCounter(
+                "direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "UPDATE"), ("outcome", "ignored")]
+            ).totalValue == 3)
 
         let newImage = placed.replacing(["spec", "template", "metadata", "labels", "revision"], with: "2")
         let (_, changed) = try await post(review(newImage, operation: "UPDATE", oldObject: placed), controller: controller)
@@ -135,7 +153,10 @@ import Testing
         let (_, again) = try await post(review(object, uid: "second"), controller: controller)
         let patched = try JSONPatch.apply(try patch(again), to: object)
         #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
-        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "kept")]).totalValue == 1)
+        #expect(
+            try metricsFactory.expectCounter(
+                "direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "kept")]
+            ).totalValue == 1)
     }
 
     @Test(arguments: [
@@ -146,7 +167,8 @@ import Testing
     ])
     func othersPassUnchanged(operation: String, kind: GroupVersionKind, namespace: String) async throws {
         let (controller, _) = try controller()
-        let (status, answer) = try await post(review(try exampleObject("direktiv/ksvc-0.8.10.json"), operation: operation, kind: kind, namespace: namespace), controller: controller)
+        let (status, answer) = try await post(
+            review(try exampleObject("direktiv/ksvc-0.8.10.json"), operation: operation, kind: kind, namespace: namespace), controller: controller)
         #expect(status == .ok)
         #expect(answer[path: "response", "allowed"] == true)
         #expect(answer[path: "response", "patch"] == nil)
@@ -154,7 +176,10 @@ import Testing
 
     @Test func knativeRevisionDeploymentsAreLeftAlone() async throws {
         let (controller, _) = try controller()
-        let revision: JSONValue = ["metadata": ["name": "team-a-greeter-00001-deployment", "labels": ["serving.knative.dev/revision": "team-a-greeter-00001"]], "spec": ["template": ["spec": ["containers": [["name": "user-container"]]]]]]
+        let revision: JSONValue = [
+            "metadata": ["name": "team-a-greeter-00001-deployment", "labels": ["serving.knative.dev/revision": "team-a-greeter-00001"]],
+            "spec": ["template": ["spec": ["containers": [["name": "user-container"]]]]],
+        ]
         let (_, answer) = try await post(review(revision, kind: .deployment), controller: controller)
         #expect(answer[path: "response", "allowed"] == true)
         #expect(answer[path: "response", "patch"] == nil)
@@ -188,12 +213,18 @@ import Testing
         let (status, answer) = try await post(Array(body.utf8), controller: controller)
         #expect(status == .badRequest)
         #expect(answer["error"]?.stringValue?.contains(message) == true, "\(answer)")
-        #expect(try metricsFactory.expectCounter("direktiv_dispatch_admission_requests_total", [("kind", "other"), ("operation", "unknown"), ("outcome", "invalid")]).totalValue == 1)
+        #expect(
+            try metricsFactory.expectCounter(
+                "direktiv_dispatch_admission_requests_total", [("kind", "other"), ("operation", "unknown"), ("outcome", "invalid")]
+            ).totalValue == 1)
     }
 
     @Test func malformedFunctionsAreDeniedWith400() async throws {
         let (controller, _) = try controller()
-        let object: JSONValue = ["metadata": ["name": "broken", "labels": ["direktiv.io/namespace-name": "team-a"]], "spec": ["template": ["spec": ["containers": [["name": "c", "resources": ["requests": ["cpu": "lots"]]]]]]]]
+        let object: JSONValue = [
+            "metadata": ["name": "broken", "labels": ["direktiv.io/namespace-name": "team-a"]],
+            "spec": ["template": ["spec": ["containers": [["name": "c", "resources": ["requests": ["cpu": "lots"]]]]]]],
+        ]
         let (status, answer) = try await post(review(object), controller: controller)
         #expect(status == .ok)
         #expect(answer[path: "response", "allowed"] == false)

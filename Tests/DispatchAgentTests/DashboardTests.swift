@@ -63,10 +63,14 @@ import Testing
             let object = try DirektivServiceBuilder.knativeService(
                 spec, namespace: Scenario.functionsNamespace, sizes: .direktivDefaults, sidecarImage: "direktiv/sidecar:v0.8.10")
             _ = try await client.create(object, .knativeServices, namespace: Scenario.functionsNamespace)
-            _ = try await next(agent.agent.functions.changes(), within: .seconds(30)) { records in records.contains { $0.key.name == "watched" && $0.isReady } }
+            _ = try await next(agent.agent.functions.changes(), within: .seconds(30)) { records in
+                records.contains { $0.key.name == "watched" && $0.isReady }
+            }
             let host = "watched.\(Scenario.functionsNamespace)"
             let status = try await withHTTP1Connection(port: agent.proxyPort) { connection in
-                try await connection.request(.POST, "http://\(host)/", headers: [("Host", host), ("Content-Type", "application/json")], body: Array("{}".utf8)).status
+                try await connection.request(
+                    .POST, "http://\(host)/", headers: [("Host", host), ("Content-Type", "application/json")], body: Array("{}".utf8)
+                ).status
             }
             #expect(status == 200)
             exposition = String(buffer: agent.prometheus.render())

@@ -1,7 +1,7 @@
 import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import KubeClient
 import KubeModels
 import KubeSim
@@ -13,7 +13,9 @@ import Testing
     let settings = LiveInventory.Settings(clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
 
     func makeInventory(_ client: KubeClient) -> LiveInventory {
-        LiveInventory(client: client, settings: settings, logger: Logger(label: "live-inventory-test"), minimumRebuildInterval: .milliseconds(10), backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
+        LiveInventory(
+            client: client, settings: settings, logger: Logger(label: "live-inventory-test"), minimumRebuildInterval: .milliseconds(10),
+            backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
     }
 
     func run<T>(_ inventory: LiveInventory, _ body: (AsyncStream<ClusterInventory>) async throws -> T) async throws -> T {
@@ -34,7 +36,9 @@ import Testing
                 // A function pod lands on external2.
                 let pod: JSONValue = [
                     "metadata": ["name": "fn-pod", "labels": ["serving.knative.dev/service": "team-a-fn"]],
-                    "spec": ["nodeName": "liqo-external2", "containers": [["name": "c", "resources": ["requests": ["cpu": "500m", "memory": "1Gi"]]]]],
+                    "spec": [
+                        "nodeName": "liqo-external2", "containers": [["name": "c", "resources": ["requests": ["cpu": "500m", "memory": "1Gi"]]]],
+                    ],
                     "status": ["phase": "Running"],
                 ]
                 _ = try await client.create(pod, .pods, namespace: Scenario.functionsNamespace)
@@ -43,14 +47,21 @@ import Testing
                 #expect(withPod.functionClusters[FunctionKey(namespace: Scenario.functionsNamespace, name: "team-a-fn")] == ["external2"])
 
                 // The peer goes away: Liqo's virtual node turns NotReady.
-                _ = try await client.patch(JSONValue.self, .nodes, name: "liqo-external2", patch: .merge(["status": ["conditions": [["type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"]]]]), subresource: "status")
+                _ = try await client.patch(
+                    JSONValue.self, .nodes, name: "liqo-external2",
+                    patch: .merge(["status": ["conditions": [["type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"]]]]),
+                    subresource: "status")
                 let notReady = try await next(snapshots) { $0.cluster(named: "external2")?.isReady == false }
                 #expect(notReady.cluster(named: "external2")?.problems == ["node liqo-external2: NotReady (NodeStatusUnknown)"])
 
                 // The pod finishes: it no longer holds resources.
-                _ = try await client.patch(JSONValue.self, .pods, name: "fn-pod", namespace: Scenario.functionsNamespace, patch: .merge(["status": ["phase": "Succeeded"]]), subresource: "status")
+                _ = try await client.patch(
+                    JSONValue.self, .pods, name: "fn-pod", namespace: Scenario.functionsNamespace, patch: .merge(["status": ["phase": "Succeeded"]]),
+                    subresource: "status")
                 let finished = try await next(snapshots) { $0.cluster(named: "external2")?.podCount == 1 }
-                #expect(finished.cluster(named: "external2")?.schedulable.requested == before || finished.cluster(named: "external2")?.total.requested == before)
+                #expect(
+                    finished.cluster(named: "external2")?.schedulable.requested == before
+                        || finished.cluster(named: "external2")?.total.requested == before)
                 #expect(finished.functionClusters[FunctionKey(namespace: Scenario.functionsNamespace, name: "team-a-fn")] == nil)
 
                 // A new cluster joins.
@@ -75,7 +86,8 @@ import Testing
             #expect(inventory.snapshot.clusters.count == 3)
             #expect(!inventory.readiness.isReady)
 
-            _ = try harness.sim.store.create(Scenario.node("liqo-late", cluster: "late", cpu: "2", memory: "4Gi", remoteID: "late-peer"), .nodes, namespace: nil)
+            _ = try harness.sim.store.create(
+                Scenario.node("liqo-late", cluster: "late", cpu: "2", memory: "4Gi", remoteID: "late-peer"), .nodes, namespace: nil)
             harness = try await harness.restarted()
             _ = try await next(readiness) { $0.isReady }
             _ = try await next(snapshots) { $0.cluster(named: "late") != nil }
@@ -89,11 +101,11 @@ import Testing
             let inventory = makeInventory(client)
             try await run(inventory) { snapshots in
                 _ = try await next(snapshots) { $0.clusters.count == 3 }
-                inventory.reconfigure(LiveInventory.Settings(clusterLabel: "kubernetes.io/hostname", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"]))
+                inventory.reconfigure(
+                    LiveInventory.Settings(clusterLabel: "kubernetes.io/hostname", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"]))
                 let byHost = try await next(snapshots) { $0.clusterLabel == "kubernetes.io/hostname" }
                 #expect(byHost.clusters.map(\.name) == ["liqo-external1", "liqo-external2", "main-1", "main-2"])
             }
         }
     }
 }
-

@@ -1,9 +1,9 @@
-import DispatchCertificates
 import AsyncHTTPClient
 import DispatchAgent
+import DispatchCertificates
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeSim
 import Logging
@@ -26,7 +26,9 @@ import Testing
         let state = AgentState(rules: rules)
         let metrics = TestMetrics()
         let applied = Recorder<Rules>()
-        let reloader = RulesReloader(path: path, state: state, metrics: DispatchMetrics(factory: metrics), logger: Logger(label: "rules-test")) { applied.append($0) }
+        let reloader = RulesReloader(path: path, state: state, metrics: DispatchMetrics(factory: metrics), logger: Logger(label: "rules-test")) {
+            applied.append($0)
+        }
         reloader.loaded(contents)
 
         #expect(reloader.reload(reason: "test") == .unchanged)
@@ -82,11 +84,15 @@ import Testing
             try issued.privateKeyPEM.write(to: directory.appendingPathComponent("tls.key"), atomically: true, encoding: .utf8)
         }
         try install(first)
-        let reloader = CertificateReloader(certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path, logger: Logger(label: "tls-test"))
+        let reloader = CertificateReloader(
+            certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path,
+            logger: Logger(label: "tls-test"))
         let state = AgentState(rules: Rules())
         let controller = AdmissionController(placer: Placer(state: state, inventory: { .empty() }, logger: Logger(label: "tls-test")), state: state)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = WebhookServer.application(controller: controller, certificates: reloader, host: "127.0.0.1", port: 0, logger: Logger(label: "tls-test")) { continuation.yield($0) }
+        let server = WebhookServer.application(
+            controller: controller, certificates: reloader, host: "127.0.0.1", port: 0, logger: Logger(label: "tls-test")
+        ) { continuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "tls-test")))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()

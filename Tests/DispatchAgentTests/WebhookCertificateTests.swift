@@ -1,9 +1,9 @@
 import DispatchAgent
-import DispatchMetrics
-import DispatchProxy
 import DispatchCertificates
 import DispatchCore
+import DispatchMetrics
 import DispatchPrometheus
+import DispatchProxy
 import Foundation
 import KubeClient
 import KubeModels
@@ -65,7 +65,8 @@ import Testing
         #expect(certificates(in: switched.bundle) == 2)
 
         // Once the old CA expires it leaves the bundle.
-        let (settled, dropped) = try WebhookCARotation.plan(WebhookCARotation.Stored(data: switched.data), now: start.addingTimeInterval(100 * 86_400 + 1), policy: policy, generate: generate)
+        let (settled, dropped) = try WebhookCARotation.plan(
+            WebhookCARotation.Stored(data: switched.data), now: start.addingTimeInterval(100 * 86_400 + 1), policy: policy, generate: generate)
         #expect(dropped == [.droppedRetired(1)])
         #expect(certificates(in: settled.bundle) == 1)
         #expect(settled.active?.certificatePEM == switched.active?.certificatePEM)
@@ -105,10 +106,11 @@ import Testing
             ]
         ]
         let operations = WebhookCertificateManager.caBundleOperations(configuration, bundle: "bmV3")
-        #expect(operations == [
-            JSONPatchOperation(op: .test, path: "/webhooks/0/name", value: "a.dispatch.direktiv.io"),
-            JSONPatchOperation(op: .add, path: "/webhooks/0/clientConfig/caBundle", value: "bmV3"),
-        ])
+        #expect(
+            operations == [
+                JSONPatchOperation(op: .test, path: "/webhooks/0/name", value: "a.dispatch.direktiv.io"),
+                JSONPatchOperation(op: .add, path: "/webhooks/0/clientConfig/caBundle", value: "bmV3"),
+            ])
     }
 }
 
@@ -119,7 +121,8 @@ import Testing
     static let namespace = "direktiv-dispatch"
 
     static func managed(interval: Duration = .seconds(3600)) -> WebhookCertificateManager.Settings {
-        var settings = WebhookCertificateManager.Settings(caSecret: secret, webhookConfiguration: WebhookRegistration.name, dnsNames: ["direktiv-dispatch-webhook.direktiv-dispatch.svc"])
+        var settings = WebhookCertificateManager.Settings(
+            caSecret: secret, webhookConfiguration: WebhookRegistration.name, dnsNames: ["direktiv-dispatch-webhook.direktiv-dispatch.svc"])
         settings.ipAddresses = ["127.0.0.1"]
         settings.interval = interval
         settings.policy.caValidity = 10 * 86_400
@@ -135,13 +138,17 @@ import Testing
         let configuration = try await client.get(JSONValue.self, .mutatingWebhookConfigurations, name: WebhookRegistration.name)
         let encoded = try #require(configuration[path: "webhooks"]?[0]?[path: "clientConfig", "caBundle"]?.stringValue)
         let pem = String(decoding: try #require(Data(base64Encoded: encoded)), as: UTF8.self)
-        return pem.components(separatedBy: "-----END CERTIFICATE-----").dropLast().map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n-----END CERTIFICATE-----" }
+        return pem.components(separatedBy: "-----END CERTIFICATE-----").dropLast().map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n-----END CERTIFICATE-----"
+        }
     }
 
     /// `direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds{certificate=...}` as scraped.
     func expiry(_ agent: AgentHarness, _ certificate: String) -> Double? {
         let prefix = #"direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds{certificate="\#(certificate)"} "#
-        return String(buffer: agent.prometheus.render()).split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+        return String(buffer: agent.prometheus.render()).split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap {
+            Double($0.dropFirst(prefix.count))
+        }
     }
 
     func secretData(_ client: KubeClient) async throws -> [String: String] {
@@ -190,7 +197,8 @@ import Testing
             // A second replica adopts the same CA rather than making its own.
             let replica = WebhookCertificateManager(
                 settings: Self.managed(), namespace: Self.namespace, client: client,
-                certificates: CertificateReloader(certificatePath: nil, keyPath: nil, logger: Logger(label: "replica")), now: { clock.withLock { $0 } }, logger: Logger(label: "replica"))
+                certificates: CertificateReloader(certificatePath: nil, keyPath: nil, logger: Logger(label: "replica")),
+                now: { clock.withLock { $0 } }, logger: Logger(label: "replica"))
             try await replica.reconcile()
             #expect(replica.servedCA?.trimmingCharacters(in: .whitespacesAndNewlines) == first)
 
@@ -207,7 +215,8 @@ import Testing
             try await manager.reconcile()
             #expect(manager.servedCA?.trimmingCharacters(in: .whitespacesAndNewlines) == next)
             #expect(try await bundleCertificates(client) == [next, first])
-            let nextCA = try CertificateAuthority(certificatePEM: next, privateKeyPEM: try #require(try await secretData(client)[WebhookCARotation.Key.privateKey]))
+            let nextCA = try CertificateAuthority(
+                certificatePEM: next, privateKeyPEM: try #require(try await secretData(client)[WebhookCARotation.Key.privateKey]))
             #expect(expiry(agent, "ca") == nextCA.notValidAfter.timeIntervalSince1970)
             try await createPlaced("created-with-the-second-ca", client: client)
             // The replica follows at its next round.
@@ -231,7 +240,10 @@ import Testing
         let client = try sim.client()
         try await withTeardown {
             let managers = (0..<2).map { index in
-                WebhookCertificateManager(settings: Self.managed(), namespace: Self.namespace, client: client, certificates: CertificateReloader(certificatePath: nil, keyPath: nil, logger: Logger(label: "r\(index)")), logger: Logger(label: "r\(index)"))
+                WebhookCertificateManager(
+                    settings: Self.managed(), namespace: Self.namespace, client: client,
+                    certificates: CertificateReloader(certificatePath: nil, keyPath: nil, logger: Logger(label: "r\(index)")),
+                    logger: Logger(label: "r\(index)"))
             }
             async let a = managers[0].reconcile()
             async let b = managers[1].reconcile()

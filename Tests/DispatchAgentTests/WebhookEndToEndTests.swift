@@ -1,7 +1,7 @@
 import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeClient
 import KubeModels
@@ -35,20 +35,27 @@ import Testing
     }
 
     func clusterTerms(_ object: JSONValue) -> [[String]] {
-        (object[path: "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?.arrayValue ?? []).map { term in
-            (term["matchExpressions"]?.arrayValue ?? []).filter { $0["key"] == "direktiv.io/namespace" }.flatMap { ($0["values"]?.arrayValue ?? []).compactMap(\.stringValue) }
-        }
+        (object[path: "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?
+            .arrayValue ?? []).map { term in
+                (term["matchExpressions"]?.arrayValue ?? []).filter { $0["key"] == "direktiv.io/namespace" }.flatMap {
+                    ($0["values"]?.arrayValue ?? []).compactMap(\.stringValue)
+                }
+            }
     }
 
     /// Waits until the Knative Service is Ready, then returns the nodes of its pods.
     func readyPods(of name: String, client: KubeClient) async throws -> [String] {
-        let stream = try await client.watch(KnativeService.self, .knativeServices, namespace: Self.functions, options: ListOptions(fieldSelector: "metadata.name=\(name)", resourceVersion: "0"), timeoutSeconds: 60)
+        let stream = try await client.watch(
+            KnativeService.self, .knativeServices, namespace: Self.functions,
+            options: ListOptions(fieldSelector: "metadata.name=\(name)", resourceVersion: "0"), timeoutSeconds: 60)
         _ = try await next(stream) { event in
             if case .added(let service) = event { return service.isReady }
             if case .modified(let service) = event { return service.isReady }
             return false
         }
-        return try await client.list(Pod.self, .pods, namespace: Self.functions, options: ListOptions(labelSelector: "serving.knative.dev/service=\(name)")).items.compactMap(\.spec?.nodeName)
+        return try await client.list(
+            Pod.self, .pods, namespace: Self.functions, options: ListOptions(labelSelector: "serving.knative.dev/service=\(name)")
+        ).items.compactMap(\.spec?.nodeName)
     }
 
     @Test func direktiv067FunctionIsPlacedAndItsPodsLandThere() async throws {
@@ -72,7 +79,11 @@ import Testing
             #expect(try await readyPods(of: name, client: client) == ["liqo-external1"])
 
             // external1 fills up: a new team-a function would now go to external2...
-            let heavy: JSONValue = ["metadata": ["name": "heavy"], "spec": ["nodeName": "liqo-external1", "containers": [["name": "c", "resources": ["requests": ["cpu": "7", "memory": "30Gi"]]]]], "status": ["phase": "Running"]]
+            let heavy: JSONValue = [
+                "metadata": ["name": "heavy"],
+                "spec": ["nodeName": "liqo-external1", "containers": [["name": "c", "resources": ["requests": ["cpu": "7", "memory": "30Gi"]]]]],
+                "status": ["phase": "Running"],
+            ]
             _ = try sim.sim.store.create(heavy, .pods, namespace: "default")
             _ = try await next(agent.agent.inventory.snapshots()) { ($0.cluster(named: "external1")?.schedulable.requested.milliCPU ?? 0) > 7000 }
             var other = try exampleObject("direktiv/ksvc-0.8.10.json")
@@ -83,7 +94,20 @@ import Testing
             // ...but an update of the placed one stays where its pods are.
             let updated = try await client.patch(
                 JSONValue.self, .knativeServices, name: name, namespace: Self.functions,
-                patch: .merge(["spec": ["template": ["spec": ["containers": [["name": "direktiv-container", "image": "direktiv/greeting:v4", "resources": ["requests": ["cpu": "100m", "memory": "64M"]]]]]]]])
+                patch: .merge([
+                    "spec": [
+                        "template": [
+                            "spec": [
+                                "containers": [
+                                    [
+                                        "name": "direktiv-container", "image": "direktiv/greeting:v4",
+                                        "resources": ["requests": ["cpu": "100m", "memory": "64M"]],
+                                    ]
+                                ]
+                            ]
+                        ]
+                    ]
+                ])
             )
             #expect(clusterTerms(updated) == [["external1"]])
             #expect(updated[path: "metadata", "generation"] == 2)
@@ -95,13 +119,16 @@ import Testing
             let created = try await client.create(try exampleObject("direktiv/deployment-0.10.json"), .deployments, namespace: Self.functions)
             #expect(clusterTerms(created) == [["external1"]])
             let id = "team-b-resize-flows-images-yaml-9f2e6a1c0d"
-            let stream = try await client.watch(Deployment.self, .deployments, namespace: Self.functions, options: ListOptions(resourceVersion: "0"), timeoutSeconds: 60)
+            let stream = try await client.watch(
+                Deployment.self, .deployments, namespace: Self.functions, options: ListOptions(resourceVersion: "0"), timeoutSeconds: 60)
             _ = try await next(stream) { event in
                 if case .added(let deployment) = event { return deployment.metadata.name == id && deployment.isReady }
                 if case .modified(let deployment) = event { return deployment.metadata.name == id && deployment.isReady }
                 return false
             }
-            let pods = try await client.list(Pod.self, .pods, namespace: Self.functions, options: ListOptions(labelSelector: "direktiv-service=\(id)")).items
+            let pods = try await client.list(
+                Pod.self, .pods, namespace: Self.functions, options: ListOptions(labelSelector: "direktiv-service=\(id)")
+            ).items
             #expect(pods.compactMap(\.spec?.nodeName) == ["liqo-external1"])
         }
     }
@@ -121,11 +148,14 @@ import Testing
     /// passes and its placement stays as it was; the old agent answered 403.
     @Test func aLabelOnlyUpdatePassesWhileTheFunctionsClusterIsDown() async throws {
         try await withAgent { sim, agent, client, _ in
-            let created = try await client.create(bigFunction("mailer", namespace: "external2", cpu: "100m"), .knativeServices, namespace: Self.functions)
+            let created = try await client.create(
+                bigFunction("mailer", namespace: "external2", cpu: "100m"), .knativeServices, namespace: Self.functions)
             #expect(clusterTerms(created) == [["external2"]])
             try sim.sim.setPeer(cluster: "external2", reachable: false)
             _ = try await next(agent.agent.inventory.snapshots()) { $0.cluster(named: "external2")?.isReady == false }
-            let updated = try await client.patch(JSONValue.self, .knativeServices, name: "mailer", namespace: Self.functions, patch: .merge(["metadata": ["labels": ["team": "billing"]]]))
+            let updated = try await client.patch(
+                JSONValue.self, .knativeServices, name: "mailer", namespace: Self.functions,
+                patch: .merge(["metadata": ["labels": ["team": "billing"]]]))
             #expect(updated[path: "metadata", "labels", "team"] == "billing")
             #expect(updated[path: "spec", "template"] == created[path: "spec", "template"])
         }
@@ -134,8 +164,20 @@ import Testing
     func bigFunction(_ name: String, namespace direktivNamespace: String, cpu: String) -> JSONValue {
         [
             "apiVersion": "serving.knative.dev/v1", "kind": "Service",
-            "metadata": ["name": .string(name), "namespace": .string(Self.functions), "annotations": ["dispatch.direktiv.io/namespace": .string(direktivNamespace)]],
-            "spec": ["template": ["spec": ["affinity": [:], "containers": [["name": "direktiv-container", "image": "x", "resources": ["requests": ["cpu": .string(cpu), "memory": "1Gi"]]]]]]],
+            "metadata": [
+                "name": .string(name), "namespace": .string(Self.functions),
+                "annotations": ["dispatch.direktiv.io/namespace": .string(direktivNamespace)],
+            ],
+            "spec": [
+                "template": [
+                    "spec": [
+                        "affinity": [:],
+                        "containers": [
+                            ["name": "direktiv-container", "image": "x", "resources": ["requests": ["cpu": .string(cpu), "memory": "1Gi"]]]
+                        ],
+                    ]
+                ]
+            ],
         ]
     }
 
@@ -146,7 +188,10 @@ import Testing
                 Issue.record("the function must be refused")
             } catch let error as KubeAPIError {
                 #expect(error.code == 403)
-                #expect(error.message.hasPrefix("admission webhook \"dispatch.direktiv.io\" denied the request: direktiv-dispatch: rejected: no eligible cluster for Direktiv namespace \"external2\""), "\(error.message)")
+                #expect(
+                    error.message.hasPrefix(
+                        "admission webhook \"dispatch.direktiv.io\" denied the request: direktiv-dispatch: rejected: no eligible cluster for Direktiv namespace \"external2\""
+                    ), "\(error.message)")
                 #expect(error.message.contains("external2 (does not fit: needs cpu=64 memory=1Gi on one node"))
             }
             #expect((try? sim.sim.store.get(.knativeServices, namespace: Self.functions, name: "too-big")) == nil)
@@ -155,7 +200,8 @@ import Testing
 
     @Test func unplacedFunctionsAreAdmittedWithAWarning() async throws {
         try await withAgent { _, _, client, warnings in
-            let created = try await client.create(bigFunction("roomless", namespace: "someone", cpu: "64"), .knativeServices, namespace: Self.functions)
+            let created = try await client.create(
+                bigFunction("roomless", namespace: "someone", cpu: "64"), .knativeServices, namespace: Self.functions)
             #expect(clusterTerms(created).isEmpty)
             #expect(created[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == nil)
             #expect(warnings.all.contains { $0.hasPrefix("admitted unplaced: no eligible cluster for Direktiv namespace \"someone\"") })
@@ -164,7 +210,8 @@ import Testing
 
     @Test func dryRunPlacesWithoutReserving() async throws {
         try await withAgent { sim, agent, client, _ in
-            let answer = try await client.create(try exampleObject("direktiv/ksvc-0.8.10.json"), .knativeServices, namespace: Self.functions, dryRun: true)
+            let answer = try await client.create(
+                try exampleObject("direktiv/ksvc-0.8.10.json"), .knativeServices, namespace: Self.functions, dryRun: true)
             #expect(clusterTerms(answer) == [["external1"]])
             #expect(agent.agent.state.reservations.isEmpty)
             #expect((try? sim.sim.store.get(.knativeServices, namespace: Self.functions, name: "team-a-greeter-flows-hello-yaml-4c1d9e0b7a")) == nil)
@@ -215,11 +262,12 @@ import Testing
             try sim.sim.kubeconfig(server: sim.url).write(to: kubeconfig, atomically: true, encoding: .utf8)
             let manifest = directory.appendingPathComponent("big.json")
             try bigFunction("too-big", namespace: "external2", cpu: "64").encoded().write(to: manifest)
-            let result = try await Kubectl.run(["--kubeconfig", kubeconfig.path, "--cache-dir", directory.appendingPathComponent("cache").path, "apply", "-f", manifest.path])
+            let result = try await Kubectl.run([
+                "--kubeconfig", kubeconfig.path, "--cache-dir", directory.appendingPathComponent("cache").path, "apply", "-f", manifest.path,
+            ])
             #expect(result.status == 1)
             #expect(result.stderr.contains("Error from server (Forbidden): error when creating"), "\(result.stderr)")
             #expect(result.stderr.contains("admission webhook \"dispatch.direktiv.io\" denied the request: direktiv-dispatch: rejected"))
         }
     }
 }
-

@@ -11,7 +11,9 @@ import Testing
         #expect(main.kind == .local)
         #expect(main.nodes.map(\.name) == ["main-1", "main-2"])
         // 8 cores over two nodes less flow (500m), api (250m), coredns (100m); the Succeeded job and the unbound pod do not count.
-        #expect(main.schedulable.free == .cpu("7150m", memory: "32Gi") - .cpu("0", memory: "1Gi") - .cpu("0", memory: "512Mi") - .cpu("0", memory: "70Mi"))
+        #expect(
+            main.schedulable.free == .cpu("7150m", memory: "32Gi") - .cpu("0", memory: "1Gi") - .cpu("0", memory: "512Mi") - .cpu("0", memory: "70Mi")
+        )
         #expect(main.largestNodeFree.milliCPU == 4000 - 250)
         #expect(main.isReady)
 

@@ -81,11 +81,16 @@ import Testing
 
     @Test func sizeAndMinScaleWithoutContainerRequests() throws {
         let object: JSONValue = [
-            "metadata": ["name": "namespace-12345", "namespace": "fns", "labels": ["direktiv.io/namespace-name": "main"], "annotations": ["direktiv.io/size": "2"]],
-            "spec": ["template": [
-                "metadata": ["annotations": ["autoscaling.knative.dev/min-scale": "3"]],
-                "spec": ["containers": [["name": "direktiv-container", "image": "x"]]],
-            ]],
+            "metadata": [
+                "name": "namespace-12345", "namespace": "fns", "labels": ["direktiv.io/namespace-name": "main"],
+                "annotations": ["direktiv.io/size": "2"],
+            ],
+            "spec": [
+                "template": [
+                    "metadata": ["annotations": ["autoscaling.knative.dev/min-scale": "3"]],
+                    "spec": ["containers": [["name": "direktiv-container", "image": "x"]]],
+                ]
+            ],
         ]
         let workload = try read(object)
         #expect(workload.requestSource == .size(.large))

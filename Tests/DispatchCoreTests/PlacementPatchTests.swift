@@ -6,13 +6,16 @@ import Testing
 @Suite struct PlacementPatchTests {
     let settings = PatchSettings()
 
-    func place(_ object: JSONValue, on cluster: String, namespace: String? = "team-a", settings: PatchSettings? = nil) throws -> (operations: [JSONPatchOperation], result: JSONValue) {
+    func place(
+        _ object: JSONValue, on cluster: String, namespace: String? = "team-a", settings: PatchSettings? = nil
+    ) throws -> (operations: [JSONPatchOperation], result: JSONValue) {
         let operations = PlacementPatch.operations(for: object, cluster: cluster, direktivNamespace: namespace, settings: settings ?? self.settings)
         return (operations, try JSONPatch.apply(operations, to: object))
     }
 
     func requiredTerms(_ object: JSONValue) -> [JSONValue] {
-        object[path: "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?.arrayValue ?? []
+        object[path: "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?
+            .arrayValue ?? []
     }
 
     func expressions(_ term: JSONValue) -> [JSONValue] {
@@ -20,9 +23,13 @@ import Testing
     }
 
     /// Applying twice changes nothing, and the patch for a placed object is empty.
-    func expectIdempotent(_ object: JSONValue, operations: [JSONPatchOperation], result: JSONValue, cluster: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectIdempotent(
+        _ object: JSONValue, operations: [JSONPatchOperation], result: JSONValue, cluster: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(try JSONPatch.apply(operations, to: result) == result, sourceLocation: sourceLocation)
-        #expect(PlacementPatch.operations(for: result, cluster: cluster, direktivNamespace: "team-a", settings: settings).isEmpty, sourceLocation: sourceLocation)
+        #expect(
+            PlacementPatch.operations(for: result, cluster: cluster, direktivNamespace: "team-a", settings: settings).isEmpty,
+            sourceLocation: sourceLocation)
     }
 
     @Test func direktiv0810EmptyAffinity() throws {
@@ -31,7 +38,10 @@ import Testing
         let terms = requiredTerms(result)
         #expect(terms.count == 1)
         #expect(expressions(terms[0]) == [PlacementPatch.expression(clusterLabel: "direktiv.io/namespace", cluster: "external1")])
-        #expect(result[path: "spec", "template", "spec", "tolerations"] == [["key": "virtual-node.liqo.io/not-allowed", "operator": "Exists", "effect": "NoExecute"]])
+        #expect(
+            result[path: "spec", "template", "spec", "tolerations"] == [
+                ["key": "virtual-node.liqo.io/not-allowed", "operator": "Exists", "effect": "NoExecute"]
+            ])
         #expect(result[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
         #expect(result[path: "metadata", "annotations", "dispatch.direktiv.io/namespace"] == "team-a")
         #expect(result[path: "metadata", "annotations", "direktiv.io/inputHash"] == "8e5b2c1f3a9d4e7b", "Direktiv's own annotations stay")
@@ -56,17 +66,27 @@ import Testing
         let object: JSONValue = [
             "apiVersion": "serving.knative.dev/v1", "kind": "Service",
             "metadata": ["name": "fn", "namespace": "direktiv-services-direktiv"],
-            "spec": ["template": ["spec": [
-                "containers": [["image": "x"]],
-                "affinity": ["nodeAffinity": [
-                    "requiredDuringSchedulingIgnoredDuringExecution": ["nodeSelectorTerms": [
-                        ["matchExpressions": [["key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]]]],
-                        ["matchFields": [["key": "metadata.name", "operator": "NotIn", "values": ["bad-node"]]]],
-                    ]],
-                    "preferredDuringSchedulingIgnoredDuringExecution": [["weight": 1, "preference": ["matchExpressions": [["key": "zone", "operator": "In", "values": ["a"]]]]]],
-                ]],
-                "tolerations": [["key": "virtual-node.liqo.io/not-allowed", "operator": "Exists", "effect": "NoExecute"]],
-            ]]],
+            "spec": [
+                "template": [
+                    "spec": [
+                        "containers": [["image": "x"]],
+                        "affinity": [
+                            "nodeAffinity": [
+                                "requiredDuringSchedulingIgnoredDuringExecution": [
+                                    "nodeSelectorTerms": [
+                                        ["matchExpressions": [["key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]]]],
+                                        ["matchFields": [["key": "metadata.name", "operator": "NotIn", "values": ["bad-node"]]]],
+                                    ]
+                                ],
+                                "preferredDuringSchedulingIgnoredDuringExecution": [
+                                    ["weight": 1, "preference": ["matchExpressions": [["key": "zone", "operator": "In", "values": ["a"]]]]]
+                                ],
+                            ]
+                        ],
+                        "tolerations": [["key": "virtual-node.liqo.io/not-allowed", "operator": "Exists", "effect": "NoExecute"]],
+                    ]
+                ]
+            ],
         ]
         let (operations, result) = try place(object, on: "main")
         let terms = requiredTerms(result)
@@ -90,7 +110,10 @@ import Testing
     }
 
     @Test func missingTemplateParentsAreCreated() throws {
-        let object: JSONValue = ["apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": ["name": "bare"], "spec": ["template": ["spec": ["containers": [["image": "x"]]]]]]
+        let object: JSONValue = [
+            "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": ["name": "bare"],
+            "spec": ["template": ["spec": ["containers": [["image": "x"]]]]],
+        ]
         let (operations, result) = try place(object, on: "main", namespace: nil)
         #expect(result[path: "metadata", "annotations"] == ["dispatch.direktiv.io/cluster": "main"])
         #expect(result[path: "spec", "template", "metadata", "labels", "dispatch.direktiv.io/cluster"] == "main")
@@ -142,7 +165,9 @@ import Testing
         let object = try exampleJSON("direktiv/deployment-0.10.json")
         let (operations, result) = try place(object, on: "external1", namespace: "team-b")
         #expect(expressions(requiredTerms(result)[0]).count == 1)
-        #expect(result[path: "spec", "template", "metadata", "labels", "direktiv-service"] == object[path: "spec", "template", "metadata", "labels", "direktiv-service"])
+        #expect(
+            result[path: "spec", "template", "metadata", "labels", "direktiv-service"]
+                == object[path: "spec", "template", "metadata", "labels", "direktiv-service"])
         #expect(result[path: "spec", "template", "metadata", "labels", "dispatch.direktiv.io/cluster"] == "external1")
         #expect(try JSONPatch.apply(operations, to: result) == result)
     }
@@ -169,7 +194,8 @@ import Testing
 
 /// Writes a patched Knative Service for `.ci/run` to validate against Knative's CRD schema.
 func writeArtifact(_ object: JSONValue, name: String) throws {
-    let directory = ProcessInfo.processInfo.environment["DISPATCH_TEST_ARTIFACTS"].map { URL(fileURLWithPath: $0) }
+    let directory =
+        ProcessInfo.processInfo.environment["DISPATCH_TEST_ARTIFACTS"].map { URL(fileURLWithPath: $0) }
         ?? repositoryRoot.appendingPathComponent("test-artifacts")
     let knative = directory.appendingPathComponent("knative")
     try FileManager.default.createDirectory(at: knative, withIntermediateDirectories: true)

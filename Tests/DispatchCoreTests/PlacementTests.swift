@@ -69,7 +69,8 @@ import Testing
         #expect(decision.cluster == nil)
         let row = try #require(decision.row(for: "external2"))
         #expect(!row.isEligible)
-        #expect(row.reasons.first?.hasPrefix("does not fit: needs cpu=3500m memory=1Gi on one node, largest free is cpu=2975m") == true, "\(row.reasons)")
+        #expect(
+            row.reasons.first?.hasPrefix("does not fit: needs cpu=3500m memory=1Gi on one node, largest free is cpu=2975m") == true, "\(row.reasons)")
         #expect(decision.summary.contains("external2 (does not fit"))
     }
 
@@ -136,7 +137,10 @@ import Testing
         #expect(preferMain.cluster == "main")
         #expect(preferMain.summary.contains("preferred"))
 
-        let inventory = try seedInventory(nodes: { markNotReady("main-1")(&$0); markNotReady("main-2")(&$0) })
+        let inventory = try seedInventory(nodes: {
+            markNotReady("main-1")(&$0)
+            markNotReady("main-2")(&$0)
+        })
         let fallsThrough = try decide("team-a", overrides: ["team-a": NamespaceOverride(prefer: ["main"])], inventory: inventory)
         #expect(fallsThrough.cluster == "external1")
     }
@@ -212,7 +216,9 @@ import Testing
     }
 
     @Test func orderedStrategyTakesTheFirstEligible() throws {
-        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("external2"), .named("external1")], strategy: .ordered)])
+        let rules = Rules(namespaces: [
+            NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("external2"), .named("external1")], strategy: .ordered)
+        ])
         #expect(try decide("x", rules: rules).cluster == "external2")
         #expect(try decide("x", request: .cpu("3500m", memory: "1Gi"), rules: rules).cluster == "external1")
     }
@@ -277,16 +283,29 @@ import Testing
         let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
         let now = ContinuousClock.now
         var book = ReservationBook()
-        for (index, request) in [Resources.cpu("1", memory: "1Gi"), .zero, .cpu("0", memory: "1"), Resources(milliCPU: .max, memoryBytes: .max)].enumerated() {
-            book.reserve(Reservation(function: FunctionKey(namespace: "f", name: "huge-\(index)"), cluster: "c", requestPerPod: request, replicas: 1_000_000_000, expiresAt: now + .seconds(60)))
+        for (index, request) in [Resources.cpu("1", memory: "1Gi"), .zero, .cpu("0", memory: "1"), Resources(milliCPU: .max, memoryBytes: .max)]
+            .enumerated()
+        {
+            book.reserve(
+                Reservation(
+                    function: FunctionKey(namespace: "f", name: "huge-\(index)"), cluster: "c", requestPerPod: request, replicas: 1_000_000_000,
+                    expiresAt: now + .seconds(60)))
         }
         // The 1-CPU reservation takes all 8 CPUs of c (4 pods per node), the empty ones nothing.
-        let decision = try decide("x", request: .cpu("100m", memory: "1Mi"), replicas: Int.max, rules: rules, inventory: inventory, reservations: book)
+        let decision = try decide(
+            "x", request: .cpu("100m", memory: "1Mi"), replicas: Int.max, rules: rules, inventory: inventory, reservations: book)
         #expect(decision.outcome == .rejected)
         #expect(decision.row(for: "c")?.freeBefore.milliCPU == 0)
-        let elsewhere = try decide("x", request: .cpu("1", memory: "1Gi"), replicas: 4, rules: Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("d")])]), inventory: inventory, reservations: book)
+        let elsewhere = try decide(
+            "x", request: .cpu("1", memory: "1Gi"), replicas: 4,
+            rules: Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("d")])]), inventory: inventory,
+            reservations: book)
         #expect(elsewhere.outcome == .placed, "reservations on c leave d alone")
-        #expect(try decide("x", request: .cpu("1", memory: "1Gi"), replicas: 5, rules: Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("d")])]), inventory: inventory).outcome == .rejected)
+        #expect(
+            try decide(
+                "x", request: .cpu("1", memory: "1Gi"), replicas: 5,
+                rules: Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("d")])]), inventory: inventory
+            ).outcome == .rejected)
     }
 
     /// The closed form spreads reserved pods as a spreading scheduler would, so what is left
@@ -300,18 +319,30 @@ import Testing
         let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
         var book = ReservationBook()
         // Three 1-CPU pods: a and b take one each, the third goes to a (more free CPU): 2 + 1 left.
-        book.reserve(Reservation(function: FunctionKey(namespace: "f", name: "r"), cluster: "c", requestPerPod: .cpu("1", memory: "1Mi"), replicas: 3, expiresAt: .now + .seconds(60)))
+        book.reserve(
+            Reservation(
+                function: FunctionKey(namespace: "f", name: "r"), cluster: "c", requestPerPod: .cpu("1", memory: "1Mi"), replicas: 3,
+                expiresAt: .now + .seconds(60)))
         #expect(try decide("x", request: .cpu("2", memory: "1Mi"), rules: rules, inventory: inventory, reservations: book).outcome == .placed)
-        #expect(try decide("x", request: .cpu("1500m", memory: "1Mi"), replicas: 2, rules: rules, inventory: inventory, reservations: book).outcome == .rejected)
-        #expect(try decide("x", request: .cpu("1", memory: "1Mi"), replicas: 3, rules: rules, inventory: inventory, reservations: book).outcome == .placed)
-        #expect(try decide("x", request: .cpu("1", memory: "1Mi"), replicas: 4, rules: rules, inventory: inventory, reservations: book).outcome == .rejected)
+        #expect(
+            try decide("x", request: .cpu("1500m", memory: "1Mi"), replicas: 2, rules: rules, inventory: inventory, reservations: book).outcome
+                == .rejected)
+        #expect(
+            try decide("x", request: .cpu("1", memory: "1Mi"), replicas: 3, rules: rules, inventory: inventory, reservations: book).outcome == .placed
+        )
+        #expect(
+            try decide("x", request: .cpu("1", memory: "1Mi"), replicas: 4, rules: rules, inventory: inventory, reservations: book).outcome
+                == .rejected)
     }
 
     @Test func theReservationBookIsBounded() {
         var book = ReservationBook(limit: 3)
         let now = ContinuousClock.now
         for index in 0..<10 {
-            book.reserve(Reservation(function: FunctionKey(namespace: "f", name: "n\(index)"), cluster: "c", requestPerPod: .zero, replicas: 1, expiresAt: now + .seconds(index)))
+            book.reserve(
+                Reservation(
+                    function: FunctionKey(namespace: "f", name: "n\(index)"), cluster: "c", requestPerPod: .zero, replicas: 1,
+                    expiresAt: now + .seconds(index)))
         }
         #expect(book.entries.count == 3)
         #expect(Set(book.entries.keys.map(\.name)) == ["n7", "n8", "n9"], "the ones expiring first give way")
@@ -337,10 +368,15 @@ import Testing
         let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("c")])])
         let function = FunctionKey(namespace: "f", name: "a")
         var book = ReservationBook()
-        book.reserve(Reservation(function: function, cluster: "c", requestPerPod: .cpu("800m", memory: "0"), replicas: 1, expiresAt: .now + .seconds(60)))
-        let again = Placement.decide(PlacementRequest(function: function, direktivNamespace: "x", requestPerPod: .cpu("800m", memory: "0")), rules: rules, inventory: inventory, reservations: book)
+        book.reserve(
+            Reservation(function: function, cluster: "c", requestPerPod: .cpu("800m", memory: "0"), replicas: 1, expiresAt: .now + .seconds(60)))
+        let again = Placement.decide(
+            PlacementRequest(function: function, direktivNamespace: "x", requestPerPod: .cpu("800m", memory: "0")), rules: rules,
+            inventory: inventory, reservations: book)
         #expect(again.outcome == .placed)
-        let other = Placement.decide(PlacementRequest(function: FunctionKey(namespace: "f", name: "b"), direktivNamespace: "x", requestPerPod: .cpu("800m", memory: "0")), rules: rules, inventory: inventory, reservations: book)
+        let other = Placement.decide(
+            PlacementRequest(function: FunctionKey(namespace: "f", name: "b"), direktivNamespace: "x", requestPerPod: .cpu("800m", memory: "0")),
+            rules: rules, inventory: inventory, reservations: book)
         #expect(other.outcome == .rejected)
     }
 

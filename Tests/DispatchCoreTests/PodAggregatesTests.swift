@@ -45,8 +45,11 @@ import Testing
     @Test func inventoryFromAggregatesMatchesInventoryFromPods() throws {
         let nodes = try seedNodes()
         let pods = try seedPods()
-        let direct = ClusterInventory(nodes: nodes, pods: pods, clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
-        let aggregated = ClusterInventory(nodes: nodes, aggregates: PodAggregates(pods.map(PodUsage.init)), clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
+        let direct = ClusterInventory(
+            nodes: nodes, pods: pods, clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
+        let aggregated = ClusterInventory(
+            nodes: nodes, aggregates: PodAggregates(pods.map(PodUsage.init)), clusterLabel: "direktiv.io/namespace",
+            toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
         #expect(direct.clusters.map(\.schedulable) == aggregated.clusters.map(\.schedulable))
         #expect(direct.functionClusters == aggregated.functionClusters)
     }

@@ -42,7 +42,9 @@ import Testing
         } catch {
             let match = error.issues.first { $0.path == path && $0.message.contains(message) }
             #expect(match != nil, "no issue at \(path) containing \"\(message)\" in:\n\(error)", sourceLocation: sourceLocation)
-            #expect(match?.line == line && match?.column == column, "wrong position for \(path): \(String(describing: match))", sourceLocation: sourceLocation)
+            #expect(
+                match?.line == line && match?.column == column, "wrong position for \(path): \(String(describing: match))",
+                sourceLocation: sourceLocation)
         }
     }
 
@@ -69,8 +71,12 @@ import Testing
     }
 
     @Test func badGlobsAreErrors() {
-        expectIssue("namespaces:\n  - match: \"team-[a\"\n    clusters: [a]\n", line: 2, column: 12, path: "namespaces[0].match", message: "without a closing")
-        expectIssue("namespaces:\n  - match: Team*\n    clusters: [a]\n", line: 2, column: 12, path: "namespaces[0].match", message: "cannot occur in a Direktiv namespace name")
+        expectIssue(
+            "namespaces:\n  - match: \"team-[a\"\n    clusters: [a]\n", line: 2, column: 12, path: "namespaces[0].match", message: "without a closing"
+        )
+        expectIssue(
+            "namespaces:\n  - match: Team*\n    clusters: [a]\n", line: 2, column: 12, path: "namespaces[0].match",
+            message: "cannot occur in a Direktiv namespace name")
         expectIssue("namespaces:\n  - match: \"[z-a]\"\n    clusters: [a]\n", line: 2, column: 12, path: "namespaces[0].match", message: "reversed")
     }
 
@@ -93,22 +99,37 @@ import Testing
     }
 
     @Test func rulePartsAreChecked() {
-        expectIssue("namespaces:\n  - match: a\n    clusters: [a]\n    onNoFit: explode\n", line: 4, column: 14, path: "namespaces[0].onNoFit", message: "unknown onNoFit")
-        expectIssue("namespaces:\n  - match: a\n    clusters: [a]\n    onNoFit: {fallback: \"Bad Name\"}\n", line: 4, column: 25, path: "namespaces[0].onNoFit.fallback", message: "not a valid cluster name")
-        expectIssue("namespaces:\n  - match: a\n    clusters: [a]\n    onNoFit: {fall: x}\n", line: 4, column: 15, path: "namespaces[0].onNoFit.fall", message: "unknown key")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: [a]\n    onNoFit: explode\n", line: 4, column: 14, path: "namespaces[0].onNoFit",
+            message: "unknown onNoFit")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: [a]\n    onNoFit: {fallback: \"Bad Name\"}\n", line: 4, column: 25,
+            path: "namespaces[0].onNoFit.fallback", message: "not a valid cluster name")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: [a]\n    onNoFit: {fall: x}\n", line: 4, column: 15, path: "namespaces[0].onNoFit.fall",
+            message: "unknown key")
         expectIssue("namespaces:\n  - match: a\n", line: 2, column: 5, path: "namespaces[0]", message: "missing required key \"clusters\"")
-        expectIssue("namespaces:\n  - match: a\n    clusters: []\n", line: 3, column: 15, path: "namespaces[0].clusters", message: "at least one cluster")
-        expectIssue("namespaces:\n  - match: a\n    clusters: [a, a]\n", line: 3, column: 19, path: "namespaces[0].clusters[1]", message: "listed twice")
-        expectIssue("namespaces:\n  - match: a\n    clusters: [\"-bad-\"]\n", line: 3, column: 16, path: "namespaces[0].clusters[0]", message: "not a valid cluster name")
-        expectIssue("namespaces:\n  - match: a\n    clusters: [a]\n    strategy: random\n", line: 4, column: 15, path: "namespaces[0].strategy", message: "unknown strategy")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: []\n", line: 3, column: 15, path: "namespaces[0].clusters", message: "at least one cluster")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: [a, a]\n", line: 3, column: 19, path: "namespaces[0].clusters[1]", message: "listed twice")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: [\"-bad-\"]\n", line: 3, column: 16, path: "namespaces[0].clusters[0]",
+            message: "not a valid cluster name")
+        expectIssue(
+            "namespaces:\n  - match: a\n    clusters: [a]\n    strategy: random\n", line: 4, column: 15, path: "namespaces[0].strategy",
+            message: "unknown strategy")
         expectIssue("namespaces: []\n", line: 1, column: 13, path: "namespaces", message: "at least one rule")
     }
 
     @Test func namesAreChecked() {
         expectIssue("clusterLabel: \"not a label\"\n", line: 1, column: 15, path: "clusterLabel", message: "not a valid Kubernetes label key")
-        expectIssue("functionsNamespaces: [Direktiv]\n", line: 1, column: 23, path: "functionsNamespaces[0]", message: "not a valid Kubernetes namespace name")
+        expectIssue(
+            "functionsNamespaces: [Direktiv]\n", line: 1, column: 23, path: "functionsNamespaces[0]", message: "not a valid Kubernetes namespace name"
+        )
         expectIssue("functionsNamespaces: []\n", line: 1, column: 22, path: "functionsNamespaces", message: "at least one")
-        expectIssue("direktivNamespaces: [ok, 9bad]\n", line: 1, column: 26, path: "direktivNamespaces[1]", message: "not a valid Direktiv namespace name")
+        expectIssue(
+            "direktivNamespaces: [ok, 9bad]\n", line: 1, column: 26, path: "direktivNamespaces[1]", message: "not a valid Direktiv namespace name")
         expectIssue("direktivNamespaces: [ok, ok]\n", line: 1, column: 26, path: "direktivNamespaces[1]", message: "listed twice")
         expectIssue("reservationTimeoutSeconds: 0\n", line: 1, column: 28, path: "reservationTimeoutSeconds", message: "between 1 and 3600")
         expectIssue("liqo:\n  taintKey: \"a b\"\n", line: 2, column: 13, path: "liqo.taintKey", message: "not a valid taint key")
@@ -151,7 +172,11 @@ import Testing
             Issue.record("expected errors")
         } catch {
             let paths = error.issues.map(\.path)
-            #expect(paths == ["clusterLabel", "functionsNamespaces[1]", "namespaces[0].match", "namespaces[1].onNoFit", "sizes.small.cpu", "sizes.small.memory", "colour"], "\(error)")
+            #expect(
+                paths == [
+                    "clusterLabel", "functionsNamespaces[1]", "namespaces[0].match", "namespaces[1].onNoFit", "sizes.small.cpu", "sizes.small.memory",
+                    "colour",
+                ], "\(error)")
             #expect(error.issues.map(\.line) == error.issues.map(\.line).sorted())
             #expect(error.description.contains("10:"))
         }

@@ -28,7 +28,9 @@ func seedPods() throws -> [Pod] {
 func seedInventory(nodes transform: (inout [Node]) -> Void = { _ in }, extraPods: [Pod] = []) throws -> ClusterInventory {
     var nodes = try seedNodes()
     transform(&nodes)
-    return ClusterInventory(nodes: nodes, pods: try seedPods() + extraPods, clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
+    return ClusterInventory(
+        nodes: nodes, pods: try seedPods() + extraPods, clusterLabel: "direktiv.io/namespace",
+        toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
 }
 
 func quantity(_ text: String) -> Quantity {
@@ -63,10 +65,15 @@ func makeNode(
 }
 
 /// A bound pod with one container requesting `cpu` and `memory`.
-func makePod(_ name: String, node: String?, cpu: String, memory: String, phase: String = "Running", namespace: String = "default", labels: [String: String] = [:]) -> Pod {
+func makePod(
+    _ name: String, node: String?, cpu: String, memory: String, phase: String = "Running", namespace: String = "default",
+    labels: [String: String] = [:]
+) -> Pod {
     Pod(
         metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
-        spec: Pod.Spec(nodeName: node, containers: [Pod.Container(name: "c", resources: ResourceRequirements(requests: ["cpu": quantity(cpu), "memory": quantity(memory)]))]),
+        spec: Pod.Spec(
+            nodeName: node,
+            containers: [Pod.Container(name: "c", resources: ResourceRequirements(requests: ["cpu": quantity(cpu), "memory": quantity(memory)]))]),
         status: Pod.Status(phase: phase)
     )
 }

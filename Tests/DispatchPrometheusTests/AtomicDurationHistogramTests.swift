@@ -5,6 +5,7 @@ import DispatchProxy
 import NIOCore
 import Prometheus
 import Testing
+
 @testable import DispatchPrometheus
 
 /// The timers' lock-free histograms export what swift-prometheus's would, and lose no record

@@ -2,6 +2,7 @@ import DispatchAgent
 import DispatchMetrics
 import NIOCore
 import Testing
+
 @testable import DispatchProxy
 
 /// The proxy's own HTTP/1.1 parsing: heads kept as bytes, bodies delimited as they stream.
@@ -23,7 +24,8 @@ import Testing
 
     @Test func aDirektivCallIsReadAsItCame() throws {
         let head = try parse(
-            "POST http://fn.ns/ HTTP/1.1\r\nHost: fn.ns\r\nDirektiv-ActionID: a1\r\nDirektiv-Files: a\r\nDirektiv-Files: b\r\nContent-Length: 17\r\nDirektiv-Deadline: 2099-01-01T00:00:00Z\r\n\r\n")
+            "POST http://fn.ns/ HTTP/1.1\r\nHost: fn.ns\r\nDirektiv-ActionID: a1\r\nDirektiv-Files: a\r\nDirektiv-Files: b\r\nContent-Length: 17\r\nDirektiv-Deadline: 2099-01-01T00:00:00Z\r\n\r\n"
+        )
         #expect(head.method == "POST" && head.methodIs("POST") && !head.methodIs("GET"))
         #expect(head.target == "http://fn.ns/")
         #expect(head.minorVersion == 1 && head.isKeepAlive)
@@ -139,8 +141,12 @@ import Testing
 
 @Suite struct HTTPBodyFramingTests {
     /// Feeds `input` in pieces of `step` bytes; the message's bytes, its chunk data and what follows it.
-    func feed(_ framing: inout HTTPBodyFraming, _ input: String, step: Int) throws(HTTPBodyFraming.FramingError) -> (message: String, data: String, rest: String, ended: Bool) {
-        var message = "", data = "", rest = ""
+    func feed(
+        _ framing: inout HTTPBodyFraming, _ input: String, step: Int
+    ) throws(HTTPBodyFraming.FramingError) -> (message: String, data: String, rest: String, ended: Bool) {
+        var message = ""
+        var data = ""
+        var rest = ""
         var ended = false
         var bytes = Array(input.utf8)[...]
         while !bytes.isEmpty {
@@ -170,7 +176,8 @@ import Testing
     }
 
     @Test(arguments: [
-        "g\r\n", "\r\n", "5\r\nhelloX\r\n", "5\nhello\r\n", "5\r\nhello\r\r", "1000000000000000\r\n", "5;\u{01}\r\n", "0\r\nBad\u{01}\r\n\r\n", "0\r\n\rX",
+        "g\r\n", "\r\n", "5\r\nhelloX\r\n", "5\nhello\r\n", "5\r\nhello\r\r", "1000000000000000\r\n", "5;\u{01}\r\n", "0\r\nBad\u{01}\r\n\r\n",
+        "0\r\n\rX",
     ])
     func brokenChunkFramingIsRefused(body: String) {
         var framing = HTTPBodyFraming(.chunked)
@@ -206,7 +213,10 @@ import Testing
     }
 
     /// Defect 4: only these may be sent again after a pooled connection closed unanswered.
-    @Test(arguments: [("GET", true), ("HEAD", true), ("PUT", true), ("DELETE", true), ("OPTIONS", true), ("TRACE", true), ("POST", false), ("PATCH", false), ("get", false), ("CONNECT", false)])
+    @Test(arguments: [
+        ("GET", true), ("HEAD", true), ("PUT", true), ("DELETE", true), ("OPTIONS", true), ("TRACE", true), ("POST", false), ("PATCH", false),
+        ("get", false), ("CONNECT", false),
+    ])
     func idempotentMethodsAreThoseOfRFC9110(method: String, idempotent: Bool) throws {
         let head = try HTTPHead(parsing: ByteBuffer(string: "\(method) / HTTP/1.1\r\nHost: a\r\n\r\n"), kind: .request)
         #expect(head.hasIdempotentMethod == idempotent)

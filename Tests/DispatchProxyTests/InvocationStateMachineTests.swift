@@ -2,6 +2,7 @@ import DispatchAgent
 import DispatchMetrics
 import NIOCore
 import Testing
+
 @testable import DispatchProxy
 
 /// One call's course, with plain values: what is held, forwarded, retried, drained or cut.
@@ -112,7 +113,9 @@ import Testing
 
     @Test func failuresBeforeTheAnswerAreAnsweredAndAfterItCut() {
         var connecting = machine(length: 10)
-        #expect(connecting.upstreamFailed(.refused, reusedConnection: false) == .answer(.refused, keepCaller: false), "the unread body makes the caller's connection unusable")
+        #expect(
+            connecting.upstreamFailed(.refused, reusedConnection: false) == .answer(.refused, keepCaller: false),
+            "the unread body makes the caller's connection unusable")
         #expect(connecting.upstreamFailed(.refused, reusedConnection: false) == .none)
 
         var waiting = machine(length: nil)
@@ -148,7 +151,8 @@ import Testing
         var chunked = machine(length: nil, chunked: true)
         _ = chunked.connected()
         _ = chunked.responseHeadReceived()
-        #expect(chunked.responseEndReceived(upstreamKeepAlive: true) == .init(reuseUpstream: false, caller: .close), "an unknown rest is never drained")
+        #expect(
+            chunked.responseEndReceived(upstreamKeepAlive: true) == .init(reuseUpstream: false, caller: .close), "an unknown rest is never drained")
     }
 
     @Test func aCallerLeavingCountsOnlyWhileTheCallGoes() {

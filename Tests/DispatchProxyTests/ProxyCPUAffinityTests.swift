@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Testing
+
 @testable import DispatchProxy
 
 /// When the proxy's event loops are pinned to CPUs, and that pinned loops run where planned.

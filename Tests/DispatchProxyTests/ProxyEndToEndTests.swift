@@ -1,6 +1,6 @@
 import DispatchAgent
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import DispatchPrometheus
 import Foundation
 import KubeClient
@@ -10,6 +10,7 @@ import NIOCore
 import NIOHTTP1
 import TestSupport
 import Testing
+
 @testable import DispatchProxy
 
 /// Function calls through the real proxy to KubeSim's function endpoints, placed by the agent
@@ -18,7 +19,9 @@ import Testing
 @Suite(.serialized) struct ProxyEndToEndTests {
     static let namespace = Scenario.functionsNamespace
 
-    func withProxy(configure: (inout AgentSettings) -> Void = { _ in }, _ body: (SimHarness, AgentHarness, KubeClient) async throws -> Void) async throws {
+    func withProxy(
+        configure: (inout AgentSettings) -> Void = { _ in }, _ body: (SimHarness, AgentHarness, KubeClient) async throws -> Void
+    ) async throws {
         let sim = try await SimHarness.start(functions: FunctionServers.Options())
         let agent = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML(), configure: configure)
         let client = try sim.client()
@@ -35,9 +38,12 @@ import Testing
     @discardableResult
     func deploy(_ name: String, in direktivNamespace: String, client: KubeClient, agent: AgentHarness) async throws -> FunctionRecord {
         let spec = FunctionSpec(namespace: direktivNamespace, name: name, image: "direktiv/echo:v1", size: .small, minScale: 1)
-        let object = try DirektivServiceBuilder.knativeService(spec, namespace: Self.namespace, sizes: .direktivDefaults, sidecarImage: "direktiv/sidecar:v0.8.10")
+        let object = try DirektivServiceBuilder.knativeService(
+            spec, namespace: Self.namespace, sizes: .direktivDefaults, sidecarImage: "direktiv/sidecar:v0.8.10")
         _ = try await client.create(object, .knativeServices, namespace: Self.namespace)
-        let records = try await next(agent.agent.functions.changes(), within: .seconds(30)) { records in records.contains { $0.key.name == name && $0.isReady } }
+        let records = try await next(agent.agent.functions.changes(), within: .seconds(30)) { records in
+            records.contains { $0.key.name == name && $0.isReady }
+        }
         return try #require(records.first { $0.key.name == name })
     }
 
@@ -64,7 +70,8 @@ import Testing
             ]
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 for (index, target) in targets.enumerated() {
-                    let response = try await connection.request(.POST, target, headers: direktivHeaders(action: "action-\(index)") + [("Host", host("greeter"))], body: body)
+                    let response = try await connection.request(
+                        .POST, target, headers: direktivHeaders(action: "action-\(index)") + [("Host", host("greeter"))], body: body)
                     #expect(response.status == 200, "\(target): \(response.text)")
                     #expect(response.body == body)
                     #expect(response.headers["Direktiv-ActionID"] == ["action-\(index)"])
@@ -89,7 +96,9 @@ import Testing
             #expect(ready.status == 200, "\(ready.json)")
             #expect(ready.json["notes"]?["inventory"]?.stringValue?.hasPrefix("stale") == true)
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
-                let response = try await connection.request(.POST, "http://\(host("steady"))/", headers: direktivHeaders(action: "while-away") + [("Host", host("steady"))], body: Array("{}".utf8))
+                let response = try await connection.request(
+                    .POST, "http://\(host("steady"))/", headers: direktivHeaders(action: "while-away") + [("Host", host("steady"))],
+                    body: Array("{}".utf8))
                 #expect(response.status == 200, "\(response.text)")
                 #expect(response.headers["Kubesim-Cluster"] == [record.cluster ?? ""])
             }
@@ -104,7 +113,9 @@ import Testing
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 for call in 0..<300 {
                     let body: [UInt8]? = call % 3 == 0 ? nil : Array("{\"call\":\(call)}".utf8)
-                    let response = try await connection.request(body == nil ? .GET : .POST, "http://\(host("pool"))/\(body == nil ? "up" : "")", headers: [("Host", host("pool"))], body: body)
+                    let response = try await connection.request(
+                        body == nil ? .GET : .POST, "http://\(host("pool"))/\(body == nil ? "up" : "")", headers: [("Host", host("pool"))], body: body
+                    )
                     #expect(response.status == 200, "call \(call)")
                     #expect(response.headers["Connection"].allSatisfy { $0.lowercased() != "close" }, "call \(call) closed the connection")
                 }
@@ -159,7 +170,9 @@ import Testing
                 ("Connection", "keep-alive, X-Secret-Hop"), ("X-Secret-Hop", "1"), ("Keep-Alive", "timeout=5"),
                 ("Proxy-Authorization", "Basic c2VjcmV0"), ("X-Forwarded-For", "10.0.0.1"), ("Direktiv-Deadline", "2099-01-01T00:00:00Z"),
             ]
-            let response = try await withHTTP1Connection(port: agent.proxyPort) { try await $0.request(.GET, "http://\(host("headers"))/kubesim/headers", headers: sent) }
+            let response = try await withHTTP1Connection(port: agent.proxyPort) {
+                try await $0.request(.GET, "http://\(host("headers"))/kubesim/headers", headers: sent)
+            }
             #expect(response.status == 200)
             let received = try #require(JSONValue.parse(response.body).arrayValue).compactMap { pair -> (String, String)? in
                 guard let name = pair[0]?.stringValue, let value = pair[1]?.stringValue else { return nil }
@@ -210,7 +223,8 @@ import Testing
             #expect(refused.status == 413)
             // A chunked body reaches the function chunked, which it refuses, as Direktiv's sidecar does.
             let chunked = try await withHTTP1Connection(port: agent.proxyPort) { connection in
-                try await connection.request(.POST, "http://\(host("bulk"))/", headers: [("Host", host("bulk")), ("Transfer-Encoding", "chunked")], body: Array("{}".utf8))
+                try await connection.request(
+                    .POST, "http://\(host("bulk"))/", headers: [("Host", host("bulk")), ("Transfer-Encoding", "chunked")], body: Array("{}".utf8))
             }
             #expect(chunked.status == 411)
         }
@@ -226,7 +240,8 @@ import Testing
             let total = 100
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 let writer = connection.writer
-                try await writer.start(.POST, "http://\(host("stream"))/", headers: [("Host", host("stream")), ("Content-Length", String(total << 20))])
+                try await writer.start(
+                    .POST, "http://\(host("stream"))/", headers: [("Host", host("stream")), ("Content-Length", String(total << 20))])
                 // The reader drains the echo all along (or the buffers between would fill and stall
                 // both sides); the second half of the body waits until the answer has begun, so
                 // the answer must stream before the request body ends.
@@ -256,7 +271,9 @@ import Testing
             try await deploy("early", in: "main", client: client, agent: agent)
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 let writer = connection.writer
-                try await writer.start(.POST, "http://\(host("early"))/", headers: [("Host", host("early")), ("Content-Length", String(64 << 20)), ("Kubesim-Status", "503")])
+                try await writer.start(
+                    .POST, "http://\(host("early"))/",
+                    headers: [("Host", host("early")), ("Content-Length", String(64 << 20)), ("Kubesim-Status", "503")])
                 try await writer.send(ByteBuffer(repeating: 0x63, count: 1 << 20))
                 let response = try await connection.readResponse()
                 #expect(response.status == 503)
@@ -274,7 +291,8 @@ import Testing
             for _ in 0..<3 {
                 try await withHTTP1Connection(port: agent.proxyPort, keepsSendingAfterPeerCloses: true) { connection in
                     let writer = connection.writer
-                    try await writer.start(.POST, "http://169.254.169.254/", headers: [("Host", "169.254.169.254"), ("Content-Length", String(16 << 20))])
+                    try await writer.start(
+                        .POST, "http://169.254.169.254/", headers: [("Host", "169.254.169.254"), ("Content-Length", String(16 << 20))])
                     let upload = Task {
                         for _ in 0..<16 { try await writer.send(ByteBuffer(repeating: 0x75, count: 1 << 20)) }
                     }
@@ -313,13 +331,17 @@ import Testing
                 (.GET, "/metrics", "127.0.0.1"),
             ]
             for request in refused {
-                let response = try await withHTTP1Connection(port: agent.proxyPort) { try await $0.request(request.method, request.target, headers: [("Host", request.host)]) }
+                let response = try await withHTTP1Connection(port: agent.proxyPort) {
+                    try await $0.request(request.method, request.target, headers: [("Host", request.host)])
+                }
                 #expect(response.status == 403, "\(request.method) \(request.target) got \(response.status)")
                 // A response to CONNECT has no body for the client's parser.
                 if request.method != .CONNECT { #expect(response.text.contains("refused")) }
             }
             // The function itself still answers through the proxy, and only it reached an endpoint.
-            let allowed = try await withHTTP1Connection(port: agent.proxyPort) { try await $0.request(.GET, "http://\(host("target"))/up", headers: [("Host", host("target"))]) }
+            let allowed = try await withHTTP1Connection(port: agent.proxyPort) {
+                try await $0.request(.GET, "http://\(host("target"))/up", headers: [("Host", host("target"))])
+            }
             #expect(allowed.status == 200)
             watcher.cancel()
             #expect(served.all.allSatisfy { $0 == host("target") })
@@ -336,33 +358,44 @@ import Testing
         }
         let sim = try await SimHarness.start(functions: FunctionServers.Options())
         let agent = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML(), resolver: resolver)
-        defer { Task { await agent.stop(); await sim.stop() } }
+        defer {
+            Task {
+                await agent.stop()
+                await sim.stop()
+            }
+        }
         let refused = try await withHTTP1Connection(port: agent.proxyPort) { connection in
-            try await connection.request(.POST, "http://refused.\(Self.namespace)/", headers: [("Host", "refused.\(Self.namespace)")], body: Array("{}".utf8))
+            try await connection.request(
+                .POST, "http://refused.\(Self.namespace)/", headers: [("Host", "refused.\(Self.namespace)")], body: Array("{}".utf8))
         }
         #expect(refused.status == 502)
         #expect(refused.text.contains("connection refused"))
         let missing = try await withHTTP1Connection(port: agent.proxyPort) { connection in
-            try await connection.request(.POST, "http://missing.\(Self.namespace)/", headers: [("Host", "missing.\(Self.namespace)")], body: Array("{}".utf8))
+            try await connection.request(
+                .POST, "http://missing.\(Self.namespace)/", headers: [("Host", "missing.\(Self.namespace)")], body: Array("{}".utf8))
         }
         #expect(missing.status == 502)
         #expect(missing.text.contains("no such host"))
         let metrics = String(buffer: agent.prometheus.render())
         #expect(metrics.contains(#"direktiv_dispatch_upstream_errors_total{cluster="unknown",reason="refused"} 1"#))
         #expect(metrics.contains(#"direktiv_dispatch_upstream_errors_total{cluster="unknown",reason="unresolvable"} 1"#))
-        #expect(metrics.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="unknown",function="unknown",cluster="unknown",code="502"} 2"#))
+        #expect(
+            metrics.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="unknown",function="unknown",cluster="unknown",code="502"} 2"#))
     }
 
     /// A caller that stops sending its body is cut after the body idle timeout with a 504 and
     /// its connection closes. The function, like Direktiv's sidecar, answers only later (an
     /// echo that has sent its head already can only be cut, with no status to give).
     @Test(.timeLimit(.minutes(1))) func aStalledUploadGets504AfterTheBodyIdleTimeout() async throws {
-        try await withProxy(configure: { $0.bodyIdleTimeout = .milliseconds(300) }) { _, agent, client in
+        let configure: (inout AgentSettings) -> Void = { $0.bodyIdleTimeout = .milliseconds(300) }
+        try await withProxy(configure: configure) { _, agent, client in
             try await deploy("upload", in: "main", client: client, agent: agent)
             let reports = agent.agent.proxy.reports()
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 let writer = connection.writer
-                try await writer.start(.POST, "http://\(host("upload"))/", headers: [("Host", host("upload")), ("Content-Length", "1000"), ("Kubesim-Delay-Ms", "10000")])
+                try await writer.start(
+                    .POST, "http://\(host("upload"))/",
+                    headers: [("Host", host("upload")), ("Content-Length", "1000"), ("Kubesim-Delay-Ms", "10000")])
                 try await writer.send(ByteBuffer(repeating: 0x61, count: 10))
                 let response = try await connection.readResponse()
                 #expect(response.status == 504)
@@ -382,33 +415,40 @@ import Testing
             try await deploy("quick", in: "main", client: client, agent: agent)
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 let writer = connection.writer
-                try await writer.start(.POST, "http://\(host("quick"))/", headers: [("Host", host("quick")), ("Content-Length", "2000"), ("Kubesim-Status", "503")])
+                try await writer.start(
+                    .POST, "http://\(host("quick"))/", headers: [("Host", host("quick")), ("Content-Length", "2000"), ("Kubesim-Status", "503")])
                 try await writer.send(ByteBuffer(repeating: 0x61, count: 1000))
                 let early = try await connection.readResponse()
                 #expect(early.status == 503)
                 #expect(early.headers["Connection"].allSatisfy { $0.lowercased() != "close" })
                 try await writer.send(ByteBuffer(repeating: 0x61, count: 1000))
                 try await writer.finish()
-                let next = try await connection.request(.POST, "http://\(host("quick"))/", headers: [("Host", host("quick"))], body: Array("again".utf8))
+                let next = try await connection.request(
+                    .POST, "http://\(host("quick"))/", headers: [("Host", host("quick"))], body: Array("again".utf8))
                 #expect(next.status == 200 && next.text == "again", "the same connection serves the next call")
             }
         }
     }
 
     @Test func theDeadlineIsHonouredWith504() async throws {
-        try await withProxy(configure: { $0.defaultDeadline = .milliseconds(400) }) { _, agent, client in
+        let configure: (inout AgentSettings) -> Void = { $0.defaultDeadline = .milliseconds(400) }
+        try await withProxy(configure: configure) { _, agent, client in
             try await deploy("slow", in: "main", client: client, agent: agent)
             let reports = agent.agent.proxy.reports()
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 // Direktiv-Deadline 300 ms ahead; the function takes 5 s.
-                let headers = direktivHeaders(action: "late", deadline: Date().addingTimeInterval(0.3)) + [("Host", host("slow")), ("Kubesim-Delay-Ms", "5000")]
+                let headers =
+                    direktivHeaders(action: "late", deadline: Date().addingTimeInterval(0.3)) + [
+                        ("Host", host("slow")), ("Kubesim-Delay-Ms", "5000"),
+                    ]
                 let late = try await connection.request(.POST, "http://\(host("slow"))/", headers: headers, body: Array("{}".utf8))
                 #expect(late.status == 504)
                 #expect(late.text.contains("deadline"))
             }
             // Without the header, the configured default deadline applies.
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
-                let late = try await connection.request(.POST, "http://\(host("slow"))/", headers: [("Host", host("slow")), ("Kubesim-Delay-Ms", "5000")], body: Array("{}".utf8))
+                let late = try await connection.request(
+                    .POST, "http://\(host("slow"))/", headers: [("Host", host("slow")), ("Kubesim-Delay-Ms", "5000")], body: Array("{}".utf8))
                 #expect(late.status == 504)
             }
             // A deadline already past is answered at once.
@@ -433,7 +473,9 @@ import Testing
             let arrived = sim.functions!.requests()
             let call = Task {
                 try await withHTTP1Connection(port: agent.proxyPort) { connection in
-                    _ = try await connection.request(.POST, "http://\(host("abandoned"))/", headers: [("Host", host("abandoned")), ("Kubesim-Delay-Ms", "60000")], body: Array("{}".utf8))
+                    _ = try await connection.request(
+                        .POST, "http://\(host("abandoned"))/", headers: [("Host", host("abandoned")), ("Kubesim-Delay-Ms", "60000")],
+                        body: Array("{}".utf8))
                 }
             }
             // Leave once the function has the call.
@@ -443,7 +485,10 @@ import Testing
             #expect(report.code == 499)
             #expect(report.duration < .seconds(30))
             let metrics = String(buffer: agent.prometheus.render())
-            #expect(metrics.contains(#"direktiv_dispatch_invocations_total{direktiv_namespace="team-a",function="abandoned",cluster="\#(record.cluster!)",code="499"} 1"#))
+            #expect(
+                metrics.contains(
+                    #"direktiv_dispatch_invocations_total{direktiv_namespace="team-a",function="abandoned",cluster="\#(record.cluster!)",code="499"} 1"#
+                ))
             #expect(metrics.contains(#"direktiv_dispatch_invocations_in_flight{cluster="\#(record.cluster!)"} 0"#))
         }
     }
@@ -454,10 +499,13 @@ import Testing
             let cluster = try #require(record.cluster)
             try await withHTTP1Connection(port: agent.proxyPort) { connection in
                 for index in 0..<3 {
-                    let response = try await connection.request(.POST, "http://\(host("counted"))/", headers: direktivHeaders(action: "a\(index)") + [("Host", host("counted"))], body: Array("{}".utf8))
+                    let response = try await connection.request(
+                        .POST, "http://\(host("counted"))/", headers: direktivHeaders(action: "a\(index)") + [("Host", host("counted"))],
+                        body: Array("{}".utf8))
                     #expect(response.status == 200)
                 }
-                let failed = try await connection.request(.POST, "http://\(host("counted"))/", headers: [("Host", host("counted")), ("Kubesim-Status", "500")], body: Array("{}".utf8))
+                let failed = try await connection.request(
+                    .POST, "http://\(host("counted"))/", headers: [("Host", host("counted")), ("Kubesim-Status", "500")], body: Array("{}".utf8))
                 #expect(failed.status == 500)
             }
             let metrics = String(buffer: agent.prometheus.render())
@@ -483,11 +531,14 @@ import Testing
                 _ = try await connection.request(.POST, "http://\(host("scraped"))/", headers: [("Host", host("scraped"))], body: Array("{}".utf8))
                 _ = try await connection.request(.GET, "http://169.254.169.254/", headers: [("Host", "169.254.169.254")])
             }
-            let scrape = try await withHTTP1Connection(port: agent.adminPort) { try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")]) }
+            let scrape = try await withHTTP1Connection(port: agent.adminPort) {
+                try await $0.request(.GET, "/metrics", headers: [("Host", "127.0.0.1")])
+            }
             #expect(scrape.status == 200)
             #expect(scrape.headers["Content-Type"] == ["text/plain; version=0.0.4; charset=utf-8"])
             // Everything but what only failures create.
-            for name in DispatchMetrics.help.keys where ![DispatchMetrics.Name.rulesReloadFailures, DispatchMetrics.Name.upstreamErrors].contains(name) {
+            for name in DispatchMetrics.help.keys
+            where ![DispatchMetrics.Name.rulesReloadFailures, DispatchMetrics.Name.upstreamErrors].contains(name) {
                 #expect(scrape.text.contains("# TYPE \(name) "), "\(name) is not exported")
             }
             let result = try await Promtool.check(scrape.body)
@@ -495,4 +546,3 @@ import Testing
         }
     }
 }
-

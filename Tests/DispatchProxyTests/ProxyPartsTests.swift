@@ -1,13 +1,14 @@
 import DispatchAgent
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
-@testable import DispatchProxy
+
 @testable import DispatchPrometheus
+@testable import DispatchProxy
 
 /// The proxy's pure parts: which targets pass, which headers cross, timers, failures.
 @Suite struct ProxyTargetTests {
@@ -93,16 +94,20 @@ import Testing
     }
 
     @Test func hopByHopAndConnectionNamedHeadersStayBehind() throws {
-        let sent = "POST http://fn.ns/ HTTP/1.1\r\nHost: fn.ns\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
+        let sent =
+            "POST http://fn.ns/ HTTP/1.1\r\nHost: fn.ns\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
             + "Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nContent-Length: 2\r\nExpect: 100-continue\r\n"
             + "Direktiv-Files: a\r\nDirektiv-Files: b\r\ntraceparent: 00-1-2-01\r\nDirektiv-ActionID: x\r\n\r\n"
-        #expect(try upstream(sent) == "POST /up?x=1 HTTP/1.1\r\nContent-Length: 2\r\nDirektiv-Files: a\r\nDirektiv-Files: b\r\ntraceparent: 00-1-2-01\r\n"
-            + "Direktiv-ActionID: x\r\nHost: fn.ns\r\nX-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;host=fn.ns;proto=http\r\n\r\n")
+        #expect(
+            try upstream(sent) == "POST /up?x=1 HTTP/1.1\r\nContent-Length: 2\r\nDirektiv-Files: a\r\nDirektiv-Files: b\r\ntraceparent: 00-1-2-01\r\n"
+                + "Direktiv-ActionID: x\r\nHost: fn.ns\r\nX-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;host=fn.ns;proto=http\r\n\r\n")
     }
 
     @Test func forwardingRecordsAppend() throws {
         let sent = "GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nForwarded: for=1.1.1.1\r\n\r\n"
-        #expect(try upstream(sent, client: "::1").hasSuffix("X-Forwarded-For: 1.1.1.1, ::1\r\nForwarded: for=1.1.1.1, for=\"[::1]\";host=fn.ns;proto=http\r\n\r\n"))
+        #expect(
+            try upstream(sent, client: "::1").hasSuffix(
+                "X-Forwarded-For: 1.1.1.1, ::1\r\nForwarded: for=1.1.1.1, for=\"[::1]\";host=fn.ns;proto=http\r\n\r\n"))
         #expect(try upstream(sent, client: nil).hasSuffix("Host: fn.ns\r\nX-Forwarded-For: 1.1.1.1\r\nForwarded: for=1.1.1.1\r\n\r\n"))
     }
 
@@ -113,7 +118,9 @@ import Testing
     }
 
     @Test func responsesKeepContentLengthAndDirektivHeaders() throws {
-        let answer = try head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nDirektiv-ErrorCode: io.x\r\nDirektiv-ErrorMessage: m\r\n\r\n", .response)
+        let answer = try head(
+            "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nDirektiv-ErrorCode: io.x\r\nDirektiv-ErrorMessage: m\r\n\r\n",
+            .response)
         var buffer = ByteBuffer()
         ProxyHeaders.writeDownstreamHead(answer, framing: .init(callerMinorVersion: 1, close: false, dechunked: false), into: &buffer)
         #expect(String(buffer: buffer) == "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nDirektiv-ErrorCode: io.x\r\nDirektiv-ErrorMessage: m\r\n\r\n")
@@ -237,7 +244,8 @@ import Testing
     func connectFailure(_ host: String, _ port: Int) async throws -> UpstreamFailure? {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         return try await loop.flatSubmit {
-            let pool = UpstreamConnectionPool(eventLoop: loop, settings: .init(connectTimeout: .seconds(1), idleTimeout: .seconds(60), maximumIdlePerHost: 8))
+            let pool = UpstreamConnectionPool(
+                eventLoop: loop, settings: .init(connectTimeout: .seconds(1), idleTimeout: .seconds(60), maximumIdlePerHost: 8))
             let promise = loop.makePromise(of: UpstreamFailure?.self)
             pool.connect(.init(host: host, port: port)) { result in
                 switch result {
@@ -281,9 +289,11 @@ enum TestSupportPorts {
     /// Defect 9: refusals echoed the requested target in full (60 KB tried).
     @Test func refusalsEchoAtMostAShortPrefix() {
         let long = "http://" + String(repeating: "a", count: 60_000) + ".example/"
-        guard case .failure(let refusal) = Result(catching: { () throws(ProxyTarget.Refusal) in
-            try ProxyTarget.resolve(method: "GET", target: long, functionsNamespaces: ["direktiv-services-direktiv"])
-        }) else {
+        guard
+            case .failure(let refusal) = Result(catching: { () throws(ProxyTarget.Refusal) in
+                try ProxyTarget.resolve(method: "GET", target: long, functionsNamespaces: ["direktiv-services-direktiv"])
+            })
+        else {
             Issue.record("the target passed")
             return
         }
@@ -314,7 +324,9 @@ enum TestSupportPorts {
         var generator = SystemRandomNumberGenerator()
         let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(secondsFromGMT: 0)!)
         for _ in 0..<2000 {
-            let date = Date(timeIntervalSince1970: Double(Int64.random(in: -2_000_000_000...8_000_000_000, using: &generator)) + Double(Int.random(in: 0..<1000, using: &generator)) / 1000)
+            let date = Date(
+                timeIntervalSince1970: Double(Int64.random(in: -2_000_000_000...8_000_000_000, using: &generator)) + Double(
+                    Int.random(in: 0..<1000, using: &generator)) / 1000)
             let text = date.formatted(format)
             let fast = try #require(DirektivDeadline.secondsSince1970(text), "\(text)")
             #expect(abs(fast - (try Date(text, strategy: format)).timeIntervalSince1970) < 0.000_001, "\(text)")
@@ -324,14 +336,18 @@ enum TestSupportPorts {
             #expect(try DirektivDeadline.secondsSince1970(text) == foundation(text.uppercased()), "\(text)")
         }
         #expect(DirektivDeadline.secondsSince1970("2026-11-25T10:00:30.123456789Z")! - 1_795_000_000 > 0)
-        for text in ["2026-11-25 10:00:30", "2026-13-01T00:00:00Z", "2026-11-25T10:00:30", "2026-11-25T10:00:30.Z", "2026-11-25T10:00:30Zjunk", "tomorrow", ""] {
+        for text in [
+            "2026-11-25 10:00:30", "2026-13-01T00:00:00Z", "2026-11-25T10:00:30", "2026-11-25T10:00:30.Z", "2026-11-25T10:00:30Zjunk", "tomorrow", "",
+        ] {
             #expect(DirektivDeadline.secondsSince1970(text) == nil, "\(text)")
         }
     }
 
     @Test func resolverFilesAreStrict() throws {
-        let table = try ResolverFile.parse(Data(#"{"hosts": {"Fn.NS.svc.cluster.local": "127.0.10.2:4001", "b.ns.svc.cluster.local": "[::1]:80"}}"#.utf8))
-        #expect(table == ["fn.ns.svc.cluster.local": .address(host: "127.0.10.2", port: 4001), "b.ns.svc.cluster.local": .address(host: "::1", port: 80)])
+        let table = try ResolverFile.parse(
+            Data(#"{"hosts": {"Fn.NS.svc.cluster.local": "127.0.10.2:4001", "b.ns.svc.cluster.local": "[::1]:80"}}"#.utf8))
+        #expect(
+            table == ["fn.ns.svc.cluster.local": .address(host: "127.0.10.2", port: 4001), "b.ns.svc.cluster.local": .address(host: "::1", port: 80)])
         #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": {"a": "nowhere"}}"#.utf8)) }
         #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data(#"{"hosts": ["a"]}"#.utf8)) }
         #expect(throws: ResolverFile.FormatError.self) { try ResolverFile.parse(Data("{".utf8)) }

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import DispatchProxy
 
 /// What the proxy keeps from call to call to do less per call: resolved targets, joined writes.
@@ -12,7 +13,9 @@ import Testing
         try HTTPHead(parsing: ByteBuffer(string: "\(method) \(target) HTTP/1.1\r\nHost: x\r\n\r\n"), kind: .request)
     }
 
-    func resolve(_ cache: inout ProxyTargetCache, _ target: String, method: String = "POST", namespaces: Published<[String]>? = nil) throws -> Result<ProxyTarget, ProxyTarget.Refusal> {
+    func resolve(
+        _ cache: inout ProxyTargetCache, _ target: String, method: String = "POST", namespaces: Published<[String]>? = nil
+    ) throws -> Result<ProxyTarget, ProxyTarget.Refusal> {
         let head = try head(method, target)
         let namespaces = namespaces ?? published
         return Result { () throws(ProxyTarget.Refusal) in try cache.target(of: head, functionsNamespaces: namespaces) }
@@ -147,7 +150,9 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         let interesting: [UInt8] = [0x00, 0x01, 0x09, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF]
         for _ in 0..<20_000 {
-            let bytes = (0..<8).map { _ in Bool.random(using: &generator) ? interesting.randomElement(using: &generator)! : UInt8.random(in: 0...255, using: &generator) }
+            let bytes = (0..<8).map { _ in
+                Bool.random(using: &generator) ? interesting.randomElement(using: &generator)! : UInt8.random(in: 0...255, using: &generator)
+            }
             let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
             #expect(Parser.Word.hasByte(below: 0x20, in: word) == bytes.contains { $0 < 0x20 }, "\(bytes)")
             #expect(Parser.Word.hasByte(below: 0x21, in: word) == bytes.contains { $0 < 0x21 }, "\(bytes)")
@@ -181,11 +186,15 @@ import Testing
         ] {
             #expect(try written(text, added: added) == written(text, added: nil))
         }
-        #expect(try written("POST / HTTP/1.1\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n", added: added).contains("X-Forwarded-For: 192.0.2.1, 10.0.0.7\r\n"))
+        #expect(
+            try written("POST / HTTP/1.1\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n", added: added).contains("X-Forwarded-For: 192.0.2.1, 10.0.0.7\r\n"))
     }
 
     @Test func aPlainContentLengthPassesAsItCame() throws {
         let text = try written("POST / HTTP/1.1\r\ncontent-length:   7\r\n\r\n", added: nil)
-        #expect(text == "POST / HTTP/1.1\r\ncontent-length:   7\r\nHost: fn.ns\r\nX-Forwarded-For: 10.0.0.7\r\nForwarded: for=10.0.0.7;host=fn.ns;proto=http\r\n\r\n")
+        #expect(
+            text
+                == "POST / HTTP/1.1\r\ncontent-length:   7\r\nHost: fn.ns\r\nX-Forwarded-For: 10.0.0.7\r\nForwarded: for=10.0.0.7;host=fn.ns;proto=http\r\n\r\n"
+        )
     }
 }

@@ -1,6 +1,6 @@
 import DispatchAgent
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import Foundation
 import KubeClient
 import KubeSim
@@ -10,6 +10,7 @@ import NIOPosix
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import DispatchProxy
 
 /// Request smuggling and the other holes of the hardening review, sent as raw bytes through the
@@ -32,11 +33,14 @@ import Testing
     static let vectors: [Vector] = [
         // CL.TE and TE.CL: both framings in one request.
         Vector(name: "CL.TE", fieldsAndBody: "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX", acceptedBodyLength: nil),
-        Vector(name: "TE.CL", fieldsAndBody: "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
+        Vector(
+            name: "TE.CL", fieldsAndBody: "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         // TE.TE: obfuscated codings one side may ignore.
         Vector(name: "TE xchunked", fieldsAndBody: "Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(name: "TE space before colon", fieldsAndBody: "Transfer-Encoding : chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "TE twice", fieldsAndBody: "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
+        Vector(
+            name: "TE twice", fieldsAndBody: "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            acceptedBodyLength: nil),
         Vector(name: "TE list", fieldsAndBody: "Transfer-Encoding: identity, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(name: "TE quoted", fieldsAndBody: "Transfer-Encoding: \"chunked\"\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(name: "TE vertical tab", fieldsAndBody: "Transfer-Encoding: chunked\u{0B}\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
@@ -62,27 +66,48 @@ import Testing
         Vector(name: "chunk 0x", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(name: "chunk size space", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(name: "chunk negative", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "chunk overflow", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
+        Vector(
+            name: "chunk overflow", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n",
+            acceptedBodyLength: nil),
         Vector(name: "chunk longer than size", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(name: "chunk bare LF", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "chunk extension unterminated", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "chunk extension", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5;a=b;c=\"d e\"\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: 5),
-        Vector(name: "chunk leading zeros", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n00000000000000000005\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: 5),
-        Vector(name: "trailer without colon", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nGET /smuggled HTTP/1.1\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "trailer length", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "trailer coding", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\ntransfer-encoding: chunked\r\n\r\n", acceptedBodyLength: nil),
-        Vector(name: "trailer other", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n", acceptedBodyLength: 5),
+        Vector(
+            name: "chunk extension unterminated", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n",
+            acceptedBodyLength: nil),
+        Vector(
+            name: "chunk extension", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5;a=b;c=\"d e\"\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: 5),
+        Vector(
+            name: "chunk leading zeros", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n00000000000000000005\r\nhello\r\n0\r\n\r\n",
+            acceptedBodyLength: 5),
+        Vector(
+            name: "trailer without colon", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nGET /smuggled HTTP/1.1\r\n\r\n",
+            acceptedBodyLength: nil),
+        Vector(
+            name: "trailer length", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n",
+            acceptedBodyLength: nil),
+        Vector(
+            name: "trailer coding", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\ntransfer-encoding: chunked\r\n\r\n",
+            acceptedBodyLength: nil),
+        Vector(
+            name: "trailer other", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n",
+            acceptedBodyLength: 5),
         // Framing fields named by Connection (defect 1).
-        Vector(name: "Connection: Transfer-Encoding", fieldsAndBody: "Transfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
+        Vector(
+            name: "Connection: Transfer-Encoding",
+            fieldsAndBody: "Transfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n5\r\nhello\r\n0\r\n\r\n", acceptedBodyLength: nil),
         Vector(
             name: "Connection: Transfer-Encoding, smuggled GET",
-            fieldsAndBody: "Transfer-Encoding: chunked\r\nConnection: keep-alive, transfer-encoding\r\n\r\n2b\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\nX: y\r\n\r\n\r\n0\r\n\r\n",
+            fieldsAndBody:
+                "Transfer-Encoding: chunked\r\nConnection: keep-alive, transfer-encoding\r\n\r\n2b\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\nX: y\r\n\r\n\r\n0\r\n\r\n",
             acceptedBodyLength: nil),
-        Vector(name: "Connection: Content-Length", fieldsAndBody: "Content-Length: 5\r\nConnection: Content-Length\r\n\r\nhello", acceptedBodyLength: nil),
+        Vector(
+            name: "Connection: Content-Length", fieldsAndBody: "Content-Length: 5\r\nConnection: Content-Length\r\n\r\nhello", acceptedBodyLength: nil
+        ),
         // Requests hidden in bodies stay bodies.
         Vector(name: "GET in a body", fieldsAndBody: "Content-Length: 35\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", acceptedBodyLength: 35),
         Vector(
-            name: "GET in chunks", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n23\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n", acceptedBodyLength: 35),
+            name: "GET in chunks", fieldsAndBody: "Transfer-Encoding: chunked\r\n\r\n23\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n",
+            acceptedBodyLength: 35),
         // Broken lines.
         Vector(name: "bare LF head", fieldsAndBody: "Content-Length: 5\n\nhello", acceptedBodyLength: nil),
         Vector(name: "bare CR in value", fieldsAndBody: "X-A: a\rContent-Length: 5\r\n\r\nhello", acceptedBodyLength: nil),
@@ -130,13 +155,15 @@ import Testing
     /// not reused.
     @Test(.timeLimit(.minutes(1)))
     func answersNamingTheirFramingInConnectionAre502() async throws {
-        let upstream = try await LoggingUpstream.start(answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        let upstream = try await LoggingUpstream.start(
+            answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n2\r\nok\r\n0\r\n\r\n")
         let sim = try await SimHarness.start(functions: FunctionServers.Options())
         let port = upstream.port
         let resolver = FunctionAddressResolver.table { host in host.hasPrefix("logger.") ? "127.0.0.1:\(port)" : nil }
         let agent = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML(), resolver: resolver)
         try await withTeardown {
-            let answer = try await exchangeBytes(port: agent.proxyPort, "GET http://\(Self.host)/ HTTP/1.1\r\nHost: \(Self.host)\r\nConnection: close\r\n\r\n")
+            let answer = try await exchangeBytes(
+                port: agent.proxyPort, "GET http://\(Self.host)/ HTTP/1.1\r\nHost: \(Self.host)\r\nConnection: close\r\n\r\n")
             #expect(answer.hasPrefix("HTTP/1.1 502 "), "\(answer)")
         } teardown: {
             await agent.stop()
@@ -165,12 +192,14 @@ import Testing
     /// was re-armed after the body idle timeout checked a slow function (the whole agent died
     /// with it). Now the call is answered and the agent serves on.
     @Test(.timeLimit(.minutes(1))) func aDeadlineCenturiesAheadDoesNotCrashTheAgent() async throws {
-        try await withProxy(configure: { $0.bodyIdleTimeout = .milliseconds(200) }) { sim, agent in
+        let configure: (inout AgentSettings) -> Void = { $0.bodyIdleTimeout = .milliseconds(200) }
+        try await withProxy(configure: configure) { sim, agent in
             let client = try sim.client()
             defer { Task { try? await client.shutdown() } }
             let host = "slow.\(Self.namespace)"
             let spec = FunctionSpec(namespace: "main", name: "slow", image: "direktiv/echo:v1", size: .small, minScale: 1)
-            let object = try DirektivServiceBuilder.knativeService(spec, namespace: Self.namespace, sizes: .direktivDefaults, sidecarImage: "direktiv/sidecar:v0.8.10")
+            let object = try DirektivServiceBuilder.knativeService(
+                spec, namespace: Self.namespace, sizes: .direktivDefaults, sidecarImage: "direktiv/sidecar:v0.8.10")
             _ = try await client.create(object, .knativeServices, namespace: Self.namespace)
             _ = try await next(agent.agent.functions.changes(), within: .seconds(30)) { $0.contains { $0.key.name == "slow" && $0.isReady } }
             for deadline in ["9999-12-31T23:59:59Z", "2400-01-01T00:00:00.000000001+23:59"] {
@@ -191,7 +220,8 @@ import Testing
         try await withProxy { _, agent in
             for size in [64 * 1024, 100 * 1024, 120 * 1024] {
                 let filler = String(repeating: "a", count: size)
-                let answer = try await exchangeBytes(port: agent.proxyPort, "GET http://x.\(Self.namespace)/ HTTP/1.1\r\nHost: x\r\nX-Filler: \(filler)\r\n\r\n")
+                let answer = try await exchangeBytes(
+                    port: agent.proxyPort, "GET http://x.\(Self.namespace)/ HTTP/1.1\r\nHost: x\r\nX-Filler: \(filler)\r\n\r\n")
                 #expect(answer.hasPrefix("HTTP/1.1 431 "), "\(size): \(answer.prefix(80))")
             }
             // Answered before the caller idle timeout of 90 s (the test's limit is one minute).

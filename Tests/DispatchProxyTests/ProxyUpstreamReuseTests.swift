@@ -8,6 +8,7 @@ import NIOPosix
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import DispatchProxy
 
 /// Pooled upstream connections: a keep-alive connection the function closes as a call goes

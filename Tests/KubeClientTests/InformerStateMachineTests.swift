@@ -1,6 +1,7 @@
-@testable import KubeClient
 import KubeModels
 import Testing
+
+@testable import KubeClient
 
 @Suite struct InformerStateMachineTests {
     typealias Machine = InformerStateMachine<String>
@@ -39,14 +40,23 @@ import Testing
     @Test func watchEventsMoveTheVersionAndSkipRepeats() {
         var machine = Machine(backoff: backoff)
         _ = machine.listed([item("a", "1")], resourceVersion: "1")
-        guard case .publish(let events) = machine.received(.modified(item("a", "1"))) else { Issue.record("expected publish"); return }
+        guard case .publish(let events) = machine.received(.modified(item("a", "1"))) else {
+            Issue.record("expected publish")
+            return
+        }
         #expect(events.isEmpty, "same version: nothing new")
         _ = machine.received(.added(item("b", "3")))
         _ = machine.received(.bookmark(resourceVersion: "9"))
         #expect(machine.resourceVersion == "9")
-        guard case .publish(let deleted) = machine.received(.deleted(item("a", "10"))) else { Issue.record("expected publish"); return }
+        guard case .publish(let deleted) = machine.received(.deleted(item("a", "10"))) else {
+            Issue.record("expected publish")
+            return
+        }
         #expect(describe(deleted) == ["deleted a"])
-        guard case .publish(let unknown) = machine.received(.deleted(item("zzz", "11"))) else { Issue.record("expected publish"); return }
+        guard case .publish(let unknown) = machine.received(.deleted(item("zzz", "11"))) else {
+            Issue.record("expected publish")
+            return
+        }
         #expect(unknown.isEmpty)
         #expect(machine.watchEnded() == .watch(from: "11"))
     }
@@ -54,7 +64,10 @@ import Testing
     @Test func goneMeansListAgain() {
         var machine = Machine(backoff: backoff)
         _ = machine.listed([], resourceVersion: "1")
-        guard case .end(let next, let events) = machine.received(.error(.failure(410, .expired, "too old"))) else { Issue.record("expected end"); return }
+        guard case .end(let next, let events) = machine.received(.error(.failure(410, .expired, "too old"))) else {
+            Issue.record("expected end")
+            return
+        }
         #expect(next == .list)
         #expect(events.isEmpty)
         #expect(machine.failed("x", gone: true).1 == .list)

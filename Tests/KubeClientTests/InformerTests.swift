@@ -59,9 +59,14 @@ func isSynced<S>(_ event: InformerEvent<S>) -> Bool {
                 harness.sim.failNextWatch(with: .failure(410, .gone, "too old"))
                 harness.sim.store.endAllWatches()
                 _ = try harness.sim.store.delete(.configMaps, namespace: "default", name: "keep-0")
-                for index in 0..<4 { _ = try harness.sim.store.create(["metadata": ["name": .string("new-\(index)")]], .configMaps, namespace: "default") }
+                for index in 0..<4 {
+                    _ = try harness.sim.store.create(["metadata": ["name": .string("new-\(index)")]], .configMaps, namespace: "default")
+                }
                 _ = try await next(events) { isSynced($0) }
-                let expected = Set(try harness.sim.store.list(.configMaps, namespace: "default").items.compactMap { $0[path: "metadata", "name"]?.stringValue }.map { "default/\($0)" })
+                let expected = Set(
+                    try harness.sim.store.list(.configMaps, namespace: "default").items.compactMap { $0[path: "metadata", "name"]?.stringValue }.map {
+                        "default/\($0)"
+                    })
                 #expect(Set(informer.snapshot().keys) == expected)
                 #expect(informer.snapshot()["default/keep-0"] == nil, "deleted while not watching: no phantom")
             }
@@ -90,13 +95,19 @@ func isSynced<S>(_ event: InformerEvent<S>) -> Bool {
             try harness.sim.store.modify(.pods, namespace: "direktiv", name: "direktiv-api-7c8d9e6f5-q9w7e", subresource: "status") { pod in
                 pod = pod.replacing(["status", "phase"], with: "Succeeded")
             }
-            _ = try harness.sim.store.create(["metadata": ["name": "late"], "spec": ["nodeName": "main-2", "containers": [["name": "c"]]], "status": ["phase": "Running"]], .pods, namespace: "default")
+            _ = try harness.sim.store.create(
+                ["metadata": ["name": "late"], "spec": ["nodeName": "main-2", "containers": [["name": "c"]]], "status": ["phase": "Running"]], .pods,
+                namespace: "default")
             harness = try await harness.restarted()
             _ = try await next(events) { if case .reconnected = $0 { return true } else { return false } }
             // Changes replay after the reconnect; wait for the last one.
             _ = try await next(events) { if case .added(let key, _) = $0 { return key == "default/late" } else { return false } }
             let keys = Set(informer.snapshot().keys)
-            #expect(keys == ["direktiv/direktiv-flow-6d9c7b5f4-x2k8p", "direktiv-services-direktiv/external1-greeter-00001-deployment-5b7d9c-h2j4k", "direktiv-services-direktiv/external2-resize-00001-deployment-8f6a2b-p5r6t", "default/late"])
+            #expect(
+                keys == [
+                    "direktiv/direktiv-flow-6d9c7b5f4-x2k8p", "direktiv-services-direktiv/external1-greeter-00001-deployment-5b7d9c-h2j4k",
+                    "direktiv-services-direktiv/external2-resize-00001-deployment-8f6a2b-p5r6t", "default/late",
+                ])
         }
         try await client.shutdown()
         await harness.stop()
@@ -107,7 +118,8 @@ func isSynced<S>(_ event: InformerEvent<S>) -> Bool {
     @Test func gracefulServerStopIsNotHeldOpenByReconnectingWatches() async throws {
         let harness = try await SimHarness.start()
         let client = try harness.client()
-        let informer = Informer<Node, Node>(client: client, resource: .nodes, backoff: Backoff(base: .milliseconds(10), cap: .milliseconds(20)), logger: logger)
+        let informer = Informer<Node, Node>(
+            client: client, resource: .nodes, backoff: Backoff(base: .milliseconds(10), cap: .milliseconds(20)), logger: logger)
         try await withInformer(informer) { events in
             _ = try await next(events) { isSynced($0) }
             try await withDeadline(.seconds(10)) { await harness.stopGracefully() }
@@ -141,4 +153,3 @@ struct PodSummary: Sendable, Equatable {
         phase = pod.status?.phase
     }
 }
-

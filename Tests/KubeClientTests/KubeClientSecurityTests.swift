@@ -136,7 +136,11 @@ import Testing
         #expect(one.server == "https://a.example:6443")
         #expect(one.tls.certificateAuthorityPEM == Array("CA PEM".utf8))
         #expect(one.tls.insecureSkipVerify == false)
-        if case .tokenFile(let file) = one.credentials { #expect(file == directory.appendingPathComponent("token").path) } else { Issue.record("expected a token file") }
+        if case .tokenFile(let file) = one.credentials {
+            #expect(file == directory.appendingPathComponent("token").path)
+        } else {
+            Issue.record("expected a token file")
+        }
         let two = try KubeConfiguration.fromKubeconfig(path: path, context: "two")
         #expect(two.tls.insecureSkipVerify)
         if case .token(let token) = two.credentials { #expect(token == "inline") } else { Issue.record("expected a token") }
@@ -149,11 +153,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         try "CA".write(to: directory.appendingPathComponent("ca.crt"), atomically: true, encoding: .utf8)
         try "direktiv-dispatch\n".write(to: directory.appendingPathComponent("namespace"), atomically: true, encoding: .utf8)
-        let v6 = try KubeConfiguration.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: directory.path)
+        let v6 = try KubeConfiguration.inCluster(
+            environment: ["KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: directory.path)
         #expect(v6.server == "https://[fd00::1]:443")
         #expect(v6.namespace == "direktiv-dispatch")
         if case .tokenFile(let file) = v6.credentials { #expect(file == directory.path + "/token") } else { Issue.record("expected the token file") }
-        let v4 = try KubeConfiguration.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: directory.path)
+        let v4 = try KubeConfiguration.inCluster(
+            environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: directory.path)
         #expect(v4.server == "https://10.96.0.1:443")
         #expect(throws: KubeConfigurationError.self) { try KubeConfiguration.inCluster(environment: [:], serviceAccountDirectory: directory.path) }
         #expect(throws: KubeConfigurationError.self) { try KubeConfiguration.resolve(kubeconfig: nil, environment: [:]) }

@@ -67,7 +67,9 @@ import Testing
                 #expect(error.message == "namespaces \"nowhere\" not found")
             }
             do {
-                _ = try await client.get(JSONValue.self, ResourceDescriptor(group: "example.com", version: "v1", resource: "widgets", kind: "Widget", isNamespaced: true), name: "a", namespace: "default")
+                _ = try await client.get(
+                    JSONValue.self, ResourceDescriptor(group: "example.com", version: "v1", resource: "widgets", kind: "Widget", isNamespaced: true),
+                    name: "a", namespace: "default")
                 Issue.record("an unknown resource must be refused")
             } catch let error as KubeAPIError {
                 #expect(error.isNotFound)
@@ -115,7 +117,8 @@ import Testing
                 _ = try await client.create(configMap(name, labels: labels), .configMaps, namespace: "default")
             }
             func names(_ selector: String) async throws -> [String] {
-                try await client.list(ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(labelSelector: selector)).items.compactMap(\.metadata.name)
+                try await client.list(ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(labelSelector: selector)).items
+                    .compactMap(\.metadata.name)
             }
             #expect(try await names("app=web") == ["a", "b"])
             #expect(try await names("app==web,tier!=back") == ["a"])
@@ -150,7 +153,8 @@ import Testing
     @Test func mergeJSONPatchAndServerSideApply() async throws {
         try await withSim { _, client in
             _ = try await client.create(configMap("patched", data: ["a": "1", "b": "2"]), .configMaps, namespace: "default")
-            let merged = try await client.patch(ConfigMap.self, .configMaps, name: "patched", namespace: "default", patch: .merge(["data": ["a": "10", "b": .null]]))
+            let merged = try await client.patch(
+                ConfigMap.self, .configMaps, name: "patched", namespace: "default", patch: .merge(["data": ["a": "10", "b": .null]]))
             #expect(merged.data == ["a": "10"])
 
             let patched = try await client.patch(
@@ -160,12 +164,16 @@ import Testing
             #expect(patched.data == ["a": "10", "c": "3"])
 
             do {
-                _ = try await client.patch(ConfigMap.self, .configMaps, name: "patched", namespace: "default", patch: .json([JSONPatchOperation(op: .test, path: "/data/a", value: "wrong")]))
+                _ = try await client.patch(
+                    ConfigMap.self, .configMaps, name: "patched", namespace: "default",
+                    patch: .json([JSONPatchOperation(op: .test, path: "/data/a", value: "wrong")]))
                 Issue.record("a failing test operation must be refused")
             } catch let error as KubeAPIError {
                 #expect(error.isInvalid)
             }
-            #expect(try await client.get(ConfigMap.self, .configMaps, name: "patched", namespace: "default").data == ["a": "10", "c": "3"], "a refused patch changes nothing")
+            #expect(
+                try await client.get(ConfigMap.self, .configMaps, name: "patched", namespace: "default").data == ["a": "10", "c": "3"],
+                "a refused patch changes nothing")
 
             let applyDocument = """
                 apiVersion: v1
@@ -176,9 +184,12 @@ import Testing
                 data:
                   mode: "fast"
                 """
-            let created = try await client.patch(ConfigMap.self, .configMaps, name: "applied", namespace: "default", patch: .apply(applyDocument, fieldManager: "tests"))
+            let created = try await client.patch(
+                ConfigMap.self, .configMaps, name: "applied", namespace: "default", patch: .apply(applyDocument, fieldManager: "tests"))
             #expect(created.data == ["mode": "fast"])
-            let reapplied = try await client.patch(ConfigMap.self, .configMaps, name: "applied", namespace: "default", patch: .apply(applyDocument.replacingOccurrences(of: "fast", with: "slow"), fieldManager: "tests"))
+            let reapplied = try await client.patch(
+                ConfigMap.self, .configMaps, name: "applied", namespace: "default",
+                patch: .apply(applyDocument.replacingOccurrences(of: "fast", with: "slow"), fieldManager: "tests"))
             #expect(reapplied.data == ["mode": "slow"])
             #expect(reapplied.metadata.uid == created.metadata.uid)
         }
@@ -194,21 +205,29 @@ import Testing
             let created = try await client.create(service, .knativeServices, namespace: "direktiv-services-direktiv")
             #expect(created[path: "metadata", "generation"] == 1)
             var withStatus = created
-            withStatus = .object((withStatus.objectValue ?? [:]).merging(["status": ["observedGeneration": 1, "conditions": [["type": "Ready", "status": "True"]]]]) { $1 })
+            withStatus = .object(
+                (withStatus.objectValue ?? [:]).merging(["status": ["observedGeneration": 1, "conditions": [["type": "Ready", "status": "True"]]]]) {
+                    $1
+                })
             // A status write through the main resource is ignored...
             let ignored = try await client.update(withStatus, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv")
             #expect(ignored["status"] == nil)
             // ...and lands through the status subresource, without bumping the generation.
             withStatus = .object((withStatus.objectValue ?? [:]).merging(["metadata": ignored["metadata"] ?? [:]]) { $1 })
-            let ready = try await client.update(withStatus, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv", subresource: "status")
+            let ready = try await client.update(
+                withStatus, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv", subresource: "status")
             #expect(ready[path: "status", "observedGeneration"] == 1)
             #expect(ready[path: "metadata", "generation"] == 1)
             let typed = try await client.get(KnativeService.self, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv")
             #expect(typed.isReady)
 
-            let changed = try await client.patch(JSONValue.self, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv", patch: .merge(["spec": ["template": ["metadata": ["labels": ["a": "b"]]]]]))
+            let changed = try await client.patch(
+                JSONValue.self, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv",
+                patch: .merge(["spec": ["template": ["metadata": ["labels": ["a": "b"]]]]]))
             #expect(changed[path: "metadata", "generation"] == 2, "a spec change bumps the generation")
-            #expect(try await client.get(KnativeService.self, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv").isReady == false, "observedGeneration now lags")
+            #expect(
+                try await client.get(KnativeService.self, .knativeServices, name: "hello", namespace: "direktiv-services-direktiv").isReady == false,
+                "observedGeneration now lags")
         }
     }
 }

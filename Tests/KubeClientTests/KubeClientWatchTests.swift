@@ -15,7 +15,10 @@ import Testing
             var lines = try splitter.append(ByteBuffer(bytes: bytes[..<cut]))
             lines += try splitter.append(ByteBuffer(bytes: bytes[cut...]))
             if let rest = splitter.finish() { lines.append(rest) }
-            #expect(lines.map { String(buffer: $0) } == [#"{"type":"ADDED","object":{"a":1}}"#, #"{"type":"DELETED","object":{"b":"x\ny"}}"#, #"{"type":"BOOKMARK"}"#], "cut at \(cut)")
+            #expect(
+                lines.map { String(buffer: $0) } == [
+                    #"{"type":"ADDED","object":{"a":1}}"#, #"{"type":"DELETED","object":{"b":"x\ny"}}"#, #"{"type":"BOOKMARK"}"#,
+                ], "cut at \(cut)")
         }
     }
 
@@ -39,7 +42,8 @@ import Testing
     @Test func watchDeliversEventsFromAVersion() async throws {
         try await withSim { _, client in
             let start = try await client.list(ConfigMap.self, .configMaps, namespace: "default").metadata?.resourceVersion
-            let stream = try await client.watch(ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(resourceVersion: start), timeoutSeconds: 30)
+            let stream = try await client.watch(
+                ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(resourceVersion: start), timeoutSeconds: 30)
             _ = try await client.create(configMap("w1"), .configMaps, namespace: "default")
             _ = try await client.patch(ConfigMap.self, .configMaps, name: "w1", namespace: "default", patch: .merge(["data": ["k": "v"]]))
             _ = try await client.delete(.configMaps, name: "w1", namespace: "default")
@@ -81,7 +85,8 @@ import Testing
         try await withSim(options: options) { harness, client in
             let old = harness.sim.store.currentResourceVersion
             for index in 0..<5 { _ = try await client.create(configMap("churn-\(index)"), .configMaps, namespace: "default") }
-            let stream = try await client.watch(ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(resourceVersion: old), timeoutSeconds: 30)
+            let stream = try await client.watch(
+                ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(resourceVersion: old), timeoutSeconds: 30)
             var sawGone = false
             for try await event in stream {
                 if case .error(let status) = event {
@@ -105,10 +110,14 @@ import Testing
     @Test func selectorTransitionsAppearAsAddedAndDeleted() async throws {
         try await withSim { harness, client in
             let version = harness.sim.store.currentResourceVersion
-            let stream = try await client.watch(ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(labelSelector: "watched=yes", resourceVersion: version), timeoutSeconds: 30)
+            let stream = try await client.watch(
+                ConfigMap.self, .configMaps, namespace: "default", options: ListOptions(labelSelector: "watched=yes", resourceVersion: version),
+                timeoutSeconds: 30)
             _ = try await client.create(configMap("moves"), .configMaps, namespace: "default")
-            _ = try await client.patch(ConfigMap.self, .configMaps, name: "moves", namespace: "default", patch: .merge(["metadata": ["labels": ["watched": "yes"]]]))
-            _ = try await client.patch(ConfigMap.self, .configMaps, name: "moves", namespace: "default", patch: .merge(["metadata": ["labels": ["watched": "no"]]]))
+            _ = try await client.patch(
+                ConfigMap.self, .configMaps, name: "moves", namespace: "default", patch: .merge(["metadata": ["labels": ["watched": "yes"]]]))
+            _ = try await client.patch(
+                ConfigMap.self, .configMaps, name: "moves", namespace: "default", patch: .merge(["metadata": ["labels": ["watched": "no"]]]))
             var kinds: [String] = []
             for try await event in stream {
                 kinds.append(event.type)

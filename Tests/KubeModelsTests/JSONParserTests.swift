@@ -8,7 +8,9 @@ import Testing
     }
 
     @Test func parsesEveryKindOfValue() throws {
-        let value = try parse(#" {"s": "a\"b\\c\/d\n\tA\u00e9\ud83d\ude00", "i": -42, "big": 9223372036854775807, "huge": 9223372036854775808, "f": 1.5e3, "z": 0, "t": true, "n": null, "a": [1, [], {}], "e": {}} "#)
+        let value = try parse(
+            #" {"s": "a\"b\\c\/d\n\tA\u00e9\ud83d\ude00", "i": -42, "big": 9223372036854775807, "huge": 9223372036854775808, "f": 1.5e3, "z": 0, "t": true, "n": null, "a": [1, [], {}], "e": {}} "#
+        )
         #expect(value["s"] == .string("a\"b\\c/d\n\tAé😀"))
         #expect(value["i"] == .integer(-42))
         #expect(value["big"] == .integer(Int64.max))
@@ -74,8 +76,12 @@ import Testing
 
     /// The parser and Foundation's decoder agree on every example document.
     @Test func agreesWithFoundationOnTheExamples() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
-        let files = ["seed-nodes.json", "seed-pods.json", "overrides.json", "direktiv/ksvc-0.6.7.json", "direktiv/ksvc-0.8.10.json", "direktiv/deployment-0.10.json"]
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples")
+        let files = [
+            "seed-nodes.json", "seed-pods.json", "overrides.json", "direktiv/ksvc-0.6.7.json", "direktiv/ksvc-0.8.10.json",
+            "direktiv/deployment-0.10.json",
+        ]
         for file in files {
             let data = try Data(contentsOf: root.appendingPathComponent(file))
             #expect(try JSONValue.parse(data) == (try JSONDecoder().decode(JSONValue.self, from: data)), "\(file)")
@@ -100,12 +106,15 @@ import Testing
     @Test func keysAreSortedAndOutputIsDeterministic() throws {
         let a: JSONValue = ["b": 1, "a": 2, "c": ["z": 1, "y": 2]]
         #expect(String(decoding: a.jsonBytes, as: UTF8.self) == #"{"a":2,"b":1,"c":{"y":2,"z":1}}"#)
-        #expect(String(decoding: try a.encoded(pretty: true), as: UTF8.self) == "{\n  \"a\": 2,\n  \"b\": 1,\n  \"c\": {\n    \"y\": 2,\n    \"z\": 1\n  }\n}")
+        #expect(
+            String(decoding: try a.encoded(pretty: true), as: UTF8.self)
+                == "{\n  \"a\": 2,\n  \"b\": 1,\n  \"c\": {\n    \"y\": 2,\n    \"z\": 1\n  }\n}")
         #expect(JSONValue.number(3.0).jsonBytes == Array("3".utf8))
     }
 
     @Test func examplesRoundTrip() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples")
         for file in ["seed-pods.json", "direktiv/ksvc-0.6.7.json"] {
             let value = try JSONValue.parse(try Data(contentsOf: root.appendingPathComponent(file)))
             #expect(try JSONValue.parse(value.jsonBytes) == value)

@@ -10,9 +10,12 @@ import Testing
             metadata: ObjectMeta(name: "p"),
             spec: Pod.Spec(
                 nodeName: "n",
-                containers: try containers.enumerated().map { Pod.Container(name: "c\($0.offset)", resources: try requests($0.element.0, $0.element.1)) },
+                containers: try containers.enumerated().map {
+                    Pod.Container(name: "c\($0.offset)", resources: try requests($0.element.0, $0.element.1))
+                },
                 initContainers: try initContainers.enumerated().map {
-                    Pod.Container(name: "i\($0.offset)", resources: try requests($0.element.0, $0.element.1), restartPolicy: $0.element.2 ? "Always" : nil)
+                    Pod.Container(
+                        name: "i\($0.offset)", resources: try requests($0.element.0, $0.element.1), restartPolicy: $0.element.2 ? "Always" : nil)
                 },
                 overhead: overhead
             )
@@ -59,10 +62,10 @@ import Testing
 
     @Test func decodesKubectlOutputIgnoringUnknownFields() throws {
         let json = #"""
-        {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"b","ownerReferences":[{"kind":"ReplicaSet"}]},
-         "spec":{"nodeName":"n1","dnsPolicy":"ClusterFirst","containers":[{"name":"c","image":"x","resources":{"requests":{"cpu":"250m","memory":"128Mi"},"limits":{"cpu":"1"}}}]},
-         "status":{"phase":"Running","podIP":"10.0.0.1"}}
-        """#
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"b","ownerReferences":[{"kind":"ReplicaSet"}]},
+             "spec":{"nodeName":"n1","dnsPolicy":"ClusterFirst","containers":[{"name":"c","image":"x","resources":{"requests":{"cpu":"250m","memory":"128Mi"},"limits":{"cpu":"1"}}}]},
+             "status":{"phase":"Running","podIP":"10.0.0.1"}}
+            """#
         let pod = try JSONValue.parse(Array(json.utf8)).decode(as: Pod.self)
         #expect(try pod.effectiveRequests() == Resources(milliCPU: 250, memoryBytes: 128 << 20))
     }

@@ -45,7 +45,9 @@ import Testing
         #expect(try quantity.milliValue() == -2)
     }
 
-    @Test(arguments: ["", "abc", "1.2.3", "Mi", "1Mib", "--1", "1e", "0x10", " 1", "1 ", "1.5Q", "1e1.5", ".", "+", "1m1", "1ki", "1 Gi", "e3", "1e+"])
+    @Test(arguments: [
+        "", "abc", "1.2.3", "Mi", "1Mib", "--1", "1e", "0x10", " 1", "1 ", "1.5Q", "1e1.5", ".", "+", "1m1", "1ki", "1 Gi", "e3", "1e+",
+    ])
     func refusesInvalidText(text: String) {
         #expect(throws: QuantityError.self) { try Quantity(parsing: text) }
     }

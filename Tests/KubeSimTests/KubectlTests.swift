@@ -13,7 +13,10 @@ struct KubectlTests {
             let json = try await kubectl.run(["get", "nodes", "-o", "json"])
             #expect(json.status == 0, "\(json.stderr)")
             let list = try JSONValue.parse(Data(json.stdout.utf8))
-            #expect(list["items"]?.arrayValue?.compactMap { $0[path: "metadata", "name"]?.stringValue }.sorted() == ["liqo-external1", "liqo-external2", "main-1", "main-2"])
+            #expect(
+                list["items"]?.arrayValue?.compactMap { $0[path: "metadata", "name"]?.stringValue }.sorted() == [
+                    "liqo-external1", "liqo-external2", "main-1", "main-2",
+                ])
             #expect(list["items"]?[0]?[path: "status", "allocatable", "cpu"] != nil)
 
             let table = try await kubectl.run(["get", "nodes"])
@@ -56,7 +59,10 @@ struct KubectlTests {
 
             let table = try await kubectl.run(["get", "ksvc", "-n", "direktiv-services-direktiv"])
             #expect(table.status == 0)
-            #expect(table.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "URL", "LATESTCREATED", "LATESTREADY", "READY", "REASON"])
+            #expect(
+                table.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == [
+                    "NAME", "URL", "LATESTCREATED", "LATESTREADY", "READY", "REASON",
+                ])
             #expect(table.stdout.contains("hello"))
             let yaml = try await kubectl.run(["get", "ksvc", "hello", "-n", "direktiv-services-direktiv", "-o", "yaml"])
             #expect(yaml.stdout.contains("image: direktiv/greeting:v4"))
@@ -74,7 +80,9 @@ struct KubectlTests {
     /// returned, `type` defaulted to Opaque and immutable, data that is not base64 refused.
     @Test func secretsAreStoredAsTheAPIServerStoresThem() async throws {
         try await KubectlSession.withSim { kubectl in
-            let encoded = try kubectl.write("encoded.yaml", """
+            let encoded = try kubectl.write(
+                "encoded.yaml",
+                """
                 apiVersion: v1
                 kind: Secret
                 metadata:
@@ -88,7 +96,9 @@ struct KubectlTests {
             let value = try await kubectl.run(["get", "secret", "encoded", "-n", "direktiv-dispatch", "-o", "jsonpath={.data.token}"])
             #expect(value.stdout == Data("s3cret".utf8).base64EncodedString())
 
-            let file = try kubectl.write("secret.yaml", """
+            let file = try kubectl.write(
+                "secret.yaml",
+                """
                 apiVersion: v1
                 kind: Secret
                 metadata:
@@ -104,13 +114,18 @@ struct KubectlTests {
             #expect(stored["type"] == "Opaque")
 
             let table = try await kubectl.run(["get", "secrets", "-n", "direktiv-dispatch"])
-            #expect(table.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "TYPE", "DATA", "AGE"])
+            #expect(
+                table.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "TYPE", "DATA", "AGE"])
 
-            let retyped = try await kubectl.run(["patch", "secret", "written", "-n", "direktiv-dispatch", "--type=merge", "-p", #"{"type":"example.com/other"}"#])
+            let retyped = try await kubectl.run([
+                "patch", "secret", "written", "-n", "direktiv-dispatch", "--type=merge", "-p", #"{"type":"example.com/other"}"#,
+            ])
             #expect(retyped.status == 1)
             #expect(retyped.stderr.contains("field is immutable"), "\(retyped.stderr)")
 
-            let broken = try kubectl.write("broken.yaml", """
+            let broken = try kubectl.write(
+                "broken.yaml",
+                """
                 apiVersion: v1
                 kind: Secret
                 metadata:

@@ -54,7 +54,9 @@ import Testing
         let object = try store.create(["metadata": ["name": "p"]], .configMaps, namespace: "default")
         #expect(throws: Status.self) { try store.delete(.configMaps, namespace: "default", name: "p", preconditions: ("other-uid", nil)) }
         #expect(throws: Status.self) { try store.delete(.configMaps, namespace: "default", name: "p", preconditions: (nil, "1")) }
-        _ = try store.delete(.configMaps, namespace: "default", name: "p", preconditions: (object[path: "metadata", "uid"]?.stringValue, object[path: "metadata", "resourceVersion"]?.stringValue))
+        _ = try store.delete(
+            .configMaps, namespace: "default", name: "p",
+            preconditions: (object[path: "metadata", "uid"]?.stringValue, object[path: "metadata", "resourceVersion"]?.stringValue))
     }
 
     @Test func watchReplaysFromAVersionAndExpiresOldOnes() async throws {
@@ -119,8 +121,12 @@ extension WatchFrame: Equatable {
         let long = "team-a-greeter-flows-hello-yaml-4c1d9e0b7a-00001-deployment-5b7d9c8f4-x2k8p"
         #expect(long.count > 63)
         _ = try store.create(["metadata": ["name": .string(long)], "spec": ["containers": []]], .pods, namespace: "default")
-        #expect(throws: Status.self) { try store.create(["metadata": ["name": .string(String(repeating: "a", count: 254))]], .pods, namespace: "default") }
+        #expect(throws: Status.self) {
+            try store.create(["metadata": ["name": .string(String(repeating: "a", count: 254))]], .pods, namespace: "default")
+        }
         #expect(throws: Status.self) { try store.create(["metadata": ["name": "Upper"]], .pods, namespace: "default") }
-        #expect(throws: Status.self) { try store.create(["metadata": ["name": .string(String(repeating: "a", count: 64))]], .namespaces, namespace: nil) }
+        #expect(throws: Status.self) {
+            try store.create(["metadata": ["name": .string(String(repeating: "a", count: 64))]], .namespaces, namespace: nil)
+        }
     }
 }

@@ -20,12 +20,16 @@ public struct AdminClient: Sendable {
         public var error: String? { json["error"]?.stringValue }
     }
 
-    public func call(_ method: HTTPMethod, _ path: String, json body: JSONValue? = nil, raw: [UInt8]? = nil, headers extra: [(String, String)] = []) async throws -> Answer {
+    public func call(
+        _ method: HTTPMethod, _ path: String, json body: JSONValue? = nil, raw: [UInt8]? = nil, headers extra: [(String, String)] = []
+    ) async throws -> Answer {
         var headers = [("Host", "127.0.0.1:\(port)")] + extra
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         let bytes = raw ?? body.map(\.jsonBytes)
         if bytes != nil, !extra.contains(where: { $0.0.lowercased() == "content-type" }) { headers.append(("Content-Type", "application/json")) }
-        let response = try await withHTTP1Connection(port: port) { try await $0.request(method, path, headers: headers, body: bytes ?? (method == .GET || method == .DELETE ? nil : [])) }
+        let response = try await withHTTP1Connection(port: port) {
+            try await $0.request(method, path, headers: headers, body: bytes ?? (method == .GET || method == .DELETE ? nil : []))
+        }
         let json = response.body.isEmpty ? JSONValue.null : try JSONValue.parse(response.body)
         return Answer(status: response.status, json: json, headers: response.headers)
     }
@@ -35,7 +39,9 @@ public struct AdminClient: Sendable {
 /// (`$DISPATCH_TEST_ARTIFACTS/knative/<name>.json`).
 public func writeKnativeArtifact(_ object: JSONValue, name: String) throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let directory = ProcessInfo.processInfo.environment["DISPATCH_TEST_ARTIFACTS"].map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("test-artifacts")
+    let directory =
+        ProcessInfo.processInfo.environment["DISPATCH_TEST_ARTIFACTS"].map { URL(fileURLWithPath: $0) }
+        ?? root.appendingPathComponent("test-artifacts")
     let knative = directory.appendingPathComponent("knative")
     try FileManager.default.createDirectory(at: knative, withIntermediateDirectories: true)
     try object.encoded(pretty: true).write(to: knative.appendingPathComponent("\(name).json"))

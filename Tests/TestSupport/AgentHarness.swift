@@ -1,9 +1,9 @@
-import DispatchCertificates
 import DispatchAgent
-import DispatchMetrics
-import DispatchProxy
+import DispatchCertificates
 import DispatchCore
+import DispatchMetrics
 import DispatchPrometheus
+import DispatchProxy
 import Foundation
 import KubeClient
 import KubeModels
@@ -27,7 +27,10 @@ public final class AgentHarness: Sendable {
 
     /// Starts the agent with `rules` (YAML) and registers it in `sim` with `failurePolicy`.
     /// Function hosts resolve through `sim`'s function servers when it has them.
-    public static func start(sim: SimHarness, rules: String, failurePolicy: String = "Fail", resolver: FunctionAddressResolver? = nil, configure: (inout AgentSettings) -> Void = { _ in }, now: @escaping @Sendable () -> Date = { Date() }) async throws -> AgentHarness {
+    public static func start(
+        sim: SimHarness, rules: String, failurePolicy: String = "Fail", resolver: FunctionAddressResolver? = nil,
+        configure: (inout AgentSettings) -> Void = { _ in }, now: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> AgentHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // The webhook's certificate comes from its own CA: the API server verifies it with caBundle.
@@ -69,17 +72,23 @@ public final class AgentHarness: Sendable {
         var webhookIterator = webhookPorts.makeAsyncIterator()
         var adminIterator = adminPorts.makeAsyncIterator()
         var proxyIterator = proxyPorts.makeAsyncIterator()
-        guard let webhookPort = await webhookIterator.next(), let adminPort = await adminIterator.next(), let proxyPort = await proxyIterator.next() else {
+        guard let webhookPort = await webhookIterator.next(), let adminPort = await adminIterator.next(), let proxyPort = await proxyIterator.next()
+        else {
             throw HarnessError("the agent did not start")
         }
-        let harness = AgentHarness(agent: agent, webhookPort: webhookPort, adminPort: adminPort, proxyPort: proxyPort, prometheus: prometheus, directory: directory, webhookCA: ca, group: group, task: task, client: client)
+        let harness = AgentHarness(
+            agent: agent, webhookPort: webhookPort, adminPort: adminPort, proxyPort: proxyPort, prometheus: prometheus, directory: directory,
+            webhookCA: ca, group: group, task: task, client: client)
         try harness.register(in: sim.sim, failurePolicy: failurePolicy)
         // Placements need the inventory: wait until it has listed the cluster.
         _ = try await next(agent.inventory.readinessChanges()) { $0.isReady }
         return harness
     }
 
-    private init(agent: Agent, webhookPort: Int, adminPort: Int, proxyPort: Int, prometheus: PrometheusBackend, directory: URL, webhookCA: CertificateAuthority, group: ServiceGroup, task: Task<Void, any Error>, client: KubeClient) {
+    private init(
+        agent: Agent, webhookPort: Int, adminPort: Int, proxyPort: Int, prometheus: PrometheusBackend, directory: URL,
+        webhookCA: CertificateAuthority, group: ServiceGroup, task: Task<Void, any Error>, client: KubeClient
+    ) {
         self.agent = agent
         self.webhookPort = webhookPort
         self.adminPort = adminPort
@@ -94,7 +103,8 @@ public final class AgentHarness: Sendable {
 
     /// The webhook registration the Helm chart makes, pointing at this agent.
     public func register(in sim: KubeSim, failurePolicy: String, namespaces: [String] = [Scenario.functionsNamespace]) throws {
-        let configuration = webhookConfiguration(url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: webhookCA.certificatePEM, failurePolicy: failurePolicy, namespaces: namespaces)
+        let configuration = webhookConfiguration(
+            url: "https://127.0.0.1:\(webhookPort)/mutate", caPEM: webhookCA.certificatePEM, failurePolicy: failurePolicy, namespaces: namespaces)
         try WebhookRegistration.register(configuration, in: sim.store)
     }
 
@@ -119,6 +129,8 @@ public func exampleObject(_ path: String) throws -> JSONValue {
 }
 
 /// The `MutatingWebhookConfiguration` the Helm chart makes, for an agent listening at `url`.
-public func webhookConfiguration(url: String, caPEM: String, failurePolicy: String = "Fail", namespaces: [String] = [Scenario.functionsNamespace]) -> JSONValue {
+public func webhookConfiguration(
+    url: String, caPEM: String, failurePolicy: String = "Fail", namespaces: [String] = [Scenario.functionsNamespace]
+) -> JSONValue {
     WebhookRegistration.configuration(url: url, caPEM: caPEM, failurePolicy: failurePolicy, namespaces: namespaces)
 }

@@ -19,7 +19,9 @@ public struct HTTP1TestConnection {
     var iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
 
     /// Sends a request with a known body and reads the whole response.
-    public mutating func request(_ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> TestResponse {
+    public mutating func request(
+        _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+    ) async throws -> TestResponse {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: HTTPHeaders(headers))
         if let body, !head.headers.contains(name: "content-length"), !head.headers.contains(name: "transfer-encoding") {
             head.headers.add(name: "content-length", value: String(body.count))

@@ -12,22 +12,25 @@ public struct ProcessResult: Sendable {
 public func runProcess(_ executable: URL, _ arguments: [String], directory: URL? = nil) async throws -> ProcessResult {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
-            continuation.resume(with: Swift.Result {
-                let process = Process()
-                process.executableURL = executable
-                process.arguments = arguments
-                if let directory { process.currentDirectoryURL = directory }
-                let out = Pipe()
-                let err = Pipe()
-                process.standardOutput = out
-                process.standardError = err
-                try process.run()
-                // Both pipes are read before waiting, so a chatty program cannot block on a full pipe.
-                let stdout = out.fileHandleForReading.readDataToEndOfFile()
-                let stderr = err.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return ProcessResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-            })
+            continuation.resume(
+                with: Swift.Result {
+                    let process = Process()
+                    process.executableURL = executable
+                    process.arguments = arguments
+                    if let directory { process.currentDirectoryURL = directory }
+                    let out = Pipe()
+                    let err = Pipe()
+                    process.standardOutput = out
+                    process.standardError = err
+                    try process.run()
+                    // Both pipes are read before waiting, so a chatty program cannot block on a full pipe.
+                    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+                    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    return ProcessResult(
+                        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                        stderr: String(decoding: stderr, as: UTF8.self))
+                })
         }
     }
 }

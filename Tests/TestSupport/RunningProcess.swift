@@ -75,7 +75,6 @@ public final class RunningProcess: Sendable {
         continuation.finish()
     }
 
-
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }

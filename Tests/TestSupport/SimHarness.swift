@@ -1,11 +1,11 @@
 import DispatchCertificates
-import Synchronization
 import Foundation
 import KubeClient
 import KubeModels
 import KubeSim
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A KubeSim serving HTTPS on a free loopback port for the length of a test.
 public final class SimHarness: Sendable {
@@ -37,13 +37,18 @@ public final class SimHarness: Sendable {
 
     /// Starts a simulator with `scenario` applied; `functions` adds the function endpoints (and
     /// the control plane that runs their pods).
-    public static func start(scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options(), controlPlane: Bool = false, functions: FunctionServers.Options? = nil) async throws -> SimHarness {
+    public static func start(
+        scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options(), controlPlane: Bool = false,
+        functions: FunctionServers.Options? = nil
+    ) async throws -> SimHarness {
         var serverLogger = Logger(label: "kubesim-test")
         // A hard stop makes the HTTP server log its cancelled connections as errors.
         serverLogger.logLevel = .critical
         let sim = try KubeSim(options: options, logger: serverLogger)
         try scenario.apply(to: sim.store)
-        let servers = functions.map { FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store, options: $0), options: $0, logger: serverLogger) }
+        let servers = functions.map {
+            FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store, options: $0), options: $0, logger: serverLogger)
+        }
         let (running, port) = try await serve(sim, port: 0, controlPlane: controlPlane || functions != nil, functions: servers)
         if let servers { _ = await servers.running() }
         return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane || functions != nil, functions: servers)
@@ -194,7 +199,6 @@ public func withDeadline(_ deadline: Duration, _ body: @escaping @Sendable () as
         guard try await group.next() == true else { throw HarnessError("not finished within \(deadline)") }
     }
 }
-
 
 /// Values collected from callbacks, read back by the test.
 public final class Recorder<Value: Sendable>: Sendable {

@@ -23,7 +23,10 @@ public func makeNodesJSON(clusters: Int, nodesPerCluster: Int) -> [JSONValue] {
             let taints: JSONValue = virtual ? [["key": "virtual-node.liqo.io/not-allowed", "value": "true", "effect": "NoExecute"]] : []
             nodes.append([
                 "apiVersion": "v1", "kind": "Node",
-                "metadata": ["name": .string("node-\(cluster)-\(node)"), "uid": .string(UUID().uuidString.lowercased()), "resourceVersion": "1", "labels": .object(labels)],
+                "metadata": [
+                    "name": .string("node-\(cluster)-\(node)"), "uid": .string(UUID().uuidString.lowercased()), "resourceVersion": "1",
+                    "labels": .object(labels),
+                ],
                 "spec": ["taints": taints],
                 "status": [
                     "allocatable": ["cpu": .string("\(8 + cluster % 5)"), "memory": .string("\(32 + cluster % 7)Gi"), "pods": "110"],
@@ -46,14 +49,24 @@ public func makePodsJSON(clusters: Int, nodesPerCluster: Int, podsPerNode: Int) 
                 pods.append([
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": [
-                        "name": .string(name + "-deployment-7d9c5-x2k8p"), "namespace": "direktiv-services-direktiv", "uid": .string(UUID().uuidString.lowercased()),
+                        "name": .string(name + "-deployment-7d9c5-x2k8p"), "namespace": "direktiv-services-direktiv",
+                        "uid": .string(UUID().uuidString.lowercased()),
                         "resourceVersion": "2", "labels": ["serving.knative.dev/service": .string(name), "direktiv-app": "direktiv"],
                     ],
                     "spec": [
                         "nodeName": .string("node-\(cluster)-\(node)"),
                         "containers": [
-                            ["name": "direktiv-container", "image": "direktiv/greeting:v3", "resources": ["requests": ["cpu": .string("\(50 + pod % 4 * 25)m"), "memory": "64M"], "limits": ["cpu": "500m", "memory": "1024M"]]],
-                            ["name": "direktiv-sidecar", "image": "direktiv/sidecar:v0.8.10", "resources": ["requests": ["cpu": "10m", "memory": "32Mi"]]],
+                            [
+                                "name": "direktiv-container", "image": "direktiv/greeting:v3",
+                                "resources": [
+                                    "requests": ["cpu": .string("\(50 + pod % 4 * 25)m"), "memory": "64M"],
+                                    "limits": ["cpu": "500m", "memory": "1024M"],
+                                ],
+                            ],
+                            [
+                                "name": "direktiv-sidecar", "image": "direktiv/sidecar:v0.8.10",
+                                "resources": ["requests": ["cpu": "10m", "memory": "32Mi"]],
+                            ],
                         ],
                     ],
                     "status": ["phase": pod % 10 == 9 ? "Succeeded" : "Running"],
@@ -69,11 +82,13 @@ public func list(_ items: [JSONValue], kind: String) -> Data {
 }
 
 public func inventory(clusters: Int) -> ClusterInventory {
-    let nodes = try! JSONDecoder().decode(KubeList<Node>.self, from: list(makeNodesJSON(clusters: clusters, nodesPerCluster: 10), kind: "NodeList")).items
-    let pods = try! JSONDecoder().decode(KubeList<Pod>.self, from: list(makePodsJSON(clusters: clusters, nodesPerCluster: 10, podsPerNode: 10), kind: "PodList")).items
+    let nodes = try! JSONDecoder().decode(KubeList<Node>.self, from: list(makeNodesJSON(clusters: clusters, nodesPerCluster: 10), kind: "NodeList"))
+        .items
+    let pods = try! JSONDecoder().decode(
+        KubeList<Pod>.self, from: list(makePodsJSON(clusters: clusters, nodesPerCluster: 10, podsPerNode: 10), kind: "PodList")
+    ).items
     return ClusterInventory(nodes: nodes, pods: pods, clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
 }
-
 
 /// Peak resident set size of this process, from /proc/self/status (VmHWM), in MiB.
 public func peakRSSMiB() -> Double {

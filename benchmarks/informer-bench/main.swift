@@ -1,3 +1,4 @@
+import DispatchAgent
 // Informer benchmark (release build): `benchmarks/informer.sh` runs it.
 //
 // sim PORT KUBECONFIG   serve a KubeSim with 1,000 clusters: 10,000 nodes and 100,000 pods
@@ -7,10 +8,9 @@
 // throughput N          in one process: a KubeSim and a pod informer; N pod status changes as
 //                       fast as the store takes them; time until the informer has seen all
 import DispatchCertificates
-import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeClient
 import KubeModels
@@ -40,16 +40,28 @@ func populate(_ store: ObjectStore, clusters: Int) throws {
     for cluster in 0..<clusters {
         for node in 0..<10 {
             let name = "node-\(cluster)-\(node)"
-            _ = try store.create(Scenario.node(name, cluster: "cluster-\(cluster)", cpu: "\(8 + cluster % 5)", memory: "32Gi", remoteID: cluster % 2 == 1 ? "remote-\(cluster)" : nil), .nodes, namespace: nil)
+            _ = try store.create(
+                Scenario.node(
+                    name, cluster: "cluster-\(cluster)", cpu: "\(8 + cluster % 5)", memory: "32Gi",
+                    remoteID: cluster % 2 == 1 ? "remote-\(cluster)" : nil), .nodes, namespace: nil)
             for pod in 0..<10 {
                 let function = "fn-\(cluster)-\(node)-\(pod)"
                 let object: JSONValue = [
-                    "metadata": ["name": .string("\(function)-deployment-7d9c5-x2k8p"), "labels": ["serving.knative.dev/service": .string(function), "direktiv-app": "direktiv"]],
+                    "metadata": [
+                        "name": .string("\(function)-deployment-7d9c5-x2k8p"),
+                        "labels": ["serving.knative.dev/service": .string(function), "direktiv-app": "direktiv"],
+                    ],
                     "spec": [
                         "nodeName": .string(name),
                         "containers": [
-                            ["name": "direktiv-container", "image": "direktiv/greeting:v3", "resources": ["requests": ["cpu": "100m", "memory": "64M"], "limits": ["cpu": "500m", "memory": "1024M"]]],
-                            ["name": "direktiv-sidecar", "image": "direktiv/sidecar:v0.8.10", "resources": ["requests": ["cpu": "10m", "memory": "32Mi"]]],
+                            [
+                                "name": "direktiv-container", "image": "direktiv/greeting:v3",
+                                "resources": ["requests": ["cpu": "100m", "memory": "64M"], "limits": ["cpu": "500m", "memory": "1024M"]],
+                            ],
+                            [
+                                "name": "direktiv-sidecar", "image": "direktiv/sidecar:v0.8.10",
+                                "resources": ["requests": ["cpu": "10m", "memory": "32Mi"]],
+                            ],
                         ],
                     ],
                     "status": ["phase": "Running"],
@@ -84,14 +96,18 @@ func runCatchup(kubeconfig: String) async throws {
     let clock = ContinuousClock()
     let start = clock.now
     let task = Task { try await inventory.run() }
-    for await snapshot in snapshots where inventory.readiness.isSynced && snapshot.clusters.count == 1000 && snapshot.clusters.reduce(0, { $0 + $1.podCount }) == 100_000 {
+    for await snapshot in snapshots
+    where inventory.readiness.isSynced && snapshot.clusters.count == 1000 && snapshot.clusters.reduce(0, { $0 + $1.podCount }) == 100_000 {
         break
     }
     let elapsed = clock.now - start
     task.cancel()
     _ = try? await task.value
     try await client.shutdown()
-    print(String(format: "| catch-up: list + watch 10,000 Nodes and 100,000 Pods, first full snapshot | %.2f s | peak RSS %.0f MiB (%.0f MiB at start) |", seconds(elapsed), peakRSSMiB(), before))
+    print(
+        String(
+            format: "| catch-up: list + watch 10,000 Nodes and 100,000 Pods, first full snapshot | %.2f s | peak RSS %.0f MiB (%.0f MiB at start) |",
+            seconds(elapsed), peakRSSMiB(), before))
 }
 
 func runThroughput(events: Int) async throws {
@@ -103,7 +119,10 @@ func runThroughput(events: Int) async throws {
     let serverTask = Task { try await group.run() }
     var portIterator = ports.makeAsyncIterator()
     let port = await portIterator.next()!
-    let client = try KubeClient(configuration: KubeConfiguration(server: "https://127.0.0.1:\(port)", tls: .init(certificateAuthorityPEM: Array(sim.certificateAuthority.certificatePEM.utf8)), credentials: .token(sim.token)))
+    let client = try KubeClient(
+        configuration: KubeConfiguration(
+            server: "https://127.0.0.1:\(port)", tls: .init(certificateAuthorityPEM: Array(sim.certificateAuthority.certificatePEM.utf8)),
+            credentials: .token(sim.token)))
     let informer = Informer<Pod, PodUsage>(client: client, resource: .pods, logger: quietLogger("informer"), transform: PodUsage.init)
     let changes = informer.subscribe()
     let informerTask = Task { try await informer.run() }
@@ -116,7 +135,10 @@ func runThroughput(events: Int) async throws {
     let writer = Task {
         for index in 0..<events {
             try sim.store.modify(.pods, namespace: "direktiv", name: "direktiv-flow-6d9c7b5f4-x2k8p") { pod in
-                pod = .object((pod.objectValue ?? [:]).merging(["metadata": .object((pod["metadata"]?.objectValue ?? [:]).merging(["annotations": ["tick": .string(String(index))]]) { $1 })]) { $1 })
+                pod = .object(
+                    (pod.objectValue ?? [:]).merging([
+                        "metadata": .object((pod["metadata"]?.objectValue ?? [:]).merging(["annotations": ["tick": .string(String(index))]]) { $1 })
+                    ]) { $1 })
             }
         }
     }
@@ -133,7 +155,10 @@ func runThroughput(events: Int) async throws {
     try await client.shutdown()
     await group.triggerGracefulShutdown()
     serverTask.cancel()
-    print(String(format: "| watch throughput: %d pod MODIFIED events, store to informer over TLS | %.2f s | %.0f events/s |", events, seconds(elapsed), Double(events) / seconds(elapsed)))
+    print(
+        String(
+            format: "| watch throughput: %d pod MODIFIED events, store to informer over TLS | %.2f s | %.0f events/s |", events, seconds(elapsed),
+            Double(events) / seconds(elapsed)))
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

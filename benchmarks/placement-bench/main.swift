@@ -30,7 +30,9 @@ func runDecisions() {
         let inventory = inventory(clusters: clusters)
         let everyCluster = Rules(namespaces: [NamespaceRule(match: try! NamespacePattern("*"), clusters: [.all], strategy: .leastLoaded)])
         let ownCluster = Rules(namespaces: [NamespaceRule(match: try! NamespacePattern("*"), clusters: [.direktivNamespace])])
-        let request = PlacementRequest(function: FunctionKey(namespace: "direktiv-services-direktiv", name: "fn"), direktivNamespace: clusterName(clusters / 2), requestPerPod: Resources(milliCPU: 100, memoryBytes: 64_000_000))
+        let request = PlacementRequest(
+            function: FunctionKey(namespace: "direktiv-services-direktiv", name: "fn"), direktivNamespace: clusterName(clusters / 2),
+            requestPerPod: Resources(milliCPU: 100, memoryBytes: 64_000_000))
         for (label, rules) in [("* least-loaded", everyCluster), ("{namespace}", ownCluster)] {
             let runs = clusters >= 1000 ? 2000 : 20000
             for _ in 0..<200 { consume(Placement.decide(request, rules: rules, inventory: inventory)) }
@@ -43,7 +45,9 @@ func runDecisions() {
                 samples.append(nanoseconds(clock.now - start))
                 consume(decision)
             }
-            print("| \(clusters) | \(clusters * 10) | \(clusters * 100) | \(label) | \(String(format: "%.1f", percentile(samples, 0.5) / 1000)) | \(String(format: "%.1f", percentile(samples, 0.99) / 1000)) | \(runs) |")
+            print(
+                "| \(clusters) | \(clusters * 10) | \(clusters * 100) | \(label) | \(String(format: "%.1f", percentile(samples, 0.5) / 1000)) | \(String(format: "%.1f", percentile(samples, 0.99) / 1000)) | \(runs) |"
+            )
         }
     }
 }
@@ -71,17 +75,24 @@ func runInventory(_ directory: String) {
         let pods = try! JSONDecoder().decode(KubeList<PodUsage>.self, from: podsJSON).items
         decodeSamples.append(nanoseconds(clock.now - start))
         start = clock.now
-        let inventory = ClusterInventory(nodes: nodes, podUsage: pods, clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
+        let inventory = ClusterInventory(
+            nodes: nodes, podUsage: pods, clusterLabel: "direktiv.io/namespace", toleratedTaintKeys: ["virtual-node.liqo.io/not-allowed"])
         buildSamples.append(nanoseconds(clock.now - start))
         precondition(inventory.clusters.count == 1000 && inventory.clusters.allSatisfy { $0.nodes.count == 10 })
         consume(inventory)
     }
     print("| step (10,000 Nodes, 100,000 Pods) | median ms | min ms |")
     print("|---|---:|---:|")
-    print("| decode NodeList + PodList JSON (\(jsonBytes / 1_048_576) MiB) with JSONDecoder, pods kept as PodUsage | \(String(format: "%.0f", percentile(decodeSamples, 0.5) / 1e6)) | \(String(format: "%.0f", decodeSamples.min()! / 1e6)) |")
-    print("| build the inventory from the decoded objects | \(String(format: "%.0f", percentile(buildSamples, 0.5) / 1e6)) | \(String(format: "%.0f", buildSamples.min()! / 1e6)) |")
+    print(
+        "| decode NodeList + PodList JSON (\(jsonBytes / 1_048_576) MiB) with JSONDecoder, pods kept as PodUsage | \(String(format: "%.0f", percentile(decodeSamples, 0.5) / 1e6)) | \(String(format: "%.0f", decodeSamples.min()! / 1e6)) |"
+    )
+    print(
+        "| build the inventory from the decoded objects | \(String(format: "%.0f", percentile(buildSamples, 0.5) / 1e6)) | \(String(format: "%.0f", buildSamples.min()! / 1e6)) |"
+    )
     print("")
-    print("peak RSS \(String(format: "%.0f", peakRSSMiB())) MiB (process start \(String(format: "%.0f", rssAtStart)) MiB; holds the JSON bytes, the decoded objects and the inventory at once)")
+    print(
+        "peak RSS \(String(format: "%.0f", peakRSSMiB())) MiB (process start \(String(format: "%.0f", rssAtStart)) MiB; holds the JSON bytes, the decoded objects and the inventory at once)"
+    )
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,14 +1,14 @@
+import BenchmarkSupport
+import DispatchAgent
 // Admission webhook benchmark server: `webhook-bench DIR PORT` serves the agent's real webhook
 // (TLS, POST /mutate) over a static inventory of 1,000 clusters (10,000 nodes, 100,000 pods) and
 // writes DIR/ca.crt and DIR/review.json (a dry-run CREATE of a Direktiv 0.8.10 Knative Service
 // whose namespace's rule considers every cluster, least-loaded: the worst case).
 // benchmarks/webhook.sh drives it with wrk.
 import DispatchCertificates
-import BenchmarkSupport
-import DispatchAgent
+import DispatchCore
 import DispatchMetrics
 import DispatchProxy
-import DispatchCore
 import Foundation
 import KubeModels
 import KubeSim
@@ -38,13 +38,19 @@ let rules = Rules(
 )
 let state = AgentState(rules: rules)
 let controller = AdmissionController(placer: Placer(state: state, inventory: { snapshot }, logger: logger), state: state)
-let certificates = CertificateReloader(certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path, logger: logger)
+let certificates = CertificateReloader(
+    certificatePath: directory.appendingPathComponent("tls.crt").path, keyPath: directory.appendingPathComponent("tls.key").path, logger: logger)
 
-var function = try JSONValue.parse(Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples/direktiv/ksvc-0.8.10.json")))
-let review = AdmissionReview(request: .init(
-    uid: "bench", kind: .knativeService, resource: GroupVersionResource(group: "serving.knative.dev", version: "v1", resource: "services"),
-    name: function[path: "metadata", "name"]?.stringValue, namespace: "direktiv-services-direktiv", operation: "CREATE", object: function, dryRun: true
-))
+var function = try JSONValue.parse(
+    Data(
+        contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/direktiv/ksvc-0.8.10.json")))
+let review = AdmissionReview(
+    request: .init(
+        uid: "bench", kind: .knativeService, resource: GroupVersionResource(group: "serving.knative.dev", version: "v1", resource: "services"),
+        name: function[path: "metadata", "name"]?.stringValue, namespace: "direktiv-services-direktiv", operation: "CREATE", object: function,
+        dryRun: true
+    ))
 try JSONEncoder().encode(review).write(to: directory.appendingPathComponent("review.json"))
 
 let server = WebhookServer.application(controller: controller, certificates: certificates, host: "127.0.0.1", port: port, logger: logger) { _ in

@@ -1,5 +1,5 @@
-import DispatchProxy
 import DispatchCore
+import DispatchProxy
 import Hummingbird
 import KubeModels
 import Logging
@@ -26,7 +26,10 @@ public struct AdminAPI: Sendable {
     let protectReads: Bool
     let logger: Logger
 
-    public init(placer: Placer, state: AgentState, inventory: LiveInventory, functions: FunctionDirectory, statistics: InvocationStatistics, overrides: OverridesStore, creator: FunctionCreator, token: AdminToken, protectReads: Bool, logger: Logger) {
+    public init(
+        placer: Placer, state: AgentState, inventory: LiveInventory, functions: FunctionDirectory, statistics: InvocationStatistics,
+        overrides: OverridesStore, creator: FunctionCreator, token: AdminToken, protectReads: Bool, logger: Logger
+    ) {
         self.placer = placer
         self.state = state
         self.inventory = inventory
@@ -46,7 +49,9 @@ public struct AdminAPI: Sendable {
         v1.get("functions") { _, _ in Response.json(functionList()) }
         v1.post("placements/explain") { request, _ in try await explain(request) }
         v1.get("overrides") { _, _ in
-            Response.json(OverridesBody(overrides: state.overrides, configMap: "\(overrides.namespace)/\(overrides.name)", resourceVersion: overrides.resourceVersion))
+            Response.json(
+                OverridesBody(
+                    overrides: state.overrides, configMap: "\(overrides.namespace)/\(overrides.name)", resourceVersion: overrides.resourceVersion))
         }
         v1.get("namespaces/:namespace/override") { _, context in try readOverride(context.parameters.require("namespace")) }
         v1.put("namespaces/:namespace/override") { request, context in try await putOverride(context.parameters.require("namespace"), request) }
@@ -90,7 +95,11 @@ public struct AdminAPI: Sendable {
             if let decision = state.decision(for: record.key) {
                 placement = PlacementView(outcome: decision.outcome.rawValue, reason: decision.summary)
             } else if let cluster = record.cluster {
-                placement = PlacementView(outcome: nil, reason: "placed on \(cluster) before this agent started or by another replica (from the object's \(FunctionIdentity.clusterAnnotation) annotation)")
+                placement = PlacementView(
+                    outcome: nil,
+                    reason:
+                        "placed on \(cluster) before this agent started or by another replica (from the object's \(FunctionIdentity.clusterAnnotation) annotation)"
+                )
             } else {
                 placement = PlacementView(outcome: nil, reason: "not placed by direktiv-dispatch")
             }
@@ -167,7 +176,8 @@ public struct AdminAPI: Sendable {
             "cluster \"\($0)\" is not known now; the override applies once it appears"
         }
         logger.notice("override set", metadata: ["direktivNamespace": "\(namespace)", "override": "\(override.storedValue)"])
-        return .json(OverrideBody(namespace: namespace, override: override, warnings: warnings.isEmpty ? nil : warnings), status: existed ? .ok : .created)
+        return .json(
+            OverrideBody(namespace: namespace, override: override, warnings: warnings.isEmpty ? nil : warnings), status: existed ? .ok : .created)
     }
 
     func deleteOverride(_ namespace: String) async throws -> Response {
@@ -206,7 +216,10 @@ public struct AdminAPI: Sendable {
         do {
             let created = try await creator.create(spec)
             let url = "http://\(created.name).\(created.kubernetesNamespace).svc.cluster.local"
-            return .json(CreatedBody(name: created.name, direktivNamespace: spec.namespace, kubernetesNamespace: created.kubernetesNamespace, url: url, placement: created.decision), status: .created)
+            return .json(
+                CreatedBody(
+                    name: created.name, direktivNamespace: spec.namespace, kubernetesNamespace: created.kubernetesNamespace, url: url,
+                    placement: created.decision), status: .created)
         } catch {
             throw Self.creatorError(error)
         }

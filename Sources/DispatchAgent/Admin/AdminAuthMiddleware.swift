@@ -19,7 +19,10 @@ struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         }
         guard token.matches(header.dropFirst(7)) else {
-            return .error(.forbidden, token.isConfigured ? "the admin token does not match" : "no admin token is configured (--admin-token-file): calls that change something are refused")
+            return .error(
+                .forbidden,
+                token.isConfigured
+                    ? "the admin token does not match" : "no admin token is configured (--admin-token-file): calls that change something are refused")
         }
         return try await next(request, context)
     }

@@ -67,7 +67,9 @@ public enum AdminServer {
         var notes: [String: String]?
     }
 
-    public static func application(router: Router<BasicRequestContext>, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+    public static func application(
+        router: Router<BasicRequestContext>, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
         Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .seconds(60))),

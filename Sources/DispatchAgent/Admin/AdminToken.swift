@@ -32,7 +32,9 @@ public final class AdminToken: Sendable {
         let modified = attributes?[.modificationDate] as? Date
         let size = (attributes?[.size] as? NSNumber)?.intValue
         if let hit = cached.withLock({ $0.modified == modified && $0.size == size && modified != nil ? $0.token : nil }) { return hit }
-        let token = FileManager.default.contents(atPath: path).map { Array(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8) }
+        let token = FileManager.default.contents(atPath: path).map {
+            Array(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        }
         let usable = token.flatMap { $0.isEmpty ? nil : $0 }
         cached.withLock { $0 = (modified, size, usable) }
         return usable

@@ -30,7 +30,9 @@ public final class AdminTokenSecret: Service, Sendable {
     }
 
     public func run() async throws {
-        await reconcileUntilShutdown(every: interval, logger: logger, failure: "cannot read the admin token Secret", metadata: ["secret": "\(namespace)/\(name)"]) {
+        await reconcileUntilShutdown(
+            every: interval, logger: logger, failure: "cannot read the admin token Secret", metadata: ["secret": "\(namespace)/\(name)"]
+        ) {
             try await self.reconcile()
         }
     }
@@ -42,7 +44,9 @@ public final class AdminTokenSecret: Service, Sendable {
                 let secret = try await client.get(Secret.self, .secrets, name: name, namespace: namespace)
                 let value = secret.text(Self.key) ?? ""
                 if value.isEmpty {
-                    logger.warning("the admin token Secret has no token: mutating admin calls are refused", metadata: ["secret": "\(namespace)/\(name)", "key": "\(Self.key)"])
+                    logger.warning(
+                        "the admin token Secret has no token: mutating admin calls are refused",
+                        metadata: ["secret": "\(namespace)/\(name)", "key": "\(Self.key)"])
                 }
                 token.install(value)
                 return

@@ -63,7 +63,8 @@ public struct FunctionCreator: Sendable {
         let workload: FunctionWorkload
         do {
             object = try DirektivServiceBuilder.knativeService(spec, namespace: namespace, sizes: rules.sizes, sidecarImage: sidecarImage)
-            workload = try WorkloadReader.read(object, kind: .knativeService, knownNamespaces: [spec.namespace], sizes: rules.sizes, namespace: namespace)
+            workload = try WorkloadReader.read(
+                object, kind: .knativeService, knownNamespaces: [spec.namespace], sizes: rules.sizes, namespace: namespace)
         } catch let error as FunctionSpecError {
             throw .invalid(error.description)
         } catch {
@@ -79,7 +80,11 @@ public struct FunctionCreator: Sendable {
         }
         do {
             let created = try await client.create(object, .knativeServices, namespace: namespace, fieldManager: "direktiv-dispatch")
-            logger.notice("function created", metadata: ["function": "\(namespace)/\(spec.name)", "direktivNamespace": "\(spec.namespace)", "cluster": "\(decision.cluster ?? "none")"])
+            logger.notice(
+                "function created",
+                metadata: [
+                    "function": "\(namespace)/\(spec.name)", "direktivNamespace": "\(spec.namespace)", "cluster": "\(decision.cluster ?? "none")",
+                ])
             return Created(kubernetesNamespace: namespace, name: spec.name, decision: decision, object: created)
         } catch let error as KubeAPIError where error.isAlreadyExists {
             throw .exists("Knative Service \(namespace)/\(spec.name)")
@@ -103,7 +108,9 @@ public struct FunctionCreator: Sendable {
             throw .api("cannot read \(qualified): \(error)")
         }
         let labels = existing[path: "metadata", "labels"]
-        guard labels?[DirektivServiceBuilder.managedByLabel]?.stringValue == DirektivServiceBuilder.managedByValue else { throw .notManaged(qualified) }
+        guard labels?[DirektivServiceBuilder.managedByLabel]?.stringValue == DirektivServiceBuilder.managedByValue else {
+            throw .notManaged(qualified)
+        }
         guard existing[path: "metadata", "annotations", FunctionIdentity.namespaceAnnotation]?.stringValue == direktivNamespace else {
             throw .notFound("\(qualified) of Direktiv namespace \(direktivNamespace)")
         }

@@ -64,7 +64,10 @@ public final class FunctionDirectory: Service, Sendable {
 
     public init(client: KubeClient, settings: Settings, backoff: Backoff = Backoff(), logger: Logger) {
         self.client = client
-        self.state = Mutex(State(settings: settings, resolver: NamespaceResolver(names: settings.direktivNamespaces), requestedNamespaces: settings.functionsNamespaces))
+        self.state = Mutex(
+            State(
+                settings: settings, resolver: NamespaceResolver(names: settings.direktivNamespaces), requestedNamespaces: settings.functionsNamespaces
+            ))
         self.backoff = backoff
         self.logger = logger
     }
@@ -79,7 +82,9 @@ public final class FunctionDirectory: Service, Sendable {
 
     /// Whether every informer has listed its namespace once.
     public var hasSynced: Bool {
-        state.withLock { state in state.settings.functionsNamespaces.allSatisfy { state.syncedInformers.isSuperset(of: ["services/\($0)", "deployments/\($0)"]) } }
+        state.withLock { state in
+            state.settings.functionsNamespaces.allSatisfy { state.syncedInformers.isSuperset(of: ["services/\($0)", "deployments/\($0)"]) }
+        }
     }
 
     /// The records now and after every change.
@@ -135,8 +140,10 @@ public final class FunctionDirectory: Service, Sendable {
     private func watch(_ settings: Settings) async throws -> Settings? {
         try await withThrowingTaskGroup(of: Settings?.self) { group in
             for namespace in settings.functionsNamespaces {
-                let services = Informer<KnativeService, KnativeService>(client: client, resource: .knativeServices, namespace: namespace, backoff: backoff, logger: logger)
-                let deployments = Informer<Deployment, Deployment>(client: client, resource: .deployments, namespace: namespace, backoff: backoff, logger: logger)
+                let services = Informer<KnativeService, KnativeService>(
+                    client: client, resource: .knativeServices, namespace: namespace, backoff: backoff, logger: logger)
+                let deployments = Informer<Deployment, Deployment>(
+                    client: client, resource: .deployments, namespace: namespace, backoff: backoff, logger: logger)
                 let serviceEvents = services.subscribe()
                 let deploymentEvents = deployments.subscribe()
                 group.addTask {
@@ -148,12 +155,16 @@ public final class FunctionDirectory: Service, Sendable {
                     return nil
                 }
                 group.addTask {
-                    for await event in serviceEvents { self.apply(event, informer: "services/\(namespace)", namespace: namespace, keyPath: \.services) }
+                    for await event in serviceEvents {
+                        self.apply(event, informer: "services/\(namespace)", namespace: namespace, keyPath: \.services)
+                    }
                     return nil
                 }
                 group.addTask {
                     for await event in deploymentEvents {
-                        self.apply(event.filter { !FunctionRecord.isKnativeRevision($0.metadata.labels) }, informer: "deployments/\(namespace)", namespace: namespace, keyPath: \.deployments)
+                        self.apply(
+                            event.filter { !FunctionRecord.isKnativeRevision($0.metadata.labels) }, informer: "deployments/\(namespace)",
+                            namespace: namespace, keyPath: \.deployments)
                     }
                     return nil
                 }
@@ -162,7 +173,8 @@ public final class FunctionDirectory: Service, Sendable {
             state.withLock { state in
                 state.namespacesChanged = continuation
                 if state.requestedNamespaces != settings.functionsNamespaces {
-                    continuation.yield(Settings(functionsNamespaces: state.requestedNamespaces, direktivNamespaces: state.settings.direktivNamespaces))
+                    continuation.yield(
+                        Settings(functionsNamespaces: state.requestedNamespaces, direktivNamespaces: state.settings.direktivNamespaces))
                 }
             }
             group.addTask {
@@ -178,7 +190,9 @@ public final class FunctionDirectory: Service, Sendable {
         }
     }
 
-    private func apply<Object: Sendable>(_ event: InformerEvent<Object>?, informer: String, namespace: String, keyPath: WritableKeyPath<State, [FunctionKey: Object]>) {
+    private func apply<Object: Sendable>(
+        _ event: InformerEvent<Object>?, informer: String, namespace: String, keyPath: WritableKeyPath<State, [FunctionKey: Object]>
+    ) {
         guard let event else { return }
         state.withLock { state in
             var touched: [FunctionKey] = []

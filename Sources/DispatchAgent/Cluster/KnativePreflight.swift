@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import KubeClient
 import KubeModels
 import Logging
@@ -23,7 +23,10 @@ public final class KnativePreflight: Service, Sendable {
     private let logger: Logger
     private let lastReport = LockedValue<String?>(nil)
 
-    public init(client: KubeClient, state: AgentState, namespace: String = KnativePreflight.defaultNamespace, interval: Duration = .seconds(60), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) {
+    public init(
+        client: KubeClient, state: AgentState, namespace: String = KnativePreflight.defaultNamespace, interval: Duration = .seconds(60),
+        metrics: DispatchMetrics = DispatchMetrics(), logger: Logger
+    ) {
         self.namespace = namespace
         self.client = client
         self.state = state
@@ -51,7 +54,11 @@ public final class KnativePreflight: Service, Sendable {
                 if missing.isEmpty {
                     logger.info("Knative allows affinity\(addsTolerations ? " and tolerations" : "") in Services")
                 } else {
-                    logger.warning("Knative's config-features disables what placed Services need: Knative will refuse them", metadata: ["enable": "\(missing.map { "\($0): enabled" }.joined(separator: ", "))", "configMap": "\(namespace)/\(Self.configMap)"])
+                    logger.warning(
+                        "Knative's config-features disables what placed Services need: Knative will refuse them",
+                        metadata: [
+                            "enable": "\(missing.map { "\($0): enabled" }.joined(separator: ", "))", "configMap": "\(namespace)/\(Self.configMap)",
+                        ])
                 }
             }
         } catch let error as KubeAPIError where error.isNotFound {

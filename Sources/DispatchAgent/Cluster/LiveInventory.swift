@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import KubeClient
 import KubeModels
 import Logging
@@ -66,7 +66,10 @@ public final class LiveInventory: Service, Sendable {
     private let logger: Logger
     private let metrics: DispatchMetrics
 
-    public init(client: KubeClient, settings: Settings, logger: Logger, metrics: DispatchMetrics = DispatchMetrics(), minimumRebuildInterval: Duration = .milliseconds(100), backoff: Backoff = Backoff()) {
+    public init(
+        client: KubeClient, settings: Settings, logger: Logger, metrics: DispatchMetrics = DispatchMetrics(),
+        minimumRebuildInterval: Duration = .milliseconds(100), backoff: Backoff = Backoff()
+    ) {
         self.nodeInformer = Informer(client: client, resource: .nodes, backoff: backoff, logger: logger)
         self.podInformer = Informer(
             client: client,
@@ -87,7 +90,6 @@ public final class LiveInventory: Service, Sendable {
 
     /// The latest snapshot.
     public var snapshot: ClusterInventory { state.withLock { $0.snapshot } }
-
 
     /// Every snapshot published from now on, starting with the current one.
     public func snapshots() -> AsyncStream<ClusterInventory> {
@@ -139,7 +141,11 @@ public final class LiveInventory: Service, Sendable {
             }
             if let stale = staleChanged {
                 metrics.inventoryStale(stale)
-                if stale { logger.warning("inventory is stale: the Kubernetes API cannot be reached; placing with the last snapshot") } else { logger.info("inventory caught up with the Kubernetes API") }
+                if stale {
+                    logger.warning("inventory is stale: the Kubernetes API cannot be reached; placing with the last snapshot")
+                } else {
+                    logger.info("inventory caught up with the Kubernetes API")
+                }
             }
             requestRebuild.yield()
         }
@@ -191,7 +197,8 @@ public final class LiveInventory: Service, Sendable {
                 (Array(state.nodes.values), state.aggregates, state.settings, state.nodesSynced && state.podsSynced)
             }
             // Built outside the lock: events keep flowing while a large inventory is assembled.
-            let inventory = ClusterInventory(nodes: nodes, aggregates: aggregates, clusterLabel: settings.clusterLabel, toleratedTaintKeys: settings.toleratedTaintKeys)
+            let inventory = ClusterInventory(
+                nodes: nodes, aggregates: aggregates, clusterLabel: settings.clusterLabel, toleratedTaintKeys: settings.toleratedTaintKeys)
             state.withLock { state in
                 state.snapshot = inventory
                 snapshotBroadcast.publish(inventory)

@@ -30,7 +30,9 @@ public final class OverridesStore: Service, Sendable {
         self.state = state
         self.logger = logger
         overridesBroadcast = Broadcast(state.overrides)
-        informer = Informer(client: client, resource: .configMaps, namespace: namespace, options: ListOptions(fieldSelector: "metadata.name=\(name)"), backoff: backoff, logger: logger)
+        informer = Informer(
+            client: client, resource: .configMaps, namespace: namespace, options: ListOptions(fieldSelector: "metadata.name=\(name)"),
+            backoff: backoff, logger: logger)
     }
 
     /// Whether the ConfigMap has been read once (an absent ConfigMap counts: no overrides).
@@ -78,7 +80,9 @@ public final class OverridesStore: Service, Sendable {
         }
         status.withLock { status in
             // A watch event older than what a write of ours already applied must not undo it.
-            if let current = status.resourceVersion, let incoming = object?.metadata.resourceVersion, let a = Int(current), let b = Int(incoming), b < a {
+            if let current = status.resourceVersion, let incoming = object?.metadata.resourceVersion, let a = Int(current), let b = Int(incoming),
+                b < a
+            {
                 return
             }
             status.loaded = status.loaded || loaded
@@ -122,7 +126,9 @@ public final class OverridesStore: Service, Sendable {
         // is retried on the fresh object; only a concurrent change of this key is a conflict.
         var seen: String??
         do {
-            let stored = try await client.updateRetryingOnConflict(ConfigMap.self, .configMaps, name: name, namespace: namespace, attempts: Self.attemptsAgainstOtherKeys) { configMap in
+            let stored = try await client.updateRetryingOnConflict(
+                ConfigMap.self, .configMaps, name: name, namespace: namespace, attempts: Self.attemptsAgainstOtherKeys
+            ) { configMap in
                 let attempt = try Self.attempt(override, for: direktivNamespace, on: configMap.data, seen: seen)
                 seen = .some(attempt.replaced)
                 configMap.data = attempt.data
@@ -152,7 +158,9 @@ public final class OverridesStore: Service, Sendable {
     /// key holds something else now, another writer changed this namespace in between: that is
     /// a conflict for the caller to resolve, not a write to repeat over theirs. Changes of other
     /// keys are not.
-    static func attempt(_ override: NamespaceOverride?, for direktivNamespace: String, on data: [String: String]?, seen: String??) throws(WriteError) -> (data: [String: String], replaced: String?) {
+    static func attempt(
+        _ override: NamespaceOverride?, for direktivNamespace: String, on data: [String: String]?, seen: String??
+    ) throws(WriteError) -> (data: [String: String], replaced: String?) {
         var data = data ?? [:]
         let current = data[direktivNamespace]
         if let seen, seen != current {
@@ -166,7 +174,8 @@ public final class OverridesStore: Service, Sendable {
     /// does. Returns `false` when someone else created it first.
     private func create(with data: [String: String]) async throws(WriteError) -> Bool {
         do {
-            let created = try await client.create(ConfigMap(metadata: ObjectMeta(name: name, namespace: namespace), data: data), .configMaps, namespace: namespace)
+            let created = try await client.create(
+                ConfigMap(metadata: ObjectMeta(name: name, namespace: namespace), data: data), .configMaps, namespace: namespace)
             adopt(created, loaded: true)
             return true
         } catch let error as KubeAPIError where error.isAlreadyExists {

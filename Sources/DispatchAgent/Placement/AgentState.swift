@@ -1,5 +1,5 @@
-import DispatchProxy
 import DispatchCore
+import DispatchProxy
 import KubeModels
 import Synchronization
 
@@ -90,7 +90,10 @@ public final class AgentState: Sendable {
             state.memory.remember(function, on: cluster, at: now)
             if decision.outcome == .placed || decision.outcome == .fallback {
                 let timeout = Duration.seconds(state.rules.reservationTimeoutSeconds)
-                state.reservations.reserve(Reservation(function: function, cluster: cluster, requestPerPod: decision.requestPerPod, replicas: decision.replicas, expiresAt: now + timeout))
+                state.reservations.reserve(
+                    Reservation(
+                        function: function, cluster: cluster, requestPerPod: decision.requestPerPod, replicas: decision.replicas,
+                        expiresAt: now + timeout))
             }
         }
     }

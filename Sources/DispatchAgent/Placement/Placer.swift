@@ -17,7 +17,9 @@ public struct Placer: Sendable {
     let logger: Logger
     private let resolvers = LockedValue<(key: ResolverKey, resolver: NamespaceResolver)?>(nil)
 
-    public init(state: AgentState, inventory: @escaping @Sendable () -> ClusterInventory, metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) {
+    public init(
+        state: AgentState, inventory: @escaping @Sendable () -> ClusterInventory, metrics: DispatchMetrics = DispatchMetrics(), logger: Logger
+    ) {
         self.state = state
         self.inventory = inventory
         self.metrics = metrics
@@ -43,7 +45,8 @@ public struct Placer: Sendable {
     ///   - previousCluster: the cluster the object was pinned to before this change (UPDATEs).
     ///   - operation: what the caller is doing, for the log (`CREATE`, `UPDATE`, `API`).
     public func place(
-        _ workload: FunctionWorkload, object: JSONValue, previousCluster: String? = nil, inventory snapshot: ClusterInventory? = nil, dryRun: Bool = false,
+        _ workload: FunctionWorkload, object: JSONValue, previousCluster: String? = nil, inventory snapshot: ClusterInventory? = nil,
+        dryRun: Bool = false,
         operation: String
     ) -> Placed {
         let snapshot = snapshot ?? inventory()
@@ -64,7 +67,8 @@ public struct Placer: Sendable {
             "placement",
             metadata: [
                 "function": "\(workload.identity.key)", "direktivNamespace": "\(workload.identity.direktivNamespace ?? "unknown")",
-                "operation": "\(operation)", "outcome": "\(decision.outcome.rawValue)", "cluster": "\(decision.cluster ?? "none")", "why": "\(decision.summary)",
+                "operation": "\(operation)", "outcome": "\(decision.outcome.rawValue)", "cluster": "\(decision.cluster ?? "none")",
+                "why": "\(decision.summary)",
             ]
         )
 
@@ -75,7 +79,8 @@ public struct Placer: Sendable {
                 for flag in features.missingFlags(addsTolerations: inputs.rules.liqo.addToleration) {
                     let field = flag == KnativeFeatures.affinityFlag ? "affinity" : "tolerations"
                     warnings.append(
-                        "Knative's config-features has \(flag) disabled, so Knative will refuse this Service's \(field): set \(flag): enabled in ConfigMap \(features.configMap)")
+                        "Knative's config-features has \(flag) disabled, so Knative will refuse this Service's \(field): set \(flag): enabled in ConfigMap \(features.configMap)"
+                    )
                 }
             }
             operations = PlacementPatch.operations(
@@ -98,7 +103,8 @@ public struct Placer: Sendable {
         let rules = state.rules
         let overrides = state.overrides
         let key = ResolverKey(
-            direktivNamespaces: rules.direktivNamespaces, overrideNamespaces: overrides.keys.sorted(), clusterNamesDigest: snapshot.clusterNamesDigest,
+            direktivNamespaces: rules.direktivNamespaces, overrideNamespaces: overrides.keys.sorted(),
+            clusterNamesDigest: snapshot.clusterNamesDigest,
             clusterCount: snapshot.clusters.count)
         if let cached = resolvers.get(), cached.key == key { return cached.resolver }
         let resolver = NamespaceResolver(names: rules.direktivNamespaces + snapshot.clusters.map(\.name) + overrides.keys)

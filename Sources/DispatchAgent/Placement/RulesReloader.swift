@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -19,7 +19,10 @@ public final class RulesReloader: Service, Sendable {
     private let logger: Logger
     private let lastContents = LockedValue<Data?>(nil)
 
-    public init(path: String, state: AgentState, interval: Duration = .seconds(2), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger, onChange: @escaping @Sendable (Rules) -> Void = { _ in }) {
+    public init(
+        path: String, state: AgentState, interval: Duration = .seconds(2), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger,
+        onChange: @escaping @Sendable (Rules) -> Void = { _ in }
+    ) {
         self.path = path
         self.state = state
         self.interval = interval
@@ -74,7 +77,9 @@ public final class RulesReloader: Service, Sendable {
         } catch {
             metrics.rulesReloadFailed()
             let issues = error.issues.map(\.description).joined(separator: "; ")
-            logger.error("refused invalid rules; the previous rules stay in force", metadata: ["path": "\(path)", "reason": "\(reason)", "issues": "\(issues)"])
+            logger.error(
+                "refused invalid rules; the previous rules stay in force",
+                metadata: ["path": "\(path)", "reason": "\(reason)", "issues": "\(issues)"])
             return .refused(issues)
         }
     }

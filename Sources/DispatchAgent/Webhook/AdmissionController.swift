@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import Foundation
 import KubeModels
 import Logging
@@ -38,7 +38,10 @@ public struct AdmissionController: Sendable {
         }
         guard review.apiVersion == AdmissionReview.apiVersionV1, review.kind == "AdmissionReview" else {
             metrics.admissionRequest(kind: "unknown", operation: "unknown", outcome: "invalid")
-            throw InvalidReview(description: "expected apiVersion \(AdmissionReview.apiVersionV1) and kind AdmissionReview, got \(review.apiVersion ?? "none") \(review.kind ?? "none")")
+            throw InvalidReview(
+                description:
+                    "expected apiVersion \(AdmissionReview.apiVersionV1) and kind AdmissionReview, got \(review.apiVersion ?? "none") \(review.kind ?? "none")"
+            )
         }
         guard let request = review.request, let uid = request.uid, !uid.isEmpty else {
             metrics.admissionRequest(kind: "unknown", operation: "unknown", outcome: "invalid")
@@ -85,7 +88,9 @@ public struct AdmissionController: Sendable {
         do {
             workload = try WorkloadReader.read(object, kind: workloadKind, namespaces: resolver, sizes: rules.sizes, namespace: namespace)
         } catch {
-            return deny(uid, kind: kind, operation: operation, code: 400, reason: .badRequest, "direktiv-dispatch cannot read \(kind.kind) \(request.name ?? ""): \(error)")
+            return deny(
+                uid, kind: kind, operation: operation, code: 400, reason: .badRequest,
+                "direktiv-dispatch cannot read \(kind.kind) \(request.name ?? ""): \(error)")
         }
 
         let placed = placer.place(
@@ -128,7 +133,9 @@ public struct AdmissionController: Sendable {
         return object[path: "spec", "template"] == old[path: "spec", "template"]
     }
 
-    private func deny(_ uid: String, kind: GroupVersionKind, operation: String, code: Int, reason: Status.Reason, _ message: String) -> AdmissionReview.Response {
+    private func deny(
+        _ uid: String, kind: GroupVersionKind, operation: String, code: Int, reason: Status.Reason, _ message: String
+    ) -> AdmissionReview.Response {
         metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: "invalid")
         return AdmissionReview.Response(uid: uid, allowed: false, status: .init(code: code, reason: reason.rawValue, message: message))
     }

@@ -30,7 +30,9 @@ public final class CertificateReloader: Service, Sendable {
     /// Tasks waiting in ``firstLoaded()``, by id so a cancelled one can leave.
     private let waiters = Mutex<(next: Int, waiting: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
 
-    public init(certificatePath: String?, keyPath: String?, interval: Duration = .seconds(10), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger) {
+    public init(
+        certificatePath: String?, keyPath: String?, interval: Duration = .seconds(10), metrics: DispatchMetrics = DispatchMetrics(), logger: Logger
+    ) {
         self.certificatePath = certificatePath
         self.keyPath = keyPath
         self.interval = interval
@@ -114,7 +116,8 @@ public final class CertificateReloader: Service, Sendable {
     public func serverConfiguration() throws(LoadError) -> TLSConfiguration {
         if !isLoaded { try load() }
         guard let loaded = current.withLock({ $0 }) else { throw LoadError(description: "no certificate loaded") }
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: loaded.chain.map { .certificate($0) }, privateKey: .privateKey(loaded.key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: loaded.chain.map { .certificate($0) }, privateKey: .privateKey(loaded.key))
         configuration.minimumTLSVersion = .tlsv12
         // Closing waits this long for the client's close_notify; idle pooled clients may never
         // send one, and the default 5 s would stretch every graceful shutdown.

@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCertificates
+import DispatchMetrics
 import Foundation
 import KubeClient
 import KubeModels
@@ -52,7 +52,10 @@ public final class WebhookCertificateManager: Service, Sendable {
     private let logger: Logger
     private let served = LockedValue<(caPEM: String, notValidAfter: Date)?>(nil)
 
-    public init(settings: Settings, namespace: String, client: KubeClient, certificates: CertificateReloader, metrics: DispatchMetrics = DispatchMetrics(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+    public init(
+        settings: Settings, namespace: String, client: KubeClient, certificates: CertificateReloader, metrics: DispatchMetrics = DispatchMetrics(),
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    ) {
         self.settings = settings
         self.namespace = namespace
         self.client = client
@@ -133,7 +136,9 @@ public final class WebhookCertificateManager: Service, Sendable {
             configuration = try await client.get(JSONValue.self, .mutatingWebhookConfigurations, name: settings.webhookConfiguration)
         } catch let error as KubeAPIError where error.isNotFound {
             // Nothing calls the webhook yet; the next round patches it once it exists.
-            logger.warning("the MutatingWebhookConfiguration does not exist; its caBundle will be set once it does", metadata: ["name": "\(settings.webhookConfiguration)"])
+            logger.warning(
+                "the MutatingWebhookConfiguration does not exist; its caBundle will be set once it does",
+                metadata: ["name": "\(settings.webhookConfiguration)"])
             return
         }
         let operations = Self.caBundleOperations(configuration, bundle: encoded)
@@ -163,7 +168,9 @@ public final class WebhookCertificateManager: Service, Sendable {
         {
             return
         }
-        let issued = try active.issue(commonName: settings.dnsNames.first ?? "direktiv-dispatch-webhook", dnsNames: settings.dnsNames, ipAddresses: settings.ipAddresses, validFor: settings.servingValidity, now: time)
+        let issued = try active.issue(
+            commonName: settings.dnsNames.first ?? "direktiv-dispatch-webhook", dnsNames: settings.dnsNames, ipAddresses: settings.ipAddresses,
+            validFor: settings.servingValidity, now: time)
         try certificates.install(certificatePEM: issued.certificatePEM, privateKeyPEM: issued.privateKeyPEM)
         served.set((active.certificatePEM, issued.notValidAfter))
         metrics.webhookCertificateExpiry("ca", at: active.notValidAfter.timeIntervalSince1970)

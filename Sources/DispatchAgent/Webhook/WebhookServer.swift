@@ -13,7 +13,9 @@ public enum WebhookServer {
     public static let defaultMaximumBodyBytes = 3 << 20
 
     /// The routes, without the server: for tests through `app.test(.router)`.
-    public static func router(controller: AdmissionController, maximumBodyBytes: Int = defaultMaximumBodyBytes, requestTimeout: Duration = .seconds(10)) -> Router<BasicRequestContext> {
+    public static func router(
+        controller: AdmissionController, maximumBodyBytes: Int = defaultMaximumBodyBytes, requestTimeout: Duration = .seconds(10)
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.post("mutate") { request, _ -> Response in
             let body: ByteBuffer
@@ -29,8 +31,11 @@ public enum WebhookServer {
             }
             do {
                 let review = try controller.review(body: body.readableBytesView)
-                let answer: JSONValue = ["apiVersion": .string(AdmissionReview.apiVersionV1), "kind": "AdmissionReview", "response": review.response?.json ?? [:]]
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.jsonBytes)))
+                let answer: JSONValue = [
+                    "apiVersion": .string(AdmissionReview.apiVersionV1), "kind": "AdmissionReview", "response": review.response?.json ?? [:],
+                ]
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.jsonBytes)))
             } catch {
                 return .error(.badRequest, String(describing: error))
             }

@@ -96,7 +96,8 @@ extension InvocationForwarder {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 192 + text.utf8.count)
         ProxyHeaders.writeOwnResponse(
-            status: status, text: text, minorVersion: minorVersion, close: close || connection.closesAfterResponse, includeBody: includeBody, into: &buffer)
+            status: status, text: text, minorVersion: minorVersion, close: close || connection.closesAfterResponse, includeBody: includeBody,
+            into: &buffer)
         writeToCaller(buffer)
         responseEnded(close: close)
     }

@@ -9,7 +9,8 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
         let dechunk = head.isChunked && call.head.minorVersion == 0
         if untilClose || dechunk || connection.closesAfterResponse { call.closesCaller = true }
         var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 32 + WriteCoalescer.room(forBodyOf: head))
-        ProxyHeaders.writeDownstreamHead(head, framing: .init(callerMinorVersion: call.head.minorVersion, close: call.closesCaller, dechunked: dechunk), into: &buffer)
+        ProxyHeaders.writeDownstreamHead(
+            head, framing: .init(callerMinorVersion: call.head.minorVersion, close: call.closesCaller, dechunked: dechunk), into: &buffer)
         writeToCaller(buffer)
         activity(call)
         return dechunk
@@ -52,7 +53,10 @@ extension InvocationForwarder: UpstreamConnectionDelegate {
         let requestSent = call.upstream?.requestFlushed ?? true
         call.upstream = nil
         let failure = error.map(UpstreamFailure.init) ?? .upstreamClosed
-        fail(call, call.machine.upstreamFailed(failure, reusedConnection: call.upstreamReused, requestSent: requestSent, idempotent: call.head.hasIdempotentMethod))
+        fail(
+            call,
+            call.machine.upstreamFailed(
+                failure, reusedConnection: call.upstreamReused, requestSent: requestSent, idempotent: call.head.hasIdempotentMethod))
     }
 
     var upstreamMayRead: Bool {

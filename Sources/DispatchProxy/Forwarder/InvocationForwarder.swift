@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import NIOCore
 import NIOHTTP1
 
@@ -36,7 +36,10 @@ final class InvocationForwarder: ChannelDuplexHandler {
         var failure: UpstreamFailure?
         var recorded = false
 
-        init(head: HTTPHead, target: ProxyTarget, record: FunctionRecord?, meters: DispatchMetrics.InvocationMeters, started: ContinuousClock.Instant, machine: InvocationStateMachine, clock: InvocationClock) {
+        init(
+            head: HTTPHead, target: ProxyTarget, record: FunctionRecord?, meters: DispatchMetrics.InvocationMeters, started: ContinuousClock.Instant,
+            machine: InvocationStateMachine, clock: InvocationClock
+        ) {
             self.head = head
             self.target = target
             self.record = record
@@ -174,7 +177,8 @@ final class InvocationForwarder: ChannelDuplexHandler {
                     reading = .head(searched: searched)
                     return
                 case .tooLarge:
-                    return refuse(.init(statusCode: 431), "direktiv-dispatch: the request head exceeds \(Self.maximumHeadBytes) bytes", minorVersion: 1)
+                    return refuse(
+                        .init(statusCode: 431), "direktiv-dispatch: the request head exceeds \(Self.maximumHeadBytes) bytes", minorVersion: 1)
                 case .bareLineFeed:
                     return refuse(.badRequest, "direktiv-dispatch: malformed message head: LF without CR", minorVersion: 1)
                 }
@@ -268,7 +272,9 @@ final class InvocationForwarder: ChannelDuplexHandler {
         )
         let remaining = min(DirektivDeadline.remaining(in: head) ?? proxy.settings.defaultDeadline, proxy.settings.longestCall)
         let clock = InvocationClock(start: started, deadline: started + remaining, idleTimeout: proxy.settings.bodyIdleTimeout)
-        let call = Call(head: head, target: target, record: record, meters: meters, started: started, machine: InvocationStateMachine(configuration), clock: clock)
+        let call = Call(
+            head: head, target: target, record: record, meters: meters, started: started, machine: InvocationStateMachine(configuration), clock: clock
+        )
         self.call = call
 
         guard case .address(let host, let port) = proxy.resolver.resolve(target) else {
@@ -315,7 +321,8 @@ final class InvocationForwarder: ChannelDuplexHandler {
         connection.begin(delegate: self, requestIsHEAD: call.head.methodIs("HEAD"))
         let pending = call.machine.connected()
         // Written per attempt (a retry sends it again), with room for a short body to join it.
-        var upstreamHead = context!.channel.allocator.buffer(capacity: call.head.bytes.readableBytes + 160 + WriteCoalescer.room(forBodyOf: call.head))
+        var upstreamHead = context!.channel.allocator.buffer(
+            capacity: call.head.bytes.readableBytes + 160 + WriteCoalescer.room(forBodyOf: call.head))
         if addedFields?.host != call.target.host { addedFields = .init(host: call.target.host, client: remote) }
         ProxyHeaders.writeUpstreamHead(call.head, target: call.target, added: addedFields!, into: &upstreamHead)
         connection.write(upstreamHead)

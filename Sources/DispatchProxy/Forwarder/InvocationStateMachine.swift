@@ -212,7 +212,9 @@ struct InvocationStateMachine: Sendable {
     /// `requestSent`: bytes of this request were flushed to it (the function may have read them);
     /// `idempotent`: the request's method is idempotent. Asked only on failure, so calls that
     /// succeed never classify their method.
-    mutating func upstreamFailed(_ failure: UpstreamFailure, reusedConnection: Bool, requestSent: Bool = true, idempotent: Bool = false) -> FailureAction {
+    mutating func upstreamFailed(
+        _ failure: UpstreamFailure, reusedConnection: Bool, requestSent: Bool = true, idempotent: Bool = false
+    ) -> FailureAction {
         switch state {
         case .connecting, .forwarding(responseStarted: false):
             if case .forwarding = state, reusedConnection, failure == .upstreamClosed, idempotent || !requestSent, let replay {

@@ -270,7 +270,9 @@ package struct HTTPBodyFraming: Sendable, Hashable {
     private var trailerName: [UInt8] = []
     private static let longestKnownFieldName = "proxy-authorization".utf8.count
     /// RFC 9110 §6.5.1: framing, routing and connection fields.
-    private static let prohibitedTrailerFields: Set<HTTPHead.FieldName> = [.contentLength, .transferEncoding, .underscoredFraming, .host, .trailer, .connection]
+    private static let prohibitedTrailerFields: Set<HTTPHead.FieldName> = [
+        .contentLength, .transferEncoding, .underscoredFraming, .host, .trailer, .connection,
+    ]
 
     private func afterExtensionName(_ byte: UInt8, isWhitespace: Bool) throws(FramingError) -> Chunk {
         if isWhitespace { return .extensionAfterName }

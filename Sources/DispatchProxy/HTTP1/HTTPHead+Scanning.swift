@@ -27,9 +27,10 @@ extension HTTPHead.Parser {
 
     /// Whether `range` of `raw` holds visible ASCII only (a request-target's bytes).
     static func allVisibleASCII(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
-        allSatisfy(raw, range, { $0 > 0x20 && $0 < 0x7F }) { word in
-            Word.hasByte(below: 0x21, in: word) || Word.hasByte(above: 0x7E, in: word)
-        }
+        allSatisfy(
+            raw, range, { $0 > 0x20 && $0 < 0x7F },
+            mayFail: { word in Word.hasByte(below: 0x21, in: word) || Word.hasByte(above: 0x7E, in: word) }
+        )
     }
 
     /// Whether every byte of `range` passes `accepts`; words that `mayFail` clears are skipped whole.

@@ -234,7 +234,9 @@ extension HTTPHead {
 
         /// Calls `body` with each comma-separated item of `value`, empty ones included (a split
         /// without the array it would allocate on every call).
-        static func forEachListItem<Failure: Error>(_ value: Slice<UnsafeRawBufferPointer>, _ body: (Slice<UnsafeRawBufferPointer>) throws(Failure) -> Void) throws(Failure) {
+        static func forEachListItem<Failure: Error>(
+            _ value: Slice<UnsafeRawBufferPointer>, _ body: (Slice<UnsafeRawBufferPointer>) throws(Failure) -> Void
+        ) throws(Failure) {
             var start = value.startIndex
             while true {
                 let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
@@ -248,7 +250,9 @@ extension HTTPHead {
             var start = bytes.startIndex
             var end = bytes.endIndex
             while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start = bytes.index(after: start) }
-            while end > start, bytes[bytes.index(before: end)] == UInt8(ascii: " ") || bytes[bytes.index(before: end)] == UInt8(ascii: "\t") { end = bytes.index(before: end) }
+            while end > start, bytes[bytes.index(before: end)] == UInt8(ascii: " ") || bytes[bytes.index(before: end)] == UInt8(ascii: "\t") {
+                end = bytes.index(before: end)
+            }
             return bytes[start..<end]
         }
 
@@ -287,7 +291,9 @@ extension HTTPHead {
             guard line.count >= 12 else { throw .malformed("invalid status line") }
             head.minorVersion = try version(raw, line.lowerBound)
             let codeStart = line.lowerBound + 9
-            guard raw[codeStart - 1] == UInt8(ascii: " "), (codeStart..<codeStart + 3).allSatisfy({ ASCII.isDigit(raw[$0]) }) else { throw .malformed("invalid status code") }
+            guard raw[codeStart - 1] == UInt8(ascii: " "), (codeStart..<codeStart + 3).allSatisfy({ ASCII.isDigit(raw[$0]) }) else {
+                throw .malformed("invalid status code")
+            }
             head.status = (codeStart..<codeStart + 3).reduce(0) { $0 * 10 + Int(raw[$1] - UInt8(ascii: "0")) }
             guard head.status >= 100 else { throw .malformed("invalid status code") }
             var reasonStart = codeStart + 3
@@ -360,7 +366,8 @@ extension HTTPHead {
             case 15: return `is`("x-forwarded-for") ? .xForwardedFor : .other
             case 16: return `is`("proxy-connection") ? .proxyConnection : .other
             case 17:
-                return `is`("transfer-encoding") ? .transferEncoding : `is`("direktiv-deadline") ? .direktivDeadline : `is`("transfer_encoding") ? .underscoredFraming : .other
+                return `is`("transfer-encoding")
+                    ? .transferEncoding : `is`("direktiv-deadline") ? .direktivDeadline : `is`("transfer_encoding") ? .underscoredFraming : .other
             case 18: return `is`("proxy-authenticate") ? .proxyAuthenticate : .other
             case 19: return `is`("proxy-authorization") ? .proxyAuthorization : .other
             default: return .other

@@ -68,7 +68,9 @@ package enum ProxyHeaders {
         if previousForwardedFor.isEmpty, previousForwarded.isEmpty {
             buffer.writeImmutableBuffer(added.bytes)
         } else {
-            AddedFields.write(host: target.host, client: added.client, previousForwardedFor: previousForwardedFor, previousForwarded: previousForwarded, into: &buffer)
+            AddedFields.write(
+                host: target.host, client: added.client, previousForwardedFor: previousForwardedFor, previousForwarded: previousForwarded,
+                into: &buffer)
         }
         buffer.writeStaticString("\r\n")
     }
@@ -182,7 +184,9 @@ package enum ProxyHeaders {
     }
 
     /// A response the proxy makes itself: a short text saying why.
-    package static func writeOwnResponse(status: HTTPResponseStatus, text: String, minorVersion: Int, close: Bool, includeBody: Bool, into buffer: inout ByteBuffer) {
+    package static func writeOwnResponse(
+        status: HTTPResponseStatus, text: String, minorVersion: Int, close: Bool, includeBody: Bool, into buffer: inout ByteBuffer
+    ) {
         buffer.writeStaticString(minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         buffer.writeString(String(status.code))
         buffer.writeStaticString(" ")

@@ -150,7 +150,8 @@ package struct ProxyTarget: Sendable, Hashable {
         }
         let functionStart = bytes.index(after: namespaceEnd)
         let functionEnd = bytes[functionStart..<queryStart].firstIndex(of: UInt8(ascii: "/")) ?? queryStart
-        guard KubernetesNames.isDNS1123Label(bytes[namespaceStart..<namespaceEnd]), KubernetesNames.isDNS1123Label(bytes[functionStart..<functionEnd]) else {
+        guard KubernetesNames.isDNS1123Label(bytes[namespaceStart..<namespaceEnd]), KubernetesNames.isDNS1123Label(bytes[functionStart..<functionEnd])
+        else {
             throw .malformed(target)
         }
         let namespace = String(target[namespaceStart..<namespaceEnd])

@@ -1,5 +1,5 @@
-import DispatchMetrics
 import DispatchCore
+import DispatchMetrics
 import Logging
 import NIOCore
 import Synchronization
@@ -152,7 +152,8 @@ public final class InvocationProxy: Sendable {
         let coldStart = answered && statistics.record(cluster: call.labels.cluster, function: call.record, duration: duration)
         call.meters.finished(code: call.code, duration: duration, coldStart: coldStart)
         guard hasObservers.load(ordering: .relaxed) else { return }
-        let report = InvocationReport(target: call.target, labels: call.labels, code: call.code, duration: duration, coldStart: coldStart, failure: call.failure)
+        let report = InvocationReport(
+            target: call.target, labels: call.labels, code: call.code, duration: duration, coldStart: coldStart, failure: call.failure)
         for observer in observers.withLock({ Array($0.values) }) { observer.yield(report) }
     }
 }

@@ -47,7 +47,8 @@ public enum ProxyCPUAffinity: String, Sendable, CaseIterable {
         var cpus: [Int] = []
         for part in list.split(separator: ",") {
             let bounds = part.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "-", omittingEmptySubsequences: false)
-            guard (1...2).contains(bounds.count), let first = Int(bounds[0]), let last = Int(bounds[bounds.count - 1]), 0 <= first, first <= last else {
+            guard (1...2).contains(bounds.count), let first = Int(bounds[0]), let last = Int(bounds[bounds.count - 1]), 0 <= first, first <= last
+            else {
                 return nil
             }
             cpus.append(contentsOf: first...last)

@@ -99,7 +99,8 @@ struct ProxyChannel: ServerChildChannel {
             // Bytes in, bytes out: the forwarder reads HTTP/1.1 itself, so that heads and bodies
             // pass as they came (see `InvocationForwarder`).
             let idle = TimeAmount(idleTimeout)
-            try channel.pipeline.syncOperations.addHandler(InvocationForwarder(proxy: proxy, resources: proxy.resources(on: channel.eventLoop), idleTimeout: idle))
+            try channel.pipeline.syncOperations.addHandler(
+                InvocationForwarder(proxy: proxy, resources: proxy.resources(on: channel.eventLoop), idleTimeout: idle))
             return Connection(channel: channel)
         }
     }

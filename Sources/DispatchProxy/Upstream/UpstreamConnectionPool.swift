@@ -65,9 +65,10 @@ final class UpstreamConnectionPool {
             connected = bootstrap.connect(host: key.host, port: key.port)
         }
         connected.assumeIsolated().whenComplete { result in
-            completion(result.flatMap { channel in
-                Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
-            })
+            completion(
+                result.flatMap { channel in
+                    Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
+                })
         }
     }
 
