@@ -126,6 +126,7 @@ let package = Package(
                 "DispatchProxy",
                 "KubeClient",
                 "KubeModels",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -314,6 +315,7 @@ let package = Package(
         .testTarget(
             name: "DispatchAgentTests",
             dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
                 "DispatchMetrics",
                 "DispatchProxy",
                 "DispatchAgent",

@@ -188,90 +188,11 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.log.level", logLevel.map { .string($0) })
         let config = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
 
-        var settings = AgentSettings()
-        settings.kubeconfig = config.string(forKey: "dispatch.kubeconfig")
-        settings.rulesPath = config.string(forKey: "dispatch.rules", default: settings.rulesPath)
-        settings.tlsCertificatePath = config.string(forKey: "dispatch.tls.cert", default: settings.tlsCertificatePath)
-        settings.tlsKeyPath = config.string(forKey: "dispatch.tls.key", default: settings.tlsKeyPath)
-        settings.bindAddress = config.string(forKey: "dispatch.bind.address", default: settings.bindAddress)
-        settings.webhookPort = try port(config, "dispatch.webhook.port", settings.webhookPort)
-        settings.proxyPort = try port(config, "dispatch.proxy.port", settings.proxyPort)
-        settings.proxyThreads = config.int(forKey: "dispatch.proxy.threads", default: settings.proxyThreads)
-        guard (1...1024).contains(settings.proxyThreads) else { throw CommandFailure("--proxy-threads must be between 1 and 1024") }
-        let affinity = config.string(forKey: "dispatch.proxy.cpu.affinity", default: settings.proxyCPUAffinity.rawValue)
-        guard let parsedAffinity = ProxyCPUAffinity(rawValue: affinity) else {
-            throw CommandFailure(
-                "--proxy-cpu-affinity must be \(ProxyCPUAffinity.allCases.map(\.rawValue).joined(separator: " or ")), not \(affinity)")
+        do {
+            return try AgentSettings(reader: config, podNamespace: Self.podNamespace())
+        } catch {
+            throw CommandFailure(error.description)
         }
-        settings.proxyCPUAffinity = parsedAffinity
-        settings.adminPort = try port(config, "dispatch.admin.port", settings.adminPort)
-        if let metricsPort = config.int(forKey: "dispatch.metrics.port") {
-            guard (0...65535).contains(metricsPort) else { throw CommandFailure("dispatch.metrics.port: \(metricsPort) is not a port") }
-            guard metricsPort != settings.adminPort || metricsPort == 0 else {
-                throw CommandFailure("--metrics-port must differ from --admin-port (\(metricsPort))")
-            }
-            settings.metricsPort = metricsPort
-        }
-        settings.knativeNamespace = config.string(forKey: "dispatch.knative.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? settings.knativeNamespace
-        settings.namespace = config.string(forKey: "dispatch.namespace") ?? Self.podNamespace() ?? settings.namespace
-        let managedKeys: [ConfigKey] = ["dispatch.webhook.ca.secret", "dispatch.webhook.configuration", "dispatch.webhook.service"]
-        let managed = managedKeys.map { config.string(forKey: $0).flatMap { $0.isEmpty ? nil : $0 } }
-        if managed.contains(where: { $0 != nil }) {
-            guard let secret = managed[0], let configuration = managed[1], let service = managed[2] else {
-                throw CommandFailure(
-                    "--webhook-ca-secret, --webhook-configuration and --webhook-service go together: the agent keeps its CA in the Secret, its caBundle in the configuration, and certifies the Service's names"
-                )
-            }
-            guard config.string(forKey: "dispatch.tls.cert") == nil, config.string(forKey: "dispatch.tls.key") == nil else {
-                throw CommandFailure(
-                    "--webhook-ca-secret and --tls-cert/--tls-key exclude each other: the agent either issues its certificate or reads one")
-            }
-            let namespace = settings.namespace
-            settings.managedWebhookCertificate = .init(
-                caSecret: secret, webhookConfiguration: configuration,
-                dnsNames: [service, "\(service).\(namespace)", "\(service).\(namespace).svc", "\(service).\(namespace).svc.cluster.local"])
-        }
-        settings.adminTokenSecret = config.string(forKey: "dispatch.admin.token.secret").flatMap { $0.isEmpty ? nil : $0 }
-        settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)
-        settings.adminTokenFile = config.string(forKey: "dispatch.admin.token.file", default: settings.adminTokenFile)
-        settings.protectReads = config.bool(forKey: "dispatch.protect.reads", default: settings.protectReads)
-        settings.functionsTargetNamespace = config.string(forKey: "dispatch.functions.target.namespace").flatMap { $0.isEmpty ? nil : $0 }
-        settings.sidecarImage = config.string(forKey: "dispatch.sidecar.image").flatMap { $0.isEmpty ? nil : $0 }
-        settings.connectTimeout = try seconds(config, "dispatch.connect.timeout", 1)
-        settings.defaultDeadline = try seconds(config, "dispatch.default.deadline", 300)
-        settings.bodyIdleTimeout = try seconds(config, "dispatch.body.idle.timeout", 60)
-        settings.resolverFile = config.string(forKey: "dispatch.resolver.file").flatMap { $0.isEmpty ? nil : $0 }
-        settings.longestCall = try seconds(config, "dispatch.longest.call.seconds", 600)
-        guard settings.defaultDeadline <= settings.longestCall else {
-            throw CommandFailure("--default-deadline (\(settings.defaultDeadline)) must not exceed --longest-call-seconds (\(settings.longestCall))")
-        }
-        // A drain shorter than the longest call cuts running calls on every rollout, and
-        // Direktiv runs them again: refused, not just warned about.
-        let longestCallSeconds = Int(settings.longestCall.components.seconds)
-        let drain = config.int(forKey: "dispatch.drain.seconds", default: longestCallSeconds + 10)
-        guard drain >= longestCallSeconds, drain <= 31_536_000 else {
-            throw CommandFailure(
-                "--drain-seconds (\(drain)) must be at least the longest call (\(longestCallSeconds) s, --longest-call-seconds) and at most a year: a shorter drain cuts running calls on every rollout"
-            )
-        }
-        settings.drain = .seconds(drain)
-        let level = config.string(forKey: "dispatch.log.level", default: "info")
-        guard let parsed = Logger.Level(rawValue: level) else { throw CommandFailure("unknown log level \(level)") }
-        settings.logLevel = parsed
-        return settings
-    }
-
-    private func port(_ config: ConfigReader, _ key: String, _ fallback: Int) throws -> Int {
-        let value = config.int(forKey: ConfigKey(key.split(separator: ".").map(String.init)), default: fallback)
-        guard (0...65535).contains(value) else { throw CommandFailure("\(key): \(value) is not a port") }
-        return value
-    }
-
-    private func seconds(_ config: ConfigReader, _ key: String, _ fallback: Double) throws -> Duration {
-        let value = config.double(forKey: ConfigKey(key.split(separator: ".").map(String.init)), default: fallback)
-        // A year at most: a larger (or infinite) value would overflow the timers.
-        guard value > 0, value <= 31_536_000 else { throw CommandFailure("\(key) must be positive and at most 31536000 seconds (a year)") }
-        return .milliseconds(Int64(value * 1000))
     }
 
     /// The pod's namespace from its service account, when running in a cluster.
