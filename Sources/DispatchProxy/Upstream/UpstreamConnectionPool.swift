@@ -15,8 +15,13 @@ final class UpstreamConnectionPool {
         var maximumIdlePerHost: Int
     }
 
+    /// Opens the channel of a new connection to `key` with `connection` as its handler: a TCP
+    /// socket in the agent, an `EmbeddedChannel` in the pool's and the forwarder's tests.
+    typealias Connector = (_ key: UpstreamConnection.Key, _ connection: UpstreamConnection) -> EventLoopFuture<any Channel>
+
     let eventLoop: any EventLoop
     let settings: Settings
+    private let connector: Connector?
     /// The idle connections of one address, most recently given back last.
     private final class Idle {
         var connections: [UpstreamConnection] = []
@@ -28,9 +33,11 @@ final class UpstreamConnectionPool {
     private var sweep: Scheduled<Void>?
     private var isShutDown = false
 
-    init(eventLoop: any EventLoop, settings: Settings) {
+    /// - Parameter connector: how connections are opened; nil: TCP, with `settings.connectTimeout`.
+    init(eventLoop: any EventLoop, settings: Settings, connector: Connector? = nil) {
         self.eventLoop = eventLoop
         self.settings = settings
+        self.connector = connector
     }
 
     /// Idle connections waiting, over all addresses.
@@ -48,6 +55,11 @@ final class UpstreamConnectionPool {
 
     /// Makes a new connection to `key`, leased to the caller once `completion` runs (on the loop).
     func connect(_ key: UpstreamConnection.Key, completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        if let connector {
+            let connection = UpstreamConnection(key: key)
+            connector(key, connection).assumeIsolated().whenComplete { result in completion(result.map { _ in connection }) }
+            return
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -81,7 +93,8 @@ final class UpstreamConnectionPool {
             connection.close()
             return
         }
-        connection.idleSince = .now()
+        // The loop's clock: the same as NIODeadline.now() on a real loop, virtual on an embedded one.
+        connection.idleSince = eventLoop.now
         connection.pool = self
         if let waiting {
             waiting.connections.append(connection)
@@ -120,7 +133,7 @@ final class UpstreamConnectionPool {
     }
 
     private func closeExpired() {
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         var next: NIODeadline?
         for (key, waiting) in idle {
             // Oldest first: each list is in the order the connections were given back.
