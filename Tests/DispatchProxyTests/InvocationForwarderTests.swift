@@ -135,4 +135,43 @@ import Testing
         #expect(answer.hasPrefix("HTTP/1.1 403 "))
         #expect(upstreams.channels.isEmpty)
     }
+
+    /// A caller connection with no call for longer than the idle timeout closes; one that is
+    /// busy stays open however long its call takes.
+    @Test func anIdleCallerConnectionClosesAfterTheIdleTimeout() throws {
+        let (caller, upstreams, _) = try makeCaller()
+        loop.advanceTime(by: .seconds(59))
+        #expect(caller.isActive)
+        try send(request("greeter"), to: caller)
+        loop.advanceTime(by: .seconds(120))
+        #expect(caller.isActive, "a call in progress is not idle")
+        try send(Self.okAnswer, to: try #require(upstreams.channels.first))
+        _ = try written(by: caller)
+        loop.advanceTime(by: .seconds(59))
+        #expect(caller.isActive)
+        loop.advanceTime(by: .seconds(2))
+        #expect(!caller.isActive)
+    }
+
+    /// The function answers before the caller finished its body: the answer goes out at once,
+    /// the rest of the body is read and dropped (never forwarded, never taken for a request), and
+    /// the connection serves the next call.
+    @Test func anEarlyAnswerIsSentAndTheRestOfTheBodyDrained() throws {
+        let (caller, upstreams, _) = try makeCaller()
+        let head = "POST http://greeter.\(Self.namespace)/ HTTP/1.1\r\nHost: greeter.\(Self.namespace)\r\nContent-Length: 20\r\n\r\n"
+        try send(head + "0123456789", to: caller)
+        let upstream = try #require(upstreams.channels.first)
+        #expect(try written(by: upstream).hasSuffix("0123456789"))
+        try send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", to: upstream)
+        let early = try written(by: caller)
+        #expect(early.hasPrefix("HTTP/1.1 503 "))
+        #expect(!early.lowercased().contains("connection: close"))
+        try send("GET /x HTT", to: caller)  // the last 10 bytes of the body
+        #expect(try written(by: caller).isEmpty, "the rest of the body is no request")
+        try send(request("greeter", body: "again"), to: caller)
+        let next = upstreams.channels.last.map { try? written(by: $0) } ?? nil
+        #expect(next?.hasSuffix("again") == true)
+        #expect(next?.contains("GET /x") == false)
+        #expect(caller.isActive)
+    }
 }

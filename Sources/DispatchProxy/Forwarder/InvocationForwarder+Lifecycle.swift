@@ -109,7 +109,7 @@ extension InvocationForwarder {
         if close { connection.closeAfterResponse() }
         guard connection.responseEndWritten() == .closeAfterFlush else {
             flushCaller()
-            if connection.isIdle { idleSince = .now() }
+            if connection.isIdle { idleSince = context.eventLoop.now }
             armIdleTimer()
             return
         }
@@ -211,7 +211,7 @@ extension InvocationForwarder {
             idleTimer = nil
             // Busy: the timer is armed again when the answer ends.
             guard connection.isIdle, self.context != nil else { return }
-            if NIODeadline.now() - idleSince >= idleTimeout {
+            if context.eventLoop.now - idleSince >= idleTimeout {
                 perform(connection.idleTimeoutFired())
             } else {
                 armIdleTimer()

@@ -101,6 +101,8 @@ final class InvocationForwarder: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         remote = context.channel.remoteAddress?.ipAddress
+        // The loop's clock: NIODeadline.now() on a real loop, the virtual time of an embedded one.
+        idleSince = context.eventLoop.now
         if context.channel.isActive { armIdleTimer() }
     }
 
