@@ -145,15 +145,16 @@ private struct Evaluation {
             request: request, totalRequest: request.requestPerPod * Int64(request.replicas), reservedPacking: packings, excluded: Set(excluded))
         var rows: [ClusterEvaluation] = []
         rows.reserveCapacity(inventory.clusters.count + 2)
+        let health = Placement.healthFilter
         for cluster in inventory.clusters {
             let reservedTotal = reservedTotals[cluster.name] ?? .zero
-            let ready = Placement.filters.health.admits(cluster, in: context)
+            let ready = health.admits(cluster, in: context)
             rows.append(
                 ClusterEvaluation(
                     cluster: cluster.name,
                     isCandidate: false,
                     freeBefore: Self.clamped(cluster.schedulable.free - reservedTotal),
-                    blockers: ready ? [.notCandidate] : [.notCandidate, Placement.filters.health.blocker],
+                    blockers: ready ? [.notCandidate] : [.notCandidate, health.blocker],
                     healthProblems: ready ? [] : cluster.problems,
                     largestNodeFree: cluster.largestNodeFree,
                     requestNeeded: request.requestPerPod
@@ -244,7 +245,7 @@ private struct Evaluation {
         rows[index].freeAfter = Self.clamped(after)
         rows[index].score = Placement.scorer.score(cluster, freeAfter: after, in: context)
         guard cluster.isReady else { return }
-        for filter in Placement.filters.candidate where !filter.admits(cluster, in: context) {
+        for filter in CandidateFilter.allCases where !filter.admits(cluster, in: context) {
             rows[index].add(filter.blocker)
         }
     }
