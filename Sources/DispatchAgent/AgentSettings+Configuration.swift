@@ -1,4 +1,5 @@
 import Configuration
+import DispatchCore
 import DispatchProxy
 import Logging
 
@@ -96,7 +97,7 @@ extension AgentSettings {
     private static func seconds(_ config: ConfigReader, _ key: String, _ fallback: Duration) throws(Invalid) -> Duration {
         let value = config.double(
             forKey: ConfigKey(key.split(separator: ".").map(String.init)),
-            default: Double(fallback.components.seconds) + Double(fallback.components.attoseconds) / 1e18)
+            default: fallback.inSeconds)
         // A year at most: a larger (or infinite) value would overflow the timers.
         guard value > 0, value <= 31_536_000 else { throw Invalid("\(key) must be positive and at most 31536000 seconds (a year)") }
         return .milliseconds(Int64(value * 1000))

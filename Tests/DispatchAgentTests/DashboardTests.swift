@@ -57,8 +57,7 @@ import Testing
         let sim = try await SimHarness.start(functions: FunctionServers.Options())
         let agent = try await AgentHarness.start(sim: sim, rules: try exampleRulesYAML())
         let client = try sim.client()
-        let exposition: String
-        do {
+        let exposition = try await withTeardown {
             let spec = FunctionSpec(namespace: "team-a", name: "watched", image: "direktiv/echo:v1", size: .small, minScale: 1)
             let object = try DirektivServiceBuilder.knativeService(
                 spec, namespace: Scenario.functionsNamespace, sizes: .direktivDefaults, sidecarImage: "direktiv/sidecar:v0.8.10")
@@ -73,16 +72,12 @@ import Testing
                 ).status
             }
             #expect(status == 200)
-            exposition = String(buffer: agent.prometheus.render())
-        } catch {
+            return String(buffer: agent.prometheus.render())
+        } teardown: {
             try? await client.shutdown()
             await agent.stop()
             await sim.stop()
-            throw error
         }
-        try? await client.shutdown()
-        await agent.stop()
-        await sim.stop()
 
         // One alert per query, firing when the query returns nothing; the test expects none.
         // A comparison filter (`== 1`: "which flags are disabled") may rightly be empty, so its
