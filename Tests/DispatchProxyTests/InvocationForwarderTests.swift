@@ -19,12 +19,12 @@ import Testing
     }
 
     /// A caller connection through the forwarder, and the upstream channels it opens.
-    func makeCaller() throws -> (EmbeddedChannel, Upstreams, UpstreamConnectionPool) {
+    func makeCaller(resolving: Bool = true) throws -> (EmbeddedChannel, Upstreams, UpstreamConnectionPool) {
         let proxy = InvocationProxy(
             settings: InvocationProxy.Settings(),
             functionsNamespaces: Published([Self.namespace]),
             directory: { _, _ in nil },
-            resolver: FunctionAddressResolver.table { _ in "10.0.0.1:8080" },
+            resolver: FunctionAddressResolver.table { _ in resolving ? "10.0.0.1:8080" : nil },
             statistics: InvocationStatistics(),
             metrics: DispatchMetrics(),
             logger: Logger(label: "forwarder-test")
@@ -173,5 +173,20 @@ import Testing
         #expect(next?.hasSuffix("again") == true)
         #expect(next?.contains("GET /x") == false)
         #expect(caller.isActive)
+    }
+
+    /// Thousands of pipelined requests in one read that each end at once (here: no function
+    /// resolves, a 502 each) are answered one after another in a loop: a call that ends while
+    /// the next is read does not begin the next one inside itself, so hostile input cannot
+    /// grow the stack (this once recursed a few frames per request).
+    @Test func manyPipelinedRequestsThatEndAtOnceAreAnsweredWithoutNesting() throws {
+        let (caller, upstreams, _) = try makeCaller(resolving: false)
+        let count = 50_000
+        let one = "GET http://greeter.\(Self.namespace)/ HTTP/1.1\r\nHost: greeter.\(Self.namespace)\r\n\r\n"
+        try send(String(repeating: one, count: count), to: caller)
+        let answers = try written(by: caller)
+        #expect(answers.components(separatedBy: "HTTP/1.1 502 ").count - 1 == count)
+        #expect(upstreams.channels.isEmpty)
+        #expect(caller.isActive, "each answer keeps the connection: every request was read whole")
     }
 }

@@ -10,14 +10,16 @@ import NIOHTTP1
 /// caller's end-to-end fields as they came, and bodies pass as they arrive, delimited by
 /// `HTTPBodyFraming`, with backpressure both ways: the caller is not read while the function's
 /// connection cannot take more, nor the function while the caller's cannot. Each call's course
-/// is decided by its `InvocationStateMachine`; the connection's by `ProxyConnectionStateMachine`.
-/// Everything happens on the connection's event loop.
+/// is decided by `ProxyConnectionStateMachine`, which owns the call's `InvocationStateMachine`:
+/// this handler reports each event to it and runs the action it gets back (`run(_:)`); it
+/// holds only I/O (its channel, the call's upstream connection and meters, timers). Everything
+/// happens on the connection's event loop.
 final class InvocationForwarder: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// One call in progress.
+    /// The I/O side of one call in progress; its course is the state machine's.
     final class Call {
         let head: HTTPHead
         let target: ProxyTarget
@@ -25,41 +27,26 @@ final class InvocationForwarder: ChannelDuplexHandler {
         let meters: DispatchMetrics.InvocationMeters
         var labels: DispatchMetrics.InvocationLabels { meters.labels }
         let started: ContinuousClock.Instant
-        var machine: InvocationStateMachine
         var clock: InvocationClock
         var key = UpstreamConnection.Key.unresolved
         var upstream: UpstreamConnection?
         var upstreamReused = false
-        /// The caller's connection ends with this answer.
-        var closesCaller: Bool
         var code = 0
         var failure: UpstreamFailure?
         var recorded = false
 
         init(
             head: HTTPHead, target: ProxyTarget, record: FunctionRecord?, meters: DispatchMetrics.InvocationMeters, started: ContinuousClock.Instant,
-            machine: InvocationStateMachine, clock: InvocationClock
+            clock: InvocationClock
         ) {
             self.head = head
             self.target = target
             self.record = record
             self.meters = meters
             self.started = started
-            self.machine = machine
             self.clock = clock
-            closesCaller = !head.isKeepAlive
         }
     }
-
-    /// Where the caller's bytes are in its current message.
-    enum Reading {
-        /// Looking for the end of a head; `searched` bytes of `input` were looked at already.
-        case head(searched: Int)
-        case body(HTTPBodyFraming)
-    }
-
-    /// Longest request head accepted (nginx's default buffers hold 32 KiB).
-    static let maximumHeadBytes = 64 * 1024
 
     let proxy: InvocationProxy
     let resources: InvocationProxy.LoopResources
@@ -69,21 +56,11 @@ final class InvocationForwarder: ChannelDuplexHandler {
     /// The fields added to this caller's requests for the function host it called last.
     var addedFields: ProxyHeaders.AddedFields?
     var call: Call?
-    var reading = Reading.head(searched: 0)
-    /// Bytes read from the caller and not handled yet: a head in pieces, or the next request.
-    var input: ByteBuffer?
-    /// The connection ends with the current answer: nothing more is read.
-    var stopped = false
-    var readPending = false
-    /// Bytes for the caller written at the next flush.
-    var needsFlush = false
+    var state: ProxyConnectionStateMachine
+    /// Bytes for the caller, joined until the next flush.
     var outgoing = WriteCoalescer()
-    /// Inside `channelRead`: writes upstream are flushed once, when the read completes.
-    var inCallerRead = false
-    var connection = ProxyConnectionStateMachine()
     let idleTimeout: TimeAmount
     var idleTimer: Scheduled<Void>?
-    var idleSince = NIODeadline.now()
     var callTimer: Scheduled<Void>?
     var callTimerAt: ContinuousClock.Instant?
     var lingerTimer: Scheduled<Void>?
@@ -94,6 +71,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
         self.proxy = proxy
         self.resources = resources
         self.idleTimeout = idleTimeout
+        state = ProxyConnectionStateMachine(now: .now())
     }
 
     // MARK: Reading the caller
@@ -102,7 +80,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
         self.context = context
         remote = context.channel.remoteAddress?.ipAddress
         // The loop's clock: NIODeadline.now() on a real loop, the virtual time of an embedded one.
-        idleSince = context.eventLoop.now
+        state = ProxyConnectionStateMachine(now: context.eventLoop.now)
         if context.channel.isActive { armIdleTimer() }
     }
 
@@ -116,16 +94,9 @@ final class InvocationForwarder: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if stopped { return }
-        var bytes = unwrapInboundIn(data)
-        if input == nil || input!.readableBytes == 0 {
-            input = bytes
-        } else {
-            input!.writeBuffer(&bytes)
-        }
-        inCallerRead = true
+        guard state.received(unwrapInboundIn(data)) else { return }
         handleInput()
-        inCallerRead = false
+        state.receivedHandled()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -139,110 +110,137 @@ final class InvocationForwarder: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if readsCaller || connection.isLingering {
-            readPending = false
-            context.read()
-        } else {
-            readPending = true
-        }
+        run(state.readRequested(upstreamWritable: upstreamWritable))
     }
 
-    var readsCaller: Bool {
-        if stopped { return false }
-        guard let call else { return true }
-        // A pipelined request waits in `input` until the current answer is out.
-        if case .head = reading, let input, input.readableBytes > 0 { return false }
-        guard call.machine.readsCaller else { return false }
-        // Backpressure: the body waits in the caller's socket while the function's is full.
-        if case .body = reading, !call.machine.isDraining, let upstream = call.upstream, !upstream.isWritable { return false }
-        return true
-    }
+    /// Whether the call's upstream connection takes more of the request body now.
+    private var upstreamWritable: Bool { call?.upstream?.isWritable ?? true }
 
     func resumeReadingCaller() {
-        guard readPending, readsCaller, let context else { return }
-        readPending = false
-        context.read()
+        run(state.resumeReading(upstreamWritable: upstreamWritable))
     }
 
-    /// Handles what `input` holds, as far as the current call allows.
+    /// Handles the bytes read, as far as the current call allows. A call that ends inside
+    /// the loop lets the loop go on to the next request: requests never nest on the stack.
     func handleInput() {
-        while !stopped, var bytes = input, bytes.readableBytes > 0 {
-            switch reading {
-            case .head(let searched):
-                // The next request waits until the current call has ended.
-                if call != nil { return }
-                let end: Int
-                switch HTTPHead.scan(bytes, searchedBytes: searched, limit: Self.maximumHeadBytes) {
-                case .complete(let found):
-                    end = found
-                case .incomplete(let searched):
-                    reading = .head(searched: searched)
-                    return
-                case .tooLarge:
-                    return refuse(
-                        .init(statusCode: 431), "direktiv-dispatch: the request head exceeds \(Self.maximumHeadBytes) bytes", minorVersion: 1)
-                case .bareLineFeed:
-                    return refuse(.badRequest, "direktiv-dispatch: malformed message head: LF without CR", minorVersion: 1)
-                }
-                let headBytes = bytes.readSlice(length: end)!
-                input = bytes
-                reading = .head(searched: 0)
-                let head: HTTPHead
-                do {
-                    head = try HTTPHead(parsing: headBytes, kind: .request)
-                } catch {
-                    return refuse(Self.status(for: error), "direktiv-dispatch: \(error)", minorVersion: 1)
-                }
-                connection.requestHeadReceived()
-                reading = .body(HTTPBodyFraming(head: head))
-                start(head)
-                if case .body(let framing) = reading, framing.isComplete { requestEnded() }
-            case .body(var framing):
-                let consumed: HTTPBodyFraming.Consumed
-                do {
-                    consumed = try framing.consume(&bytes)
-                } catch {
-                    input = nil
-                    return bodyFramingFailed(error)
-                }
-                input = bytes.readableBytes > 0 ? bytes : nil
-                reading = .body(framing)
-                if consumed.message.readableBytes > 0, let call {
-                    apply(call.machine.requestBodyReceived(consumed.message), call)
-                }
-                if consumed.ended { requestEnded() }
-            }
+        guard state.beginHandlingInput() else { return }
+        while true {
+            let action = state.nextInput()
+            if case .none = action { break }
+            run(action)
         }
+        state.endHandlingInput()
     }
 
-    /// The current request's body has all been read.
-    private func requestEnded() {
-        reading = .head(searched: 0)
-        guard let call else { return }
-        apply(call.machine.requestEndReceived(), call)
-    }
+    // MARK: Running actions
 
-    func apply(_ action: InvocationStateMachine.RequestAction, _ call: Call) {
+    /// Carries out what the state machine decided.
+    func run(_ action: ProxyConnectionStateMachine.Action) {
         switch action {
         case .none:
-            break
-        case .forward(let buffer):
+            return
+        case .read:
+            context?.read()
+        case .startCall(let head):
+            start(head)
+        case .forwardBody(let buffer):
+            guard let call else { return }
             call.upstream?.write(buffer)
             activity(call)
-        case .forwardEnd:
-            // The body's last bytes carried its end; they go out now unless a read's flush follows.
-            if !inCallerRead { call.upstream?.flush() }
+        case .forwardEnd(let flush):
+            guard let call else { return }
+            if flush { call.upstream?.flush() }
             activity(call)
-        case .drained:
-            ended(call)
-        }
-    }
-
-    static func status(for error: HTTPHead.ParseError) -> HTTPResponseStatus {
-        switch error {
-        case .malformed, .conflictingFraming, .framingFieldNamedByConnection: .badRequest
-        case .unsupportedVersion: .httpVersionNotSupported
-        case .unsupportedTransferCoding: .notImplemented
+        case .reconnect:
+            guard let call else { return }
+            closeUpstream(of: call)
+            connect(call)
+        case .refuse(let status, let text, let minorVersion, let includeBody):
+            respond(status: status, text: text, minorVersion: minorVersion, close: true, includeBody: includeBody)
+        case .failCall(let failure, let close):
+            guard let call else { return }
+            closeUpstream(of: call)
+            failed(call, failure)
+            respond(
+                status: failure.status, text: "direktiv-dispatch: \(call.target.canonicalHost): \(failure.explanation)",
+                minorVersion: call.head.minorVersion, close: close, includeBody: !call.head.methodIs("HEAD"))
+            endCall()
+        case .cutCall(let failure):
+            guard let call else { return }
+            closeUpstream(of: call)
+            failed(call, failure)
+            context?.close(promise: nil)
+            endCall()
+        case .abortCall(let error, let answered):
+            guard let call else { return }
+            closeUpstream(of: call)
+            call.code = 400
+            record(call)
+            if answered {
+                context?.close(promise: nil)
+            } else {
+                respond(
+                    status: .badRequest, text: "direktiv-dispatch: \(error)", minorVersion: call.head.minorVersion, close: true, includeBody: true)
+            }
+            endCall()
+        case .forwardResponseHead(let head, let close, let dechunk):
+            guard let call, let context else { return }
+            call.code = head.status
+            var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 32 + WriteCoalescer.room(forBodyOf: head))
+            ProxyHeaders.writeDownstreamHead(
+                head, framing: .init(callerMinorVersion: call.head.minorVersion, close: close, dechunked: dechunk), into: &buffer)
+            writeToCaller(buffer)
+            activity(call)
+        case .forwardResponseBody(let buffer):
+            guard let call else { return }
+            writeToCaller(buffer)
+            activity(call)
+        case .responseEnded(let reuseUpstream, let close, let callEnded):
+            guard let call else { return }
+            if let upstream = call.upstream {
+                call.upstream = nil
+                if reuseUpstream { pool.release(upstream) } else { upstream.close() }
+            }
+            record(call)
+            responseEnded(close: close)
+            activity(call)
+            if callEnded { endCall() }
+        case .callEnded:
+            endCall()
+        case .flushResponse:
+            flushCaller()
+            armIdleTimer()
+        case .flushLastResponse:
+            guard let context else { return }
+            // Close once the answer is on the wire, not before: a close fails pending writes.
+            let flushed = context.eventLoop.makePromise(of: Void.self)
+            outgoing.flush(context, promise: flushed)
+            flushed.futureResult.assumeIsolated().whenComplete { [self] result in
+                switch result {
+                case .success: run(state.lastResponseFlushed())
+                case .failure: run(state.writeFailed())
+                }
+            }
+        case .lingerThenClose:
+            // See `ProxyConnectionStateMachine`: the caller may still be sending.
+            guard let context else { return }
+            context.close(mode: .output, promise: nil)
+            lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [self] in
+                lingerTimer = nil
+                run(state.lingerTimeoutFired())
+            }
+            context.read()
+        case .close:
+            context?.close(promise: nil)
+        case .callerLeft(let wasGoing):
+            guard let call else { return }
+            self.call = nil
+            closeUpstream(of: call)
+            if wasGoing {
+                // nginx's convention for a caller that left before its answer.
+                call.code = 499
+                record(call)
+            }
         }
     }
 
@@ -255,7 +253,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
             target = try resources.targets.target(of: head, functionsNamespaces: proxy.functionsNamespaces)
         } catch {
             proxy.metrics.proxyRefused(reason: error.reason)
-            return refuse(.forbidden, "direktiv-dispatch refused the request: \(error)", minorVersion: head.minorVersion, head: head)
+            return run(state.callRefused(.forbidden, "direktiv-dispatch refused the request: \(error)", head: head))
         }
         let record = proxy.directory(target.namespace, target.function)
         let labels = DispatchMetrics.InvocationLabels(
@@ -274,16 +272,15 @@ final class InvocationForwarder: ChannelDuplexHandler {
         )
         let remaining = min(DirektivDeadline.remaining(in: head) ?? proxy.settings.defaultDeadline, proxy.settings.longestCall)
         let clock = InvocationClock(start: started, deadline: started + remaining, idleTimeout: proxy.settings.bodyIdleTimeout)
-        let call = Call(
-            head: head, target: target, record: record, meters: meters, started: started, machine: InvocationStateMachine(configuration), clock: clock
-        )
+        let call = Call(head: head, target: target, record: record, meters: meters, started: started, clock: clock)
         self.call = call
+        state.callStarted(configuration, keepAlive: head.isKeepAlive, minorVersion: head.minorVersion)
 
         guard case .address(let host, let port) = proxy.resolver.resolve(target) else {
-            return fail(call, call.machine.upstreamFailed(.unresolvable, reusedConnection: false))
+            return run(state.upstreamFailed(.unresolvable, reusedConnection: false))
         }
         guard remaining > .zero else {
-            return fail(call, call.machine.upstreamFailed(.deadline, reusedConnection: false))
+            return run(state.upstreamFailed(.deadline, reusedConnection: false))
         }
         call.key = UpstreamConnection.Key(host: host, port: port)
 
@@ -302,7 +299,7 @@ final class InvocationForwarder: ChannelDuplexHandler {
             return
         }
         pool.connect(call.key) { [self] result in
-            guard self.call === call, call.machine.state == .connecting else {
+            guard self.call === call, state.callIsConnecting else {
                 // The call ended while connecting; an unused connection is still worth keeping.
                 if case .success(let connection) = result { pool.release(connection) }
                 return
@@ -311,26 +308,35 @@ final class InvocationForwarder: ChannelDuplexHandler {
             case .success(let connection):
                 attach(connection, to: call)
             case .failure(let error):
-                fail(call, call.machine.upstreamFailed(UpstreamFailure(error), reusedConnection: false))
+                run(state.upstreamFailed(UpstreamFailure(error), reusedConnection: false))
             }
         }
     }
 
     private func attach(_ connection: UpstreamConnection, to call: Call) {
+        guard let context, let pending = state.connected() else {
+            pool.release(connection)
+            return
+        }
         call.upstream = connection
         call.upstreamReused = connection.calls > 0
         connection.calls += 1
         connection.begin(delegate: self, requestIsHEAD: call.head.methodIs("HEAD"))
-        let pending = call.machine.connected()
         // Written per attempt (a retry sends it again), with room for a short body to join it.
-        var upstreamHead = context!.channel.allocator.buffer(
+        var upstreamHead = context.channel.allocator.buffer(
             capacity: call.head.bytes.readableBytes + 160 + WriteCoalescer.room(forBodyOf: call.head))
-        if addedFields?.host != call.target.host { addedFields = .init(host: call.target.host, client: remote) }
-        ProxyHeaders.writeUpstreamHead(call.head, target: call.target, added: addedFields!, into: &upstreamHead)
+        let added: ProxyHeaders.AddedFields
+        if let cached = addedFields, cached.host == call.target.host {
+            added = cached
+        } else {
+            added = ProxyHeaders.AddedFields(host: call.target.host, client: remote)
+            addedFields = added
+        }
+        ProxyHeaders.writeUpstreamHead(call.head, target: call.target, added: added, into: &upstreamHead)
         connection.write(upstreamHead)
         for buffer in pending.body { connection.write(buffer) }
         // Within a read of the caller, the rest of what it sent goes out with the same flush.
-        if !inCallerRead { connection.flush() }
+        if !state.inCallerRead { connection.flush() }
         activity(call)
         resumeReadingCaller()
     }

@@ -12,6 +12,8 @@ struct WriteCoalescer {
     static let limit = 4096
 
     private var held: ByteBuffer?
+    /// Bytes were written (held or passed on) since the last flush.
+    private(set) var unflushed = false
 
     /// Whether bytes wait for the next flush.
     var isEmpty: Bool { held == nil }
@@ -52,12 +54,19 @@ struct WriteCoalescer {
 extension WriteCoalescer {
     /// Writes `buffer` to `context`'s channel at the next `flush(_:)`.
     mutating func write(_ buffer: ByteBuffer, to context: ChannelHandlerContext) {
+        unflushed = true
         write(buffer) { context.write(NIOAny($0), promise: nil) }
     }
 
-    /// Writes what is held, then flushes the channel.
-    mutating func flush(_ context: ChannelHandlerContext) {
-        if let held = take() { context.write(NIOAny(held), promise: nil) }
-        context.flush()
+    /// Writes what is held, then flushes the channel; `promise` completes when all is written.
+    mutating func flush(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
+        unflushed = false
+        if let held = take() {
+            context.writeAndFlush(NIOAny(held), promise: promise)
+        } else if let promise {
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+        } else {
+            context.flush()
+        }
     }
 }
