@@ -70,7 +70,43 @@ import Testing
         #expect(throws: CertificateReloader.LoadError.self) { try reloader.load() }
         #expect(await handshakeSucceeds(trusting: second))
 
+        // So is a valid key that is not the certificate's (a rotation caught between its two
+        // writes): served, it would fail every handshake.
+        let unrelated = try second.issue(commonName: "unrelated")
+        try unrelated.privateKeyPEM.write(to: directory.appendingPathComponent("tls.key"), atomically: true, encoding: .utf8)
+        #expect(throws: CertificateReloader.LoadError.self) { try reloader.load() }
+        #expect(await handshakeSucceeds(trusting: second))
+
         await group.triggerGracefulShutdown()
         try await task.value
+    }
+
+    /// Pairs installed in memory (the agent's own CA) are served from the next load on, and
+    /// waiters for the first one are released by it; a pair that does not belong together
+    /// changes nothing.
+    @Test func installedPairsLoadAtOnceAndBadOnesChangeNothing() async throws {
+        let ca = try CertificateAuthority(commonName: "agent")
+        let first = try ca.issue(commonName: "webhook")
+        let second = try ca.issue(commonName: "webhook")
+        let metrics = TestMetrics()
+        let reloader = CertificateReloader(
+            certificatePath: nil, keyPath: nil, metrics: DispatchMetrics(factory: metrics), logger: Logger(label: "tls-test"))
+        #expect(!reloader.isLoaded)
+        #expect(throws: CertificateReloader.LoadError.self) { try reloader.serverConfiguration() }
+        let waiter = Task { await reloader.firstLoaded() }
+
+        #expect(try reloader.install(certificatePEM: first.certificatePEM, privateKeyPEM: first.privateKeyPEM))
+        await waiter.value
+        #expect(reloader.isLoaded)
+        #expect(
+            try !reloader.install(certificatePEM: first.certificatePEM, privateKeyPEM: first.privateKeyPEM), "the same pair again changes nothing")
+        #expect(throws: CertificateReloader.LoadError.self) {
+            try reloader.install(certificatePEM: first.certificatePEM, privateKeyPEM: second.privateKeyPEM)
+        }
+        #expect(try !reloader.install(certificatePEM: first.certificatePEM, privateKeyPEM: first.privateKeyPEM), "the refused pair was not kept")
+        #expect(try reloader.install(certificatePEM: second.certificatePEM, privateKeyPEM: second.privateKeyPEM))
+        let expiry = try metrics.expectGauge("direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds", [("certificate", "serving")])
+        #expect(expiry.lastValue ?? 0 > Date().timeIntervalSince1970)
+        _ = try reloader.serverConfiguration()
     }
 }

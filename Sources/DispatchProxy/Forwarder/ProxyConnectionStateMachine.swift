@@ -140,8 +140,9 @@ struct ProxyConnectionStateMachine {
 
     // MARK: Reading the caller
 
-    /// The channel asks to read. `upstreamWritable`: the call's upstream connection can take more.
-    mutating func readRequested(upstreamWritable: Bool) -> Action {
+    /// The channel asks to read. `upstreamWritable`: the call's upstream connection can take more
+    /// (asked only while a body is being forwarded).
+    mutating func readRequested(upstreamWritable: @autoclosure () -> Bool) -> Action {
         if readsCaller(upstreamWritable: upstreamWritable) || lifecycle == .lingering {
             readPending = false
             return .read
@@ -151,20 +152,20 @@ struct ProxyConnectionStateMachine {
     }
 
     /// Something that held reading back may have changed: the read held back goes ahead if it may.
-    mutating func resumeReading(upstreamWritable: Bool) -> Action {
+    mutating func resumeReading(upstreamWritable: @autoclosure () -> Bool) -> Action {
         guard readPending, readsCaller(upstreamWritable: upstreamWritable) else { return .none }
         readPending = false
         return .read
     }
 
-    private func readsCaller(upstreamWritable: Bool) -> Bool {
+    private func readsCaller(upstreamWritable: () -> Bool) -> Bool {
         if stopped { return false }
         guard let call else { return true }
         // A pipelined request waits in `input` until the current answer is out.
         if case .head = reading, let input, input.readableBytes > 0 { return false }
         guard call.machine.readsCaller else { return false }
         // Backpressure: the body waits in the caller's socket while the function's is full.
-        if case .body = reading, !call.machine.isDraining, !upstreamWritable { return false }
+        if case .body = reading, !call.machine.isDraining, !upstreamWritable() { return false }
         return true
     }
 
@@ -415,12 +416,13 @@ struct ProxyConnectionStateMachine {
 
     // MARK: Answers and closing
 
-    /// An answer's last bytes are written. `close`: the connection ends after them.
-    mutating func responseEndWritten(close: Bool, now: NIODeadline) -> Action {
+    /// An answer's last bytes are written. `close`: the connection ends after them; `now` is
+    /// read only when the connection turns idle.
+    mutating func responseEndWritten(close: Bool, now: @autoclosure () -> NIODeadline) -> Action {
         if close { closeRequested = true }
         outstanding = max(0, outstanding - 1)
         guard lifecycle == .open, closeRequested || (quiescing && isIdle) else {
-            if isIdle { idleSince = now }
+            if isIdle { idleSince = now() }
             return .flushResponse
         }
         stopped = true
