@@ -384,9 +384,12 @@ let package = Package(
             dependencies: [
                 "KubeSim",
                 "DispatchCertificates",
+                "KubeClient",
                 "KubeModels",
                 "TestSupport",
             ],
+            // Scripts for the official Python client, run by PythonClientTests.
+            exclude: ["Python"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,7 +21,7 @@ enum APIPath: Equatable {
     case notFound
 
     /// Parses a request path against the served resource types.
-    static func parse(_ path: String, types: [ResourceType] = ResourceType.all) -> APIPath {
+    static func parse(_ path: String, types: [ResourceType]) -> APIPath {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map { String($0).removingPercentEncodingSafely() }
         switch parts.first {
         case "version": return parts.count == 1 ? .version : .notFound

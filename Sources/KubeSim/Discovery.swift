@@ -14,26 +14,42 @@ enum Discovery {
         ]
     }
 
-    static func groupVersions(_ group: String, types: [ResourceType] = ResourceType.all) -> [String] {
-        Array(Set(types.filter { $0.group == group }.map(\.version))).sorted()
+    /// A group's versions, the preferred first: by Kubernetes' version priority (GA before beta
+    /// before alpha, higher numbers first), as the API server orders a CRD's versions.
+    static func groupVersions(_ group: String, types: [ResourceType]) -> [String] {
+        Array(Set(types.filter { $0.group == group }.map(\.version))).sorted { priority($0) > priority($1) }
     }
 
-    static func groupDocument(_ group: String) -> JSONValue {
-        let versions = groupVersions(group)
+    /// `v2` > `v1` > `v1beta2` > `v1beta1` > `v1alpha1` > other names (by name, reversed).
+    static func priority(_ version: String) -> (Int, Int, Int, String) {
+        let scalars = Array(version.unicodeScalars)
+        guard scalars.first == "v" else { return (0, 0, 0, String(version.reversed())) }
+        let major = scalars.dropFirst().prefix { $0.properties.numericType != nil && $0.isASCII }
+        guard let majorValue = Int(String(String.UnicodeScalarView(major))) else { return (0, 0, 0, String(version.reversed())) }
+        let rest = String(String.UnicodeScalarView(scalars.dropFirst(1 + major.count)))
+        if rest.isEmpty { return (3, majorValue, 0, "") }
+        for (stage, level) in [("beta", 2), ("alpha", 1)] where rest.hasPrefix(stage) {
+            if let minor = Int(rest.dropFirst(stage.count)) { return (level, majorValue, minor, "") }
+        }
+        return (0, 0, 0, String(version.reversed()))
+    }
+
+    static func groupDocument(_ group: String, types: [ResourceType]) -> JSONValue {
+        let versions = groupVersions(group, types: types)
         let entries: [JSONValue] = versions.map { ["groupVersion": .string("\(group)/\($0)"), "version": .string($0)] }
         return ["name": .string(group), "versions": .array(entries), "preferredVersion": entries.first ?? [:]]
     }
 
-    static func groups(types: [ResourceType] = ResourceType.all) -> JSONValue {
+    static func groups(types: [ResourceType]) -> JSONValue {
         let names = Array(Set(types.map(\.group).filter { !$0.isEmpty })).sorted()
-        return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(names.map(groupDocument))]
+        return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(names.map { groupDocument($0, types: types) })]
     }
 
-    static func group(_ group: String) -> JSONValue {
-        groupDocument(group).setting("kind", "APIGroup").setting("apiVersion", "v1")
+    static func group(_ group: String, types: [ResourceType]) -> JSONValue {
+        groupDocument(group, types: types).setting("kind", "APIGroup").setting("apiVersion", "v1")
     }
 
-    static func resourceList(group: String, version: String, types: [ResourceType] = ResourceType.all) -> JSONValue {
+    static func resourceList(group: String, version: String, types: [ResourceType]) -> JSONValue {
         var resources: [JSONValue] = []
         for type in types where type.group == group && type.version == version {
             var entry: [String: JSONValue] = [

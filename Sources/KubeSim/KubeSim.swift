@@ -12,7 +12,8 @@ import Synchronization
 /// A simulated Kubernetes API server for tests and the demo.
 ///
 /// Serves the API subset direktiv-dispatch uses (core nodes, pods, namespaces, configmaps,
-/// events; apps deployments; Knative services; mutating webhook configurations) over HTTPS with
+/// events; apps deployments; mutating webhook configurations; CustomResourceDefinitions and their
+/// resources, Knative's Service and Liqo's kinds installed from the start) over HTTPS with
 /// a generated CA, requires a bearer token, and behaves like the real API server for what it
 /// covers, closely enough that `kubectl` works against it.
 public final class KubeSim: Sendable {
@@ -30,12 +31,17 @@ public final class KubeSim: Sendable {
         public var token: String?
         /// Watch length when the client gives no `timeoutSeconds`.
         public var defaultWatchTimeout: Duration = .seconds(1800)
+        /// Whether Knative's and Liqo's CRDs (`schemas/`) are installed from the start, as on the
+        /// clusters the agent runs on.
+        public var installsBundledDefinitions = true
 
         public init() {}
     }
 
     public let options: Options
     public let store: ObjectStore
+    /// The resource types served, CRDs included.
+    let customResources = CustomResourceRegistry()
     public let certificateAuthority: CertificateAuthority
     let serving: IssuedCertificate
     private let tokenState: Mutex<String>
@@ -50,6 +56,9 @@ public final class KubeSim: Sendable {
         certificateAuthority = try CertificateAuthority(commonName: "kubesim-ca")
         serving = try certificateAuthority.issue(commonName: "kubesim", dnsNames: options.dnsNames, ipAddresses: options.ipAddresses)
         tokenState = Mutex(options.token ?? Self.randomToken())
+        if options.installsBundledDefinitions {
+            for definition in Self.bundledDefinitions { try installDefinition(definition) }
+        }
     }
 
     /// The bearer token requests must carry.

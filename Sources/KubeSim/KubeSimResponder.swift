@@ -11,13 +11,13 @@ struct KubeSimResponder: HTTPResponder {
     let watches: WatchTracker
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let path = APIPath.parse(request.uri.path)
-        if path == .health { return .text("ok") }
+        if APIPath.parse(request.uri.path, types: []) == .health { return .text("ok") }
         guard request.headers[.authorization] == "Bearer \(sim.token)" else {
             return .status(.failure(401, .unauthorized, "Unauthorized"))
         }
         do {
-            return try await handle(path, request)
+            let served = sim.customResources.snapshot(sim.store)
+            return try await handle(APIPath.parse(request.uri.path, types: served.types), request, served)
         } catch let status as Status {
             return .status(status)
         } catch let refusal as AdmissionChain.Refusal {
@@ -27,15 +27,15 @@ struct KubeSimResponder: HTTPResponder {
         }
     }
 
-    private func handle(_ path: APIPath, _ request: Request) async throws -> Response {
+    private func handle(_ path: APIPath, _ request: Request, _ served: CustomResourceRegistry.Snapshot) async throws -> Response {
         switch path {
         case .health: return .text("ok")
         case .version: return .json(Discovery.version)
         case .coreVersions: return .json(Discovery.coreVersions(serverAddress: request.uri.host.map { "\($0):\(request.uri.port ?? 443)" }))
-        case .groups: return .json(Discovery.groups())
-        case .group(let group): return .json(Discovery.group(group))
-        case .resourceList(let group, let version): return .json(Discovery.resourceList(group: group, version: version))
-        case .openAPI(let rest): return try OpenAPI.respond(rest)
+        case .groups: return .json(Discovery.groups(types: served.types))
+        case .group(let group): return .json(Discovery.group(group, types: served.types))
+        case .resourceList(let group, let version): return .json(Discovery.resourceList(group: group, version: version, types: served.types))
+        case .openAPI(let rest): return try OpenAPI.respond(rest, served: served)
         case .peer(let cluster, let reachable):
             guard request.method == .post else { throw Status.failure(405, .methodNotAllowed, "use POST") }
             let nodes = try sim.setPeer(cluster: cluster, reachable: reachable)
@@ -44,12 +44,27 @@ struct KubeSimResponder: HTTPResponder {
         case .unknownResource, .notFound:
             throw Status.failure(404, .notFound, "the server could not find the requested resource")
         case .resource(let type, let namespace, let name, let subresource):
-            return try await resource(request, type, namespace: namespace, name: name, subresource: subresource)
+            let write = ResourceWrite(
+                type: type, custom: served.custom[type],
+                fieldValidation: try FieldValidation(query: request.uri.queryParameters["fieldValidation"].map(String.init)),
+                dryRun: dryRun(request))
+            return try await resource(request, write, namespace: namespace, name: name, subresource: subresource)
         }
     }
 
-    private func resource(_ request: Request, _ type: ResourceType, namespace: String?, name: String?, subresource: String?) async throws -> Response
-    {
+    /// What every write to one resource type needs: the type, its definition when it is a custom
+    /// resource, and the request's options.
+    struct ResourceWrite {
+        var type: ResourceType
+        var custom: CustomResourceRegistry.Served?
+        var fieldValidation: FieldValidation
+        var dryRun: Bool
+    }
+
+    private func resource(
+        _ request: Request, _ write: ResourceWrite, namespace: String?, name: String?, subresource: String?
+    ) async throws -> Response {
+        let type = write.type
         if let subresource, subresource != "status" || !type.hasStatusSubresource {
             throw Status.failure(404, .notFound, "the server could not find the requested resource (\(subresource))")
         }
@@ -57,44 +72,93 @@ struct KubeSimResponder: HTTPResponder {
         switch (request.method, name) {
         case (.get, nil):
             if let watch = query["watch"], watch == "1" || watch == "true" {
-                return try watchResponse(request, type, namespace: namespace)
+                return try watchResponse(request, type, namespace: namespace, custom: write.custom)
             }
-            return try list(request, type, namespace: namespace)
+            return try list(request, type, namespace: namespace, custom: write.custom)
         case (.get, let name?):
             return .json(try sim.store.get(type, namespace: namespace, name: name))
         case (.post, nil):
             let body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
             let candidate =
                 type.namespaced ? body.setting("metadata", (body["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default"))) : body
-            let admitted = try await sim.admission.admit(
-                .create, type, namespace: namespace, object: candidate, oldObject: nil, dryRun: dryRun(request))
-            return .json(
-                try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created,
-                warnings: admitted.warnings)
+            return try await create(candidate, write, namespace: namespace)
         case (.put, let name?):
-            let body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
-            if subresource == "status" {
-                return .json(try sim.store.update(body, type, namespace: namespace, name: name, subresource: subresource, dryRun: dryRun(request)))
-            }
+            var warnings: [String] = []
+            var body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
+            if let custom = write.custom { body = try custom.decoded(body, fieldValidation: write.fieldValidation, warnings: &warnings) }
             let current = try sim.store.get(type, namespace: namespace, name: name)
+            if subresource == "status" {
+                try write.custom?.validated(current.setting("status", body["status"]), oldObject: current)
+                return .json(
+                    try sim.store.update(body, type, namespace: namespace, name: name, subresource: subresource, dryRun: write.dryRun),
+                    warnings: warnings)
+            }
             let candidate = body.setting(
                 "metadata", (body["metadata"] ?? [:]).setting("namespace", current[path: "metadata", "namespace"]).setting("name", .string(name)))
             let admitted = try await sim.admission.admit(
-                .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: dryRun(request))
-            return .json(
-                try sim.store.update(admitted.object, type, namespace: namespace, name: name, dryRun: dryRun(request)), warnings: admitted.warnings)
+                .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: write.dryRun)
+            let object = try checked(admitted.object, write, oldObject: current)
+            let updated = try sim.store.update(object, type, namespace: namespace, name: name, dryRun: write.dryRun)
+            return .json(try definitionWritten(updated, write), warnings: warnings + admitted.warnings)
         case (.patch, let name?):
             let body = try await bodyBytes(request)
-            return try await patch(request, type, namespace: namespace, name: name, subresource: subresource, body: body)
+            return try await patch(request, write, namespace: namespace, name: name, subresource: subresource, body: body)
         case (.delete, let name?):
             let body = try await bodyBytes(request)
             var preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)
             if body.readableBytes > 0, let options = try? JSONValue.parse(body.readableBytesView) {
                 preconditions = (options[path: "preconditions", "uid"]?.stringValue, options[path: "preconditions", "resourceVersion"]?.stringValue)
             }
-            return .json(try sim.store.delete(type, namespace: namespace, name: name, preconditions: preconditions))
+            let deleted = try sim.store.delete(type, namespace: namespace, name: name, preconditions: preconditions)
+            if type == .customResourceDefinitions, let definition = try? CustomResourceDefinition(deleted) {
+                // The API server removes every instance before the definition itself goes.
+                for version in definition.versions { sim.store.removeAll(definition.resourceType(version)) }
+            }
+            return .json(deleted)
         default:
             throw Status.failure(405, .methodNotAllowed, "the server does not allow this method on the requested resource")
+        }
+    }
+
+    // MARK: - Writes
+
+    /// Create, as the API server runs it: decode (custom resources pruned and defaulted), mutating
+    /// admission, validation, storage.
+    private func create(_ body: JSONValue, _ write: ResourceWrite, namespace: String?) async throws -> Response {
+        var warnings: [String] = []
+        var candidate = body
+        if let custom = write.custom { candidate = try custom.decoded(candidate, fieldValidation: write.fieldValidation, warnings: &warnings) }
+        let admitted = try await sim.admission.admit(
+            .create, write.type, namespace: namespace, object: candidate, oldObject: nil, dryRun: write.dryRun)
+        let object = try checked(admitted.object, write, oldObject: nil)
+        let created = try sim.store.create(object, write.type, namespace: namespace, dryRun: write.dryRun)
+        return .json(try definitionWritten(created, write), status: .created, warnings: warnings + admitted.warnings)
+    }
+
+    /// The validation after admission: a custom resource against its schema, a definition as the
+    /// API server checks definitions (with its defaults filled in).
+    private func checked(_ object: JSONValue, _ write: ResourceWrite, oldObject: JSONValue?) throws -> JSONValue {
+        if let custom = write.custom { return try custom.validated(object, oldObject: oldObject) }
+        guard write.type == .customResourceDefinitions else { return object }
+        let definition = try CustomResourceDefinition(object)
+        if let oldObject, let old = try? CustomResourceDefinition(oldObject), old.namespaced != definition.namespaced {
+            throw FieldError.invalid(
+                [FieldError(.invalid, "spec.scope", value: object[path: "spec", "scope"], "field is immutable")], kind: "CustomResourceDefinition",
+                group: "apiextensions.k8s.io", name: definition.name)
+        }
+        var result = object
+        if result[path: "spec", "conversion"] == nil { result = result.setting(path: ["spec", "conversion"], ["strategy": "None"]) }
+        return result
+    }
+
+    /// After a definition is stored, what the API server's CRD controllers do at once: accept its
+    /// names and mark it Established, so that its resources are served.
+    private func definitionWritten(_ object: JSONValue, _ write: ResourceWrite) throws -> JSONValue {
+        guard write.type == .customResourceDefinitions, !write.dryRun, let name = object[path: "metadata", "name"]?.stringValue,
+            let definition = try? CustomResourceDefinition(object)
+        else { return object }
+        return try sim.store.modify(.customResourceDefinitions, namespace: nil, name: name, subresource: "status") { stored in
+            stored = stored.setting("status", definition.status(current: stored["status"]))
         }
     }
 
@@ -133,7 +197,7 @@ struct KubeSimResponder: HTTPResponder {
         }
     }
 
-    private func list(_ request: Request, _ type: ResourceType, namespace: String?) throws -> Response {
+    private func list(_ request: Request, _ type: ResourceType, namespace: String?, custom: CustomResourceRegistry.Served?) throws -> Response {
         let query = request.uri.queryParameters
         let (labels, fields) = try selectors(request)
         let page = try sim.store.list(
@@ -147,14 +211,17 @@ struct KubeSimResponder: HTTPResponder {
         var metadata: [String: JSONValue] = ["resourceVersion": .string(page.resourceVersion)]
         if let token = page.continueToken { metadata["continue"] = .string(token) }
         if TablePrinter.wantsTable(request) {
-            return .json(TablePrinter.table(type, page.items, listMetadata: .object(metadata)))
+            return .json(TablePrinter.table(type, custom: custom, page.items, listMetadata: .object(metadata)))
         }
         return .json([
-            "apiVersion": .string(type.apiVersion), "kind": .string("\(type.kind)List"), "metadata": .object(metadata), "items": .array(page.items),
+            "apiVersion": .string(type.apiVersion), "kind": .string(custom?.definition.listKind ?? "\(type.kind)List"), "metadata": .object(metadata),
+            "items": .array(page.items),
         ])
     }
 
-    private func watchResponse(_ request: Request, _ type: ResourceType, namespace: String?) throws -> Response {
+    private func watchResponse(
+        _ request: Request, _ type: ResourceType, namespace: String?, custom: CustomResourceRegistry.Served?
+    ) throws -> Response {
         if let failure = sim.takeWatchFailure() { throw failure }
         let query = request.uri.queryParameters
         let (labels, fields) = try selectors(request)
@@ -191,7 +258,10 @@ struct KubeSimResponder: HTTPResponder {
                 let line: JSONValue
                 switch frame {
                 case .event(let kind, let object):
-                    line = ["type": .string(kind.rawValue), "object": table ? TablePrinter.table(type, [object], listMetadata: nil) : object]
+                    line = [
+                        "type": .string(kind.rawValue),
+                        "object": table ? TablePrinter.table(type, custom: custom, [object], listMetadata: nil) : object,
+                    ]
                 case .bookmark(let version):
                     line = [
                         "type": "BOOKMARK",
@@ -218,8 +288,9 @@ struct KubeSimResponder: HTTPResponder {
     }
 
     private func patch(
-        _ request: Request, _ type: ResourceType, namespace: String?, name: String, subresource: String?, body: ByteBuffer
+        _ request: Request, _ write: ResourceWrite, namespace: String?, name: String, subresource: String?, body: ByteBuffer
     ) async throws -> Response {
+        let type = write.type
         let contentType = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 } ?? ""
         let query = request.uri.queryParameters
         let patchBody: JSONValue
@@ -241,12 +312,15 @@ struct KubeSimResponder: HTTPResponder {
                 if type.namespaced {
                     object = object.setting("metadata", (object["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default")))
                 }
-                let admitted = try await sim.admission.admit(
-                    .create, type, namespace: namespace, object: object, oldObject: nil, dryRun: dryRun(request))
-                return .json(
-                    try sim.store.create(admitted.object, type, namespace: namespace, dryRun: dryRun(request)), status: .created,
-                    warnings: admitted.warnings)
+                return try await create(object, write, namespace: namespace)
             }
+        }
+        if contentType == "application/strategic-merge-patch+json", write.custom != nil {
+            // Custom resources carry no patch strategy: the API server refuses this patch type for them.
+            throw Status.failure(
+                415, .unsupportedMediaType,
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+            )
         }
         // The API server retries a patch that races another write; so does the simulator.
         for _ in 0..<5 {
@@ -279,20 +353,25 @@ struct KubeSimResponder: HTTPResponder {
             var conditional = patched.setting(
                 "metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
             var warnings: [String] = []
+            if let custom = write.custom {
+                conditional = try custom.decoded(conditional, fieldValidation: write.fieldValidation, warnings: &warnings)
+            }
             if subresource == nil {
                 let admitted = try await sim.admission.admit(
-                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: dryRun(request))
-                conditional = admitted.object
-                warnings = admitted.warnings
+                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
+                conditional = try checked(admitted.object, write, oldObject: current)
+                warnings += admitted.warnings
+            } else {
+                try write.custom?.validated(current.setting("status", conditional["status"]), oldObject: current)
             }
             let toStore = conditional
-            let isDryRun = dryRun(request)
+            let isDryRun = write.dryRun
             let result: Result<JSONValue, Status> = Result { () throws(Status) in
                 try sim.store.update(toStore, type, namespace: namespace, name: name, subresource: subresource, dryRun: isDryRun)
             }
             switch result {
             case .success(let object):
-                return .json(object, warnings: warnings)
+                return .json(try definitionWritten(object, write), warnings: warnings)
             case .failure(let failure):
                 // Only a race is retried; a version the client put in the patch itself stays a conflict.
                 guard failure.code == 409, patchBody[path: "metadata", "resourceVersion"] == nil else { throw failure }

@@ -276,6 +276,14 @@ public final class ObjectStore: Sendable {
         }
     }
 
+    /// Removes every object of a type (the instances of a deleted CustomResourceDefinition),
+    /// each with its DELETED event.
+    public func removeAll(_ type: ResourceType) {
+        state.withLock { state in
+            for (key, object) in (state.objects[type] ?? [:]).sorted(by: { $0.key < $1.key }) { remove(&state, type, key, object) }
+        }
+    }
+
     @discardableResult
     private func remove(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, _ object: JSONValue) -> JSONValue {
         state.objects[type]?[key] = nil
@@ -463,10 +471,7 @@ public final class ObjectStore: Sendable {
             rule =
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
         default:
-            // IsDNS1123Subdomain: at most 253 characters of dot-separated parts; a part may exceed 63.
-            valid =
-                name.count <= 253
-                && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0), maximumLength: 253) }
+            valid = isDNSSubdomain(name)
             rule =
                 "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
         }
@@ -477,6 +482,11 @@ public final class ObjectStore: Sendable {
                     name: name, group: type.group, kind: type.kind,
                     causes: [.init(reason: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(rule)", field: "metadata.name")]))
         }
+    }
+
+    /// IsDNS1123Subdomain: at most 253 characters of dot-separated parts; a part may exceed 63.
+    static func isDNSSubdomain(_ name: String) -> Bool {
+        name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0), maximumLength: 253) }
     }
 
     static func isDNSLabel(_ name: String, maximumLength: Int = 63) -> Bool {

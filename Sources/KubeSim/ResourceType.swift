@@ -42,6 +42,12 @@ public struct ResourceType: Sendable, Hashable {
     public static let deployments = ResourceType(
         group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"],
         categories: ["all"], hasStatusSubresource: true, tracksGeneration: true)
+    public static let customResourceDefinitions = ResourceType(
+        group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition",
+        kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"],
+        hasStatusSubresource: true, tracksGeneration: true)
+    /// Knative's Service, served from Knative's own CRD (`schemas/`, installed in every KubeSim):
+    /// this value is the type that definition serves, for code that names it.
     public static let knativeServices = ResourceType(
         group: "serving.knative.dev", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true,
         shortNames: ["kservice", "ksvc"], categories: ["all", "knative", "serving"], hasStatusSubresource: true, tracksGeneration: true)
@@ -50,8 +56,8 @@ public struct ResourceType: Sendable, Hashable {
         kind: "MutatingWebhookConfiguration", namespaced: false, shortNames: [], categories: ["api-extensions"], hasStatusSubresource: false,
         tracksGeneration: true)
 
-    /// Everything KubeSim serves.
-    public static let all: [ResourceType] = [
-        .namespaces, .nodes, .pods, .configMaps, .secrets, .events, .deployments, .knativeServices, .mutatingWebhookConfigurations,
+    /// The kinds built into the API server; custom resources come and go with their definitions.
+    public static let builtIn: [ResourceType] = [
+        .namespaces, .nodes, .pods, .configMaps, .secrets, .events, .deployments, .mutatingWebhookConfigurations, .customResourceDefinitions,
     ]
 }

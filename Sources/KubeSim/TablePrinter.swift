@@ -13,18 +13,24 @@ enum TablePrinter {
         var type: String
         var format: String = ""
         var priority = 0
+        var description = ""
         var cell: (JSONValue) -> JSONValue
     }
 
-    static func table(_ type: ResourceType, _ objects: [JSONValue], listMetadata: JSONValue?) -> JSONValue {
-        let columns = self.columns(type)
+    static func table(
+        _ type: ResourceType, custom: CustomResourceRegistry.Served? = nil, _ objects: [JSONValue], listMetadata: JSONValue?
+    )
+        -> JSONValue
+    {
+        let columns = custom.map(self.columns(_:)) ?? self.columns(type)
         var result: [String: JSONValue] = [
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",
             "columnDefinitions": .array(
                 columns.map { column in
                     [
-                        "name": .string(column.name), "type": .string(column.type), "format": .string(column.format), "description": "",
+                        "name": .string(column.name), "type": .string(column.type), "format": .string(column.format),
+                        "description": .string(column.description),
                         "priority": .integer(Int64(column.priority)),
                     ]
                 }),
@@ -46,9 +52,12 @@ enum TablePrinter {
     static func name(_ object: JSONValue) -> JSONValue { object[path: "metadata", "name"] ?? "" }
 
     static func age(_ object: JSONValue) -> JSONValue {
-        guard let text = object[path: "metadata", "creationTimestamp"]?.stringValue,
-            let date = try? Date(text, strategy: .iso8601)
-        else { return "<unknown>" }
+        since(object[path: "metadata", "creationTimestamp"])
+    }
+
+    /// A timestamp as the time since it, the way `kubectl get` shows ages (`45s`, `3m`, `2h`, `5d`).
+    static func since(_ timestamp: JSONValue?) -> JSONValue {
+        guard let text = timestamp?.stringValue, let date = try? Date(text, strategy: .iso8601) else { return "<unknown>" }
         let seconds = max(0, Int(Date().timeIntervalSince(date)))
         switch seconds {
         case ..<120: return .string("\(seconds)s")
@@ -60,6 +69,31 @@ enum TablePrinter {
 
     static func condition(_ object: JSONValue, _ type: String) -> JSONValue? {
         object[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }
+    }
+
+    /// A custom resource's columns: Name, then its `additionalPrinterColumns`, or Name and Age
+    /// when it declares none, as the API server's table convertor for CRDs prints them.
+    static func columns(_ custom: CustomResourceRegistry.Served) -> [Column] {
+        let nameColumn = Column(name: "Name", type: "string", format: "name", cell: name)
+        let declared = custom.version.printerColumns
+        guard !declared.isEmpty else { return [nameColumn, Column(name: "Age", type: "date", cell: age)] }
+        return [nameColumn]
+            + declared.map { column in
+                Column(name: column.name, type: column.type, format: column.format, priority: column.priority, description: column.description) {
+                    object in
+                    // Only the first value a path selects is shown; none leaves the cell empty.
+                    guard let value = column.path.values(in: object).first else { return .null }
+                    switch column.type {
+                    case "date": return since(value)
+                    case "integer": return value.integerValue.map(JSONValue.integer) ?? .null
+                    case "number": return value.integerValue.map(JSONValue.integer) ?? (value == .null ? .null : value)
+                    case "boolean": return value.boolValue.map(JSONValue.bool) ?? .null
+                    default:
+                        if case .string = value { return value }
+                        return .string((try? value.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "")
+                    }
+                }
+            }
     }
 
     static func columns(_ type: ResourceType) -> [Column] {
@@ -95,15 +129,6 @@ enum TablePrinter {
                 Column(name: "Restarts", type: "string") { _ in "0" },
                 ageColumn,
                 Column(name: "Node", type: "string", priority: 1) { $0[path: "spec", "nodeName"] ?? "<none>" },
-            ]
-        case .knativeServices:
-            return [
-                nameColumn,
-                Column(name: "URL", type: "string") { $0[path: "status", "url"] ?? "" },
-                Column(name: "LatestCreated", type: "string") { $0[path: "status", "latestCreatedRevisionName"] ?? "" },
-                Column(name: "LatestReady", type: "string") { $0[path: "status", "latestReadyRevisionName"] ?? "" },
-                Column(name: "Ready", type: "string") { condition($0, "Ready")?["status"] ?? "Unknown" },
-                Column(name: "Reason", type: "string") { condition($0, "Ready")?["reason"] ?? "" },
             ]
         case .deployments:
             return [

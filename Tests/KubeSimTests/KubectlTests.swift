@@ -76,6 +76,70 @@ struct KubectlTests {
         }
     }
 
+    /// A CRD as a user installs one: `kubectl apply`, `kubectl wait` for Established, objects
+    /// by short name with the printer columns (priority 1 only with `-o wide`), `kubectl explain`
+    /// from the published schema, kubectl's Strict field validation, and no strategic merge
+    /// patch for custom resources (the API server answers 415).
+    @Test func customResourceDefinitionsAsKubectlUsesThem() async throws {
+        try await KubectlSession.withSim { kubectl in
+            let definition = try kubectl.write("crd.json", String(decoding: try CustomResourceTests.definition().encoded(), as: UTF8.self))
+            let applied = try await kubectl.run(["apply", "-f", definition])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let waited = try await kubectl.run(["wait", "--for", "condition=established", "--timeout=10s", "crd/placements.dispatch.example.io"])
+            #expect(waited.status == 0, "\(waited.stderr)")
+
+            let object = try kubectl.write(
+                "placement.yaml",
+                """
+                apiVersion: dispatch.example.io/v1alpha1
+                kind: Placement
+                metadata:
+                  name: fn
+                  namespace: direktiv-services-direktiv
+                spec:
+                  cluster: external2
+                """)
+            let created = try await kubectl.run(["apply", "-f", object])
+            #expect(created.status == 0, "\(created.stderr)")
+            #expect(created.stdout.contains("placement.dispatch.example.io/fn created"))
+            let placements = try #require(kubectl.sim.servedType(group: "dispatch.example.io", version: "v1alpha1", plural: "placements"))
+            try kubectl.sim.store.modify(placements, namespace: "direktiv-services-direktiv", name: "fn", subresource: "status") { placement in
+                placement = placement.setting("status", ["reason": "least loaded", "conditions": [["type": "Ready", "status": "True"]]])
+            }
+            let table = try await kubectl.run(["get", "pl", "-n", "direktiv-services-direktiv"])
+            #expect(table.status == 0, "\(table.stderr)")
+            let rows = table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+            #expect(rows.first == ["NAME", "CLUSTER", "READY"])
+            #expect(rows.dropFirst().first == ["fn", "external2", "True"])
+            let wide = try await kubectl.run(["get", "pl", "-n", "direktiv-services-direktiv", "-o", "wide"])
+            #expect(
+                wide.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == [
+                    "NAME", "CLUSTER", "READY", "REASON",
+                ])
+            #expect(wide.stdout.contains("least loaded"))
+
+            let explained = try await kubectl.run(["explain", "placements.spec.cluster"])
+            #expect(explained.status == 0, "\(explained.stderr)")
+            #expect(explained.stdout.contains("The decided cluster."))
+
+            let typo = try kubectl.write("typo.yaml", try String(contentsOfFile: object, encoding: .utf8) + "\n  clustr: main\n")
+            let strict = try await kubectl.run(["apply", "-f", typo])
+            #expect(strict.status != 0)
+            #expect(strict.stderr.contains("unknown field \"spec.clustr\""), "\(strict.stderr)")
+
+            let strategic = try await kubectl.run(
+                ["patch", "pl", "fn", "-n", "direktiv-services-direktiv", "--type", "strategic", "-p", "{\"spec\":{\"cluster\":\"main\"}}"])
+            #expect(strategic.status != 0)
+            #expect(strategic.stderr.contains("unknown format") || strategic.stderr.contains("not supported"), "\(strategic.stderr)")
+            let merge = try await kubectl.run(
+                ["patch", "pl", "fn", "-n", "direktiv-services-direktiv", "--type", "merge", "-p", "{\"spec\":{\"cluster\":\"main\"}}"])
+            #expect(merge.status == 0, "\(merge.stderr)")
+
+            let liqo = try await kubectl.run(["get", "foreignclusters,namespaceoffloadings,connections,resourceslices", "-A"])
+            #expect(liqo.status == 0, "\(liqo.stderr)")
+        }
+    }
+
     /// Secrets as kube-apiserver keeps them: `stringData` folded into base64 `data` and never
     /// returned, `type` defaulted to Opaque and immutable, data that is not base64 refused.
     @Test func secretsAreStoredAsTheAPIServerStoresThem() async throws {
