@@ -34,6 +34,10 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     /// The proxy's request head and body framing against NIOHTTP1's decoder (llhttp): where a
     /// request ends and how long its body is, unless the proxy refuses it.
     case differentialHTTP = "differential-http"
+    /// KubeSim's strategic merge patch for built-in kinds: applying a patch twice is applying it once.
+    case strategicMergePatch = "strategic-merge-patch"
+    /// KubeSim's CRD schemas: decoding (pruning, defaulting) is a fixed point, validation stable.
+    case customResource = "custom-resource"
 
     /// Runs the target on `bytes`.
     public func run(_ bytes: [UInt8]) throws(FuzzFailure) {
@@ -51,6 +55,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .quantity: try KubernetesFuzzing.quantity(bytes)
         case .labelSelector: KubernetesFuzzing.labelSelector(bytes)
         case .differentialHTTP: try DifferentialHTTPFuzzing.run(bytes)
+        case .strategicMergePatch: try KubeSimTargets.strategicMergePatch(bytes)
+        case .customResource: try KubeSimTargets.customResource(bytes)
         }
     }
 }

@@ -122,6 +122,13 @@ struct KubeSimResponder: HTTPResponder {
 
     // MARK: - Writes
 
+    static func unsupportedPatch(_ write: ResourceWrite) -> Status {
+        .failure(
+            415, .unsupportedMediaType,
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        )
+    }
+
     /// Create, as the API server runs it: decode (custom resources pruned and defaulted), mutating
     /// admission, validation, storage.
     private func create(_ body: JSONValue, _ write: ResourceWrite, namespace: String?) async throws -> Response {
@@ -317,10 +324,7 @@ struct KubeSimResponder: HTTPResponder {
         }
         if contentType == "application/strategic-merge-patch+json", write.custom != nil {
             // Custom resources carry no patch strategy: the API server refuses this patch type for them.
-            throw Status.failure(
-                415, .unsupportedMediaType,
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-            )
+            throw Self.unsupportedPatch(write)
         }
         // The API server retries a patch that races another write; so does the simulator.
         for _ in 0..<5 {
@@ -340,9 +344,17 @@ struct KubeSimResponder: HTTPResponder {
                     throw Status.failure(422, .invalid, "the server rejected our request due to an error in our request: \(error)")
                 }
             case "application/merge-patch+json", "application/apply-patch+yaml":
+                guard patchBody.objectValue != nil else {
+                    throw Status.failure(400, .badRequest, "the body of the request must be a JSON object for a merge patch")
+                }
                 patched = JSONMergePatch.apply(patchBody, to: current)
             case "application/strategic-merge-patch+json":
-                patched = JSONMergePatch.apply(StrategicMerge.simplified(patchBody), to: current)
+                guard let schema = PatchSchema.builtIn(type) else { throw Self.unsupportedPatch(write) }
+                do {
+                    patched = try StrategicMergePatch.apply(patchBody, to: current, schema: schema)
+                } catch {
+                    throw Status.failure(400, .badRequest, "the strategic merge patch could not be applied: \(error)")
+                }
             default:
                 throw Status.failure(
                     415, .unsupportedMediaType,

@@ -140,6 +140,47 @@ struct KubectlTests {
         }
     }
 
+    /// `kubectl apply` of a changed MutatingWebhookConfiguration sends a strategic merge patch
+    /// with only the changed webhook's changed fields: the API server merges webhooks by name,
+    /// so the rules stay (before, KubeSim replaced the list and the webhook lost its rules).
+    @Test func applyingAChangedWebhookConfigurationKeepsItsRules() async throws {
+        try await KubectlSession.withSim { kubectl in
+            let manifest = """
+                apiVersion: admissionregistration.k8s.io/v1
+                kind: MutatingWebhookConfiguration
+                metadata:
+                  name: direktiv-dispatch
+                webhooks:
+                - name: functions.dispatch.direktiv.io
+                  admissionReviewVersions: ["v1"]
+                  sideEffects: None
+                  timeoutSeconds: 5
+                  failurePolicy: Ignore
+                  clientConfig:
+                    service:
+                      name: direktiv-dispatch
+                      namespace: direktiv-dispatch
+                      path: /mutate
+                  rules:
+                  - operations: ["CREATE", "UPDATE"]
+                    apiGroups: ["serving.knative.dev"]
+                    apiVersions: ["v1"]
+                    resources: ["services"]
+                """
+            let file = try kubectl.write("webhook.yaml", manifest)
+            let created = try await kubectl.run(["apply", "-f", file])
+            #expect(created.status == 0, "\(created.stderr)")
+            let changed = try kubectl.write("webhook.yaml", manifest.replacingOccurrences(of: "timeoutSeconds: 5", with: "timeoutSeconds: 10"))
+            let configured = try await kubectl.run(["apply", "-f", changed])
+            #expect(configured.stdout.contains("configured"), "\(configured.stderr)")
+            let stored = try kubectl.sim.store.get(.mutatingWebhookConfigurations, namespace: nil, name: "direktiv-dispatch")
+            let webhook = stored["webhooks"]?[0]
+            #expect(webhook?["timeoutSeconds"] == 10)
+            #expect(webhook?["rules"]?[0]?["resources"] == ["services"])
+            #expect(webhook?[path: "clientConfig", "service", "path"] == "/mutate")
+        }
+    }
+
     /// Secrets as kube-apiserver keeps them: `stringData` folded into base64 `data` and never
     /// returned, `type` defaulted to Opaque and immutable, data that is not base64 refused.
     @Test func secretsAreStoredAsTheAPIServerStoresThem() async throws {

@@ -1,0 +1,32 @@
+import KubeModels
+
+/// The simulator's parsers of untrusted input, for the fuzz targets (DispatchFuzz) and nothing
+/// else: package-visible, so they stay out of KubeSim's public API.
+package enum KubeSimFuzzing {
+    /// The built-in kinds that take a strategic merge patch, in a fixed order.
+    package static let patchableKinds: [ResourceType] = [.pods, .deployments, .nodes, .namespaces, .mutatingWebhookConfigurations, .configMaps]
+
+    /// Applies a strategic merge patch as the API server does for `kind`; nil when it refuses it.
+    package static func strategicMergePatch(_ patch: JSONValue, to object: JSONValue, kind: ResourceType) -> JSONValue? {
+        guard let schema = PatchSchema.builtIn(kind) else { return nil }
+        return try? StrategicMergePatch.apply(patch, to: object, schema: schema)
+    }
+
+    /// What a CRD's schema does to an object on a write: nil when the schema is not structural;
+    /// else the object decoded (pruned and defaulted) and the validation errors of the result.
+    package static func customResourceWrite(schema: JSONValue, object: JSONValue, old: JSONValue?) -> (decoded: JSONValue, errors: [String])? {
+        var problems: [FieldError] = []
+        let parsed = StructuralSchema.parse(schema, path: "openAPIV3Schema", errors: &problems, isRoot: true)
+        guard problems.isEmpty else { return nil }
+        var unknown: [String] = []
+        let decoded = parsed.defaulted(parsed.pruned(object, unknown: &unknown, isRoot: true))
+        var errors: [FieldError] = []
+        parsed.validate(decoded, path: "", oldValue: old, errors: &errors)
+        return (decoded, errors.map(\.description))
+    }
+
+    /// Parses a printer column's JSONPath and, when it parses, evaluates it on `object`.
+    package static func columnPath(_ text: String, on object: JSONValue) -> [JSONValue]? {
+        (try? ColumnPath(text))?.values(in: object)
+    }
+}
