@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import KubeModels
 import NIOCore
 
@@ -104,17 +105,14 @@ struct KubeSimResponder: HTTPResponder {
             let body = try await bodyBytes(request)
             return try await patch(request, write, namespace: namespace, name: name, subresource: subresource, body: body)
         case (.delete, let name?):
-            let body = try await bodyBytes(request)
-            var preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)
-            if body.readableBytes > 0, let options = try? JSONValue.parse(body.readableBytesView) {
-                preconditions = (options[path: "preconditions", "uid"]?.stringValue, options[path: "preconditions", "resourceVersion"]?.stringValue)
-            }
-            let deleted = try sim.store.delete(type, namespace: namespace, name: name, preconditions: preconditions)
-            if type == .customResourceDefinitions, let definition = try? CustomResourceDefinition(deleted) {
+            let (options, accepted) = try Self.deletionOptions(try await bodyBytes(request), query: request.uri.queryParameters)
+            let result = try sim.store.delete(type, namespace: namespace, name: name, options: options)
+            if type == .customResourceDefinitions, result.removed, !options.dryRun, let definition = try? CustomResourceDefinition(result.object) {
                 // The API server removes every instance before the definition itself goes.
                 for version in definition.versions { sim.store.removeAll(definition.resourceType(version)) }
             }
-            return .json(deleted)
+            // 202 only where the API server sends it: not deleted yet, and orphanDependents=false asked.
+            return .json(result.object, status: !result.removed && accepted ? .accepted : .ok)
         default:
             throw Status.failure(405, .methodNotAllowed, "the server does not allow this method on the requested resource")
         }
@@ -167,6 +165,50 @@ struct KubeSimResponder: HTTPResponder {
         return try sim.store.modify(.customResourceDefinitions, namespace: nil, name: name, subresource: "status") { stored in
             stored = stored.setting("status", definition.status(current: stored["status"]))
         }
+    }
+
+    /// DeleteOptions from the body and the query (the query's win, as in the API server's
+    /// handler), and whether `orphanDependents=false` was asked (which makes a pending delete 202).
+    static func deletionOptions(_ body: ByteBuffer, query: FlatDictionary<Substring, Substring>) throws(Status) -> (DeletionOptions, Bool) {
+        var json: JSONValue = [:]
+        if body.readableBytes > 0 {
+            guard let parsed = try? JSONValue.parse(body.readableBytesView), parsed.objectValue != nil else {
+                throw Status.failure(400, .badRequest, "the body of a DELETE must be DeleteOptions (a JSON object)")
+            }
+            json = parsed
+        }
+        var options = DeletionOptions(
+            gracePeriodSeconds: json["gracePeriodSeconds"]?.integerValue,
+            preconditionUID: json[path: "preconditions", "uid"]?.stringValue,
+            preconditionResourceVersion: json[path: "preconditions", "resourceVersion"]?.stringValue,
+            dryRun: json["dryRun"]?.arrayValue?.contains("All") ?? false)
+        var policy = json["propagationPolicy"]?.stringValue
+        var orphan = json["orphanDependents"]?.boolValue
+        if let grace = query["gracePeriodSeconds"] {
+            guard let value = Int64(grace) else { throw Status.failure(400, .badRequest, "gracePeriodSeconds must be an integer") }
+            options.gracePeriodSeconds = value
+        }
+        if let value = query["propagationPolicy"] { policy = String(value) }
+        if let value = query["orphanDependents"] { orphan = value == "true" }
+        if query["dryRun"] == "All" { options.dryRun = true }
+        if let policy {
+            guard let parsed = DeletionOptions.Propagation(rawValue: policy) else {
+                throw Status.failure(
+                    422, .invalid,
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"\(policy)\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+                )
+            }
+            if orphan != nil {
+                throw Status.failure(
+                    422, .invalid,
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Invalid value: \"\(policy)\": orphanDependents and deletionPropagation cannot be both set"
+                )
+            }
+            options.propagationPolicy = parsed
+        } else if let orphan {
+            options.propagationPolicy = orphan ? .orphan : .background
+        }
+        return (options, orphan == false)
     }
 
     // MARK: - Bodies

@@ -151,8 +151,16 @@ public final class ObjectStore: Sendable {
             }
             try Self.checkName(name, type)
             let key = ObjectKey(namespace: scope(type, namespace), name: name)
-            if type.namespaced, state.objects[.namespaces]?[ObjectKey(namespace: "", name: key.namespace)] == nil {
-                throw Self.notFound(.namespaces, key.namespace)
+            if type.namespaced {
+                guard let namespaceObject = state.objects[.namespaces]?[ObjectKey(namespace: "", name: key.namespace)] else {
+                    throw Self.notFound(.namespaces, key.namespace)
+                }
+                if namespaceObject[path: "metadata", "deletionTimestamp"] != nil {
+                    throw Status.failure(
+                        403, .forbidden,
+                        "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(name)\" is forbidden: unable to create new content in namespace \(key.namespace) because it is being terminated",
+                        details: .init(name: name, group: type.group, kind: type.plural))
+                }
             }
             if state.objects[type]?[key] != nil {
                 throw Status.failure(
@@ -164,6 +172,12 @@ public final class ObjectStore: Sendable {
             if type.namespaced { metadata["namespace"] = .string(key.namespace) } else { metadata["namespace"] = nil }
             if type.tracksGeneration { metadata["generation"] = .integer(1) } else { metadata["generation"] = nil }
             metadata["deletionTimestamp"] = nil
+            metadata["deletionGracePeriodSeconds"] = nil
+            if type == .namespaces {
+                // Set by the API server on every namespace since Kubernetes 1.21, always to its name.
+                metadata["labels"] = (metadata["labels"] ?? [:]).setting("kubernetes.io/metadata.name", .string(name))
+                object = Self.namespaceDefaults(object)
+            }
             // A dry run answers with what would be stored and changes nothing.
             if dryRun { return object.setting("metadata", .object(metadata)) }
             state.resourceVersion += 1
@@ -230,8 +244,17 @@ public final class ObjectStore: Sendable {
         }
         var metadata = next["metadata"]?.objectValue ?? [:]
         let currentMetadata = current["metadata"]?.objectValue ?? [:]
-        for field in ["uid", "creationTimestamp", "namespace", "name", "generation", "deletionTimestamp"] {
+        for field in ["uid", "creationTimestamp", "namespace", "name", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
             metadata[field] = currentMetadata[field]
+        }
+        if type == .namespaces {
+            metadata["labels"] = (metadata["labels"] ?? [:]).setting("kubernetes.io/metadata.name", .string(key.name))
+            // spec.finalizers changes only through the namespace's `finalize` subresource (the
+            // namespace controller's), as in the API server's namespace strategy.
+            if subresource != "finalize" { next = next.setting(path: ["spec", "finalizers"], current[path: "spec", "finalizers"]) }
+        }
+        if currentMetadata["deletionTimestamp"] != nil {
+            try Self.checkNoNewFinalizers(metadata["finalizers"], current: currentMetadata["finalizers"], type, key.name)
         }
         metadata["resourceVersion"] = currentMetadata["resourceVersion"]
         next = next.setting("metadata", .object(metadata))
@@ -242,38 +265,16 @@ public final class ObjectStore: Sendable {
             metadata["generation"] = .integer((currentMetadata["generation"]?.integerValue ?? 0) + 1)
         }
         if dryRun { return next.setting("metadata", .object(metadata)) }
+        // The write that takes the last finalizer off an object being deleted deletes it.
+        if Self.isReadyToGo(next.setting("metadata", .object(metadata)), type) {
+            return remove(&state, type, key, next.setting("metadata", .object(metadata)))
+        }
         state.resourceVersion += 1
         metadata["resourceVersion"] = .string(String(state.resourceVersion))
         next = next.setting("metadata", .object(metadata))
         state.objects[type, default: [:]][key] = next
         record(&state, Change(resourceVersion: state.resourceVersion, type: type, kind: .modified, old: current, new: next))
         return next
-    }
-
-    /// Removes an object and returns it as it was; deleting a namespace removes what it holds.
-    public func delete(
-        _ type: ResourceType, namespace: String?, name: String, preconditions: (uid: String?, resourceVersion: String?) = (nil, nil)
-    ) throws(Status) -> JSONValue {
-        try state.withLock { state throws(Status) in
-            let key = ObjectKey(namespace: scope(type, namespace), name: name)
-            guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
-            if let uid = preconditions.uid, uid != current[path: "metadata", "uid"]?.stringValue {
-                throw Status.failure(
-                    409, .conflict,
-                    "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current[path: "metadata", "uid"]?.stringValue ?? "")")
-            }
-            if let version = preconditions.resourceVersion, version != current[path: "metadata", "resourceVersion"]?.stringValue {
-                throw Self.conflict(type, name)
-            }
-            if type == .namespaces {
-                for (otherType, objects) in state.objects where otherType.namespaced {
-                    for (otherKey, object) in objects where otherKey.namespace == name {
-                        remove(&state, otherType, otherKey, object)
-                    }
-                }
-            }
-            return remove(&state, type, key, current)
-        }
     }
 
     /// Removes every object of a type (the instances of a deleted CustomResourceDefinition),
@@ -285,7 +286,7 @@ public final class ObjectStore: Sendable {
     }
 
     @discardableResult
-    private func remove(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, _ object: JSONValue) -> JSONValue {
+    func remove(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, _ object: JSONValue) -> JSONValue {
         state.objects[type]?[key] = nil
         state.sortedKeys[type] = nil
         state.resourceVersion += 1
@@ -371,7 +372,7 @@ public final class ObjectStore: Sendable {
 
     public var watcherCount: Int { state.withLock { $0.watchers.count } }
 
-    private func record(_ state: inout State, _ change: Change) {
+    func record(_ state: inout State, _ change: Change) {
         if state.window.count - state.windowStart >= eventWindow {
             state.compactedThrough = state.window[state.windowStart].resourceVersion
             state.windowStart += 1
@@ -409,7 +410,7 @@ public final class ObjectStore: Sendable {
 
     // MARK: - Helpers
 
-    private func scope(_ type: ResourceType, _ namespace: String?) -> String {
+    func scope(_ type: ResourceType, _ namespace: String?) -> String {
         type.namespaced ? (namespace ?? "default") : ""
     }
 

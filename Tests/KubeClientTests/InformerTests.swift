@@ -91,7 +91,9 @@ func isSynced<S>(_ event: InformerEvent<S>) -> Bool {
             await harness.stop()
             _ = try await next(events) { if case .connectionLost = $0 { return true } else { return false } }
             // While the server is down, pods change behind the informer's back.
-            _ = try harness.sim.store.delete(.pods, namespace: "kube-system", name: "coredns-5d78c9869d-4m2nb")
+            // Forced (grace 0): with no kubelet running, a graceful delete would leave it Terminating.
+            _ = try harness.sim.store.delete(
+                .pods, namespace: "kube-system", name: "coredns-5d78c9869d-4m2nb", options: DeletionOptions(gracePeriodSeconds: 0))
             try harness.sim.store.modify(.pods, namespace: "direktiv", name: "direktiv-api-7c8d9e6f5-q9w7e", subresource: "status") { pod in
                 pod = pod.replacing(["status", "phase"], with: "Succeeded")
             }

@@ -181,6 +181,39 @@ struct KubectlTests {
         }
     }
 
+    /// Deletion as on a cluster: `kubectl delete pod` waits until the pod's kubelet confirms;
+    /// a pod on a Liqo peer that stopped answering stays Terminating (its virtual kubelet cannot
+    /// confirm) until it is force-deleted; `default` cannot be deleted (403); a namespace goes
+    /// Terminating and then away.
+    @Test(.timeLimit(.minutes(1))) func deletionWaitsForKubeletsAndNamespacesTerminate() async throws {
+        try await KubectlSession.withSim(controlPlane: true) { kubectl in
+            let deleted = try await kubectl.run(["delete", "pod", "coredns-5d78c9869d-4m2nb", "-n", "kube-system", "--timeout=20s"])
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            #expect(deleted.stdout.contains("deleted"))
+
+            try kubectl.sim.setPeer(cluster: "external2", reachable: false)
+            let pod = "external2-resize-00001-deployment-8f6a2b-p5r6t"
+            let started = try await kubectl.run(["delete", "pod", pod, "-n", "direktiv-services-direktiv", "--wait=false"])
+            #expect(started.status == 0, "\(started.stderr)")
+            let stuck = try await kubectl.run(["wait", "--for=delete", "pod/\(pod)", "-n", "direktiv-services-direktiv", "--timeout=1s"])
+            #expect(stuck.status != 0)
+            let listed = try await kubectl.run([
+                "get", "pod", pod, "-n", "direktiv-services-direktiv", "-o", "jsonpath={.metadata.deletionTimestamp}",
+            ])
+            #expect(!listed.stdout.isEmpty, "the pod on the lost peer is gone: \(listed.stderr)")
+            let forced = try await kubectl.run(["delete", "pod", pod, "-n", "direktiv-services-direktiv", "--grace-period=0", "--force"])
+            #expect(forced.status == 0, "\(forced.stderr)")
+
+            let protected = try await kubectl.run(["delete", "namespace", "default"])
+            #expect(protected.status != 0)
+            #expect(protected.stderr.contains("Forbidden") || protected.stderr.contains("forbidden"), "\(protected.stderr)")
+            let namespace = try await kubectl.run(["delete", "namespace", "direktiv", "--timeout=20s"])
+            #expect(namespace.status == 0, "\(namespace.stderr)")
+            let gone = try await kubectl.run(["get", "namespace", "direktiv"])
+            #expect(gone.stderr.contains("NotFound"), "\(gone.stdout)\(gone.stderr)")
+        }
+    }
+
     /// Secrets as kube-apiserver keeps them: `stringData` folded into base64 `data` and never
     /// returned, `type` defaulted to Opaque and immutable, data that is not base64 refused.
     @Test func secretsAreStoredAsTheAPIServerStoresThem() async throws {
@@ -281,8 +314,8 @@ struct KubectlSession: Sendable {
     let sim: KubeSim
     let directory: URL
 
-    static func withSim(_ body: (KubectlSession) async throws -> Void) async throws {
-        let harness = try await SimHarness.start()
+    static func withSim(controlPlane: Bool = false, _ body: (KubectlSession) async throws -> Void) async throws {
+        let harness = try await SimHarness.start(controlPlane: controlPlane)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

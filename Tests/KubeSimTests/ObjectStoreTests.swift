@@ -1,6 +1,7 @@
 import KubeModels
-import KubeSim
 import Testing
+
+@testable import KubeSim
 
 @Suite struct ObjectStoreTests {
     func store(window: Int = 100) throws -> ObjectStore {
@@ -41,12 +42,56 @@ import Testing
         }
     }
 
-    @Test func deletingANamespaceRemovesItsObjects() throws {
+    /// As the API server and its namespace controller: the namespace goes Terminating, refuses
+    /// new content (403), its objects are deleted, then its finalizer comes off and it is gone.
+    /// `default` cannot be deleted at all.
+    @Test func deletingANamespaceTerminatesItThenRemovesItsObjects() throws {
         let store = try store()
         _ = try store.create(["metadata": ["name": "inside"]], .configMaps, namespace: "other")
         _ = try store.create(["metadata": ["name": "outside"]], .configMaps, namespace: "default")
-        _ = try store.delete(.namespaces, namespace: nil, name: "other")
+        let terminating = try store.delete(.namespaces, namespace: nil, name: "other")
+        #expect(terminating[path: "status", "phase"] == "Terminating")
+        #expect(terminating[path: "spec", "finalizers"] == ["kubernetes"])
+        #expect(terminating[path: "metadata", "labels", "kubernetes.io/metadata.name"] == "other")
+        #expect(throws: Status.self) { try store.create(["metadata": ["name": "late"]], .configMaps, namespace: "other") }
+        try NamespaceController(store: store).reconcile()
         #expect(try store.list(.configMaps).items.compactMap { $0[path: "metadata", "name"]?.stringValue } == ["outside"])
+        try NamespaceController(store: store).reconcile()
+        #expect(throws: Status.self) { try store.get(.namespaces, namespace: nil, name: "other") }
+        do {
+            _ = try store.delete(.namespaces, namespace: nil, name: "default")
+            Issue.record("default was deleted")
+        } catch {
+            #expect(error.code == 403)
+        }
+    }
+
+    /// Finalizers hold a deleted object until the last one is removed; none may be added then.
+    /// A pod on a node stays Terminating until deleted with grace 0 (its kubelet's confirmation).
+    @Test func finalizersAndGracefulPodDeletion() throws {
+        let store = try store()
+        _ = try store.create(["metadata": ["name": "held", "finalizers": ["example.io/keep"]]], .configMaps, namespace: "default")
+        let held = try store.delete(.configMaps, namespace: "default", name: "held")
+        #expect(held[path: "metadata", "deletionTimestamp"] != nil)
+        #expect(throws: Status.self) {
+            try store.update(
+                held.setting("metadata", (held["metadata"] ?? [:]).setting("finalizers", ["example.io/keep", "example.io/more"])), .configMaps,
+                namespace: "default", name: "held")
+        }
+        _ = try store.update(
+            held.setting("metadata", (held["metadata"] ?? [:]).setting("finalizers", [])), .configMaps, namespace: "default", name: "held")
+        #expect(throws: Status.self) { try store.get(.configMaps, namespace: "default", name: "held") }
+
+        _ = try store.create(["metadata": ["name": "p"], "spec": ["nodeName": "n1", "containers": [["name": "c"]]]], .pods, namespace: "default")
+        let graceful = try store.delete(.pods, namespace: "default", name: "p")
+        #expect(graceful[path: "metadata", "deletionGracePeriodSeconds"] == 30)
+        #expect(try store.get(.pods, namespace: "default", name: "p")[path: "metadata", "deletionTimestamp"] != nil)
+        _ = try store.delete(.pods, namespace: "default", name: "p", options: DeletionOptions(gracePeriodSeconds: 0))
+        #expect(throws: Status.self) { try store.get(.pods, namespace: "default", name: "p") }
+        // A pod on no node goes at once.
+        _ = try store.create(["metadata": ["name": "q"], "spec": ["containers": [["name": "c"]]]], .pods, namespace: "default")
+        _ = try store.delete(.pods, namespace: "default", name: "q")
+        #expect(throws: Status.self) { try store.get(.pods, namespace: "default", name: "q") }
     }
 
     @Test func deletePreconditions() throws {

@@ -83,7 +83,8 @@ struct Scheduler {
 
     /// Moves a bound pod to Running once its start delay has passed.
     private func start(_ pod: JSONValue, name: String, namespace: String?, now: Date) throws {
-        guard pod[path: "status", "phase"]?.stringValue == "Pending",
+        // A pod being deleted is not started; its kubelet is stopping it.
+        guard pod[path: "metadata", "deletionTimestamp"] == nil, pod[path: "status", "phase"]?.stringValue == "Pending",
             let started = pod[path: "status", "startTime"]?.stringValue.flatMap({ try? Date($0, strategy: .iso8601) }),
             now.timeIntervalSince(started) >= Double(startDelay.components.seconds) + Double(startDelay.components.attoseconds) / 1e18
         else {

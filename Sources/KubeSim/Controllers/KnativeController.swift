@@ -40,7 +40,7 @@ struct KnativeController {
             let owned = pods.filter {
                 $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.serviceLabel]?.stringValue == name
             }
-            let current = owned.filter { $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && !Pods.isTerminated($0) }
+            let current = owned.filter { $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && Pods.isActive($0) }
             let template = service[path: "spec", "template"] ?? [:]
             for _ in current.count..<max(current.count, Self.minScale(service)) {
                 let pod = Pods.make(
@@ -80,7 +80,7 @@ struct KnativeController {
             let revision = Self.revisionName(name, generation: generation)
             let current = pods.filter {
                 $0[path: "metadata", "namespace"]?.stringValue == namespace
-                    && $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && !Pods.isTerminated($0)
+                    && $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && Pods.isActive($0)
             }
             let url = "http://\(name).\(namespace).svc.cluster.local"
             var conditions = service[path: "status", "conditions"]?.arrayValue ?? []
@@ -151,7 +151,7 @@ struct DeploymentController {
             let owned = pods.filter {
                 $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name
             }
-            let current = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash && !Pods.isTerminated($0) }
+            let current = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash && Pods.isActive($0) }
             let replicas = Int(deployment[path: "spec", "replicas"]?.integerValue ?? 1)
             for _ in current.count..<max(current.count, replicas) {
                 let pod = Pods.make(
@@ -187,7 +187,7 @@ struct DeploymentController {
             let hash = Self.templateHash(deployment[path: "spec", "template"] ?? [:])
             let owned = pods.filter {
                 $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name
-                    && !Pods.isTerminated($0)
+                    && Pods.isActive($0)
             }
             let updated = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash }
             let ready = updated.filter(Pods.isRunning).count

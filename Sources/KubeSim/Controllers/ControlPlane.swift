@@ -6,7 +6,9 @@ import ServiceLifecycle
 /// What the cluster's controllers do, in the simulator: Knative Serving turns Services into
 /// revision pods and reports readiness; the Deployment controller keeps replicas; the scheduler
 /// binds pods to nodes that satisfy node affinity, taints and free capacity, or leaves them
-/// Pending with the real scheduler's message.
+/// Pending with the real scheduler's message; kubelets confirm deleted pods (not on a node that
+/// stopped answering); the garbage collector follows owner references; the namespace controller
+/// empties and removes namespaces being deleted.
 public final class ControlPlane: Service, Sendable {
     public struct Options: Sendable {
         /// How long a bound pod takes to start (image pull and readiness, simulated).
@@ -30,7 +32,7 @@ public final class ControlPlane: Service, Sendable {
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for type in [ResourceType.knativeServices, .deployments, .pods, .nodes] {
+                for type in [ResourceType.knativeServices, .deployments, .pods, .nodes, .namespaces] {
                     group.addTask {
                         guard let registration = try? self.store.watch(type, resourceVersion: self.store.currentResourceVersion) else { return }
                         defer { registration.end() }
@@ -55,6 +57,9 @@ public final class ControlPlane: Service, Sendable {
             try Scheduler(store: store, startDelay: options.podStartDelay).reconcile()
             try KnativeController(store: store).reconcileStatus()
             try DeploymentController(store: store).reconcileStatus()
+            try Kubelet(store: store).reconcile()
+            try GarbageCollector(store: store).reconcile()
+            try NamespaceController(store: store).reconcile()
         } catch {
             logger.warning("control plane pass failed", metadata: ["error": "\(error)"])
         }
@@ -91,6 +96,12 @@ enum Pods {
     static func isTerminated(_ pod: JSONValue) -> Bool {
         let phase = pod[path: "status", "phase"]?.stringValue
         return phase == "Succeeded" || phase == "Failed"
+    }
+
+    /// A pod that counts as a replica: not finished and not being deleted (a Terminating pod is
+    /// replaced at once, as the ReplicaSet controller's FilterActivePods has it).
+    static func isActive(_ pod: JSONValue) -> Bool {
+        !isTerminated(pod) && pod[path: "metadata", "deletionTimestamp"] == nil
     }
 
     static func requests(_ pod: JSONValue) -> Resources {

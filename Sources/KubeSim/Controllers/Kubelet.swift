@@ -1,0 +1,30 @@
+import KubeModels
+
+/// What each node's kubelet does about deleted pods: it stops the containers and confirms the
+/// deletion with a grace period of 0, which removes the pod from the API.
+///
+/// A node that does not answer (`Ready` Unknown, as a Liqo virtual node of a lost peer) never
+/// confirms, so its pods stay Terminating, as on a real cluster, until it returns or someone
+/// force-deletes them. Pods bound to a node that no longer exists are removed, as the pod
+/// garbage collector does.
+struct Kubelet {
+    let store: ObjectStore
+
+    func reconcile() throws {
+        let nodes = Dictionary(
+            try store.list(.nodes).items.map { ($0[path: "metadata", "name"]?.stringValue ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        for pod in try store.list(.pods).items where pod[path: "metadata", "deletionTimestamp"] != nil {
+            guard let name = pod[path: "metadata", "name"]?.stringValue else { continue }
+            let namespace = pod[path: "metadata", "namespace"]?.stringValue
+            let nodeName = pod[path: "spec", "nodeName"]?.stringValue ?? ""
+            if let node = nodes[nodeName], !Self.isAnswering(node) { continue }
+            _ = try? store.delete(.pods, namespace: namespace, name: name, options: DeletionOptions(gracePeriodSeconds: 0))
+        }
+    }
+
+    /// Whether the node's kubelet is posting status: `Ready` is True or False, not Unknown.
+    static func isAnswering(_ node: JSONValue) -> Bool {
+        let ready = node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }
+        return ready?["status"]?.stringValue != "Unknown"
+    }
+}
