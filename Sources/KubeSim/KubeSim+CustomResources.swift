@@ -9,9 +9,7 @@ extension KubeSim {
     @discardableResult
     public func installDefinition(_ object: JSONValue) throws -> JSONValue {
         let definition = try CustomResourceDefinition(object)
-        var stored = object
-        if stored[path: "spec", "conversion"] == nil { stored = stored.setting(path: ["spec", "conversion"], ["strategy": "None"]) }
-        _ = try store.create(stored, .customResourceDefinitions, namespace: nil)
+        _ = try store.create(CustomResourceDefinition.defaulted(object), .customResourceDefinitions, namespace: nil)
         return try store.modify(.customResourceDefinitions, namespace: nil, name: definition.name, subresource: "status") { crd in
             crd = crd.setting("status", definition.status(current: nil))
         }

@@ -120,12 +120,10 @@ struct KubeSimResponder: HTTPResponder {
 
     // MARK: - Writes
 
-    static func unsupportedPatch(_ write: ResourceWrite) -> Status {
-        .failure(
-            415, .unsupportedMediaType,
-            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-        )
-    }
+    static let unsupportedPatch = Status.failure(
+        415, .unsupportedMediaType,
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    )
 
     /// Create, as the API server runs it: decode (custom resources pruned and defaulted), mutating
     /// admission, validation, storage.
@@ -151,9 +149,7 @@ struct KubeSimResponder: HTTPResponder {
                 [FieldError(.invalid, "spec.scope", value: object[path: "spec", "scope"], "field is immutable")], kind: "CustomResourceDefinition",
                 group: "apiextensions.k8s.io", name: definition.name)
         }
-        var result = object
-        if result[path: "spec", "conversion"] == nil { result = result.setting(path: ["spec", "conversion"], ["strategy": "None"]) }
-        return result
+        return CustomResourceDefinition.defaulted(object)
     }
 
     /// After a definition is stored, what the API server's CRD controllers do at once: accept its
@@ -366,7 +362,7 @@ struct KubeSimResponder: HTTPResponder {
         }
         if contentType == "application/strategic-merge-patch+json", write.custom != nil {
             // Custom resources carry no patch strategy: the API server refuses this patch type for them.
-            throw Self.unsupportedPatch(write)
+            throw Self.unsupportedPatch
         }
         // The API server retries a patch that races another write; so does the simulator.
         for _ in 0..<5 {
@@ -391,7 +387,7 @@ struct KubeSimResponder: HTTPResponder {
                 }
                 patched = JSONMergePatch.apply(patchBody, to: current)
             case "application/strategic-merge-patch+json":
-                guard let schema = PatchSchema.builtIn(type) else { throw Self.unsupportedPatch(write) }
+                guard let schema = PatchSchema.builtIn(type) else { throw Self.unsupportedPatch }
                 do {
                     patched = try StrategicMergePatch.apply(patchBody, to: current, schema: schema)
                 } catch {

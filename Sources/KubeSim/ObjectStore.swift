@@ -264,17 +264,11 @@ public final class ObjectStore: Sendable {
         if type.tracksGeneration, next["spec"] != current["spec"] {
             metadata["generation"] = .integer((currentMetadata["generation"]?.integerValue ?? 0) + 1)
         }
-        if dryRun { return next.setting("metadata", .object(metadata)) }
-        // The write that takes the last finalizer off an object being deleted deletes it.
-        if Self.isReadyToGo(next.setting("metadata", .object(metadata)), type) {
-            return remove(&state, type, key, next.setting("metadata", .object(metadata)))
-        }
-        state.resourceVersion += 1
-        metadata["resourceVersion"] = .string(String(state.resourceVersion))
         next = next.setting("metadata", .object(metadata))
-        state.objects[type, default: [:]][key] = next
-        record(&state, Change(resourceVersion: state.resourceVersion, type: type, kind: .modified, old: current, new: next))
-        return next
+        if dryRun { return next }
+        // The write that takes the last finalizer off an object being deleted deletes it.
+        if Self.isReadyToGo(next, type) { return remove(&state, type, key, next) }
+        return store(&state, type, key, old: current, new: next)
     }
 
     /// Removes every object of a type (the instances of a deleted CustomResourceDefinition),

@@ -86,7 +86,7 @@ enum TablePrinter {
                     switch column.type {
                     case "date": return since(value)
                     case "integer": return value.integerValue.map(JSONValue.integer) ?? .null
-                    case "number": return value.integerValue.map(JSONValue.integer) ?? (value == .null ? .null : value)
+                    case "number": return value
                     case "boolean": return value.boolValue.map(JSONValue.bool) ?? .null
                     default:
                         if case .string = value { return value }

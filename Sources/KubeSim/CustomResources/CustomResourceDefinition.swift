@@ -164,6 +164,12 @@ struct CustomResourceDefinition: Sendable {
         }
     }
 
+    /// The API server's defaults for a definition: conversion strategy `None`.
+    static func defaulted(_ object: JSONValue) -> JSONValue {
+        guard object[path: "spec", "conversion"] == nil else { return object }
+        return object.setting(path: ["spec", "conversion"], ["strategy": "None"])
+    }
+
     /// What the API server's CRD controllers write into `status` once the names are accepted.
     func status(current: JSONValue?) -> JSONValue {
         let now = ObjectStore.timestamp()

@@ -35,7 +35,7 @@ extension StructuralSchema {
                     kept[name] = schema.pruned(member, path: memberPath, unknown: &unknown)
                 } else if case .schema(let schema) = additionalProperties {
                     kept[name] = schema.pruned(member, path: memberPath, unknown: &unknown)
-                } else if preservesUnknownFields || { if case .allowed(true) = additionalProperties { true } else { false } }() {
+                } else if preservesUnknownFields || additionalProperties.allowsAny {
                     kept[name] = member
                 } else {
                     unknown.append(memberPath)

@@ -104,21 +104,19 @@ extension StructuralSchema {
         }
         if let maximum, exclusiveMaximum ? number >= maximum : number > maximum {
             let relation = exclusiveMaximum ? "less than" : "less than or equal to"
-            errors.append(FieldError(.invalid, path, value: value, "\(shownPath) in body should be \(relation) \(Self.bound(maximum))"))
+            errors.append(
+                FieldError(.invalid, path, value: value, "\(shownPath) in body should be \(relation) \(FieldError.render(.number(maximum)))"))
         }
         if let minimum, exclusiveMinimum ? number <= minimum : number < minimum {
             let relation = exclusiveMinimum ? "greater than" : "greater than or equal to"
-            errors.append(FieldError(.invalid, path, value: value, "\(shownPath) in body should be \(relation) \(Self.bound(minimum))"))
+            errors.append(
+                FieldError(.invalid, path, value: value, "\(shownPath) in body should be \(relation) \(FieldError.render(.number(minimum)))"))
         }
         if case .integer(let integer) = value, type == "integer" {
             if format == "int32", Int32(exactly: integer) == nil {
                 errors.append(FieldError(.invalid, path, value: value, "\(shownPath) in body must be of type int32"))
             }
         }
-    }
-
-    private static func bound(_ value: Double) -> String {
-        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
     private func validateString(_ text: String, path: String, shownPath: String, errors: inout [FieldError]) {

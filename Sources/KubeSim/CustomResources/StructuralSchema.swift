@@ -13,6 +13,12 @@ final class StructuralSchema: Sendable {
         case unspecified
         case allowed(Bool)
         case schema(StructuralSchema)
+
+        /// `additionalProperties: true`: any member is kept as it is.
+        var allowsAny: Bool {
+            if case .allowed(true) = self { return true }
+            return false
+        }
     }
 
     let type: String?
