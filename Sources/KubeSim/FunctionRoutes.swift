@@ -2,11 +2,11 @@ import KubeModels
 
 /// Where each simulated function runs: the clusters with a running, reachable pod of it.
 ///
-/// Built from the store's Knative Services, Deployments, pods and nodes, the way cluster DNS
-/// plus Liqo's network would carry a call to the function's pods.
+/// Built from the store's core Services, EndpointSlices, Knative Services and nodes, the way
+/// cluster DNS plus Liqo's network would carry a call to the function's pods.
 struct FunctionRoutes: Sendable {
     struct Route: Sendable, Hashable {
-        /// Clusters with at least one running pod on a ready node whose peer is reachable.
+        /// Clusters with at least one ready endpoint on a ready node whose peer is reachable.
         var servingClusters: [String]
     }
 
@@ -32,6 +32,11 @@ struct FunctionRoutes: Sendable {
         return canonicalHost(name: labels[0], namespace: labels[1])
     }
 
+    /// Follows cluster DNS and Kubernetes' Services as a call would: `<name>.<ns>` is the core
+    /// Service of that name; a selector Service reaches its ready endpoints, and Knative's
+    /// `ExternalName` Service reaches, through the ingress, the private Service of the revision
+    /// its Knative Service sends traffic to. An endpoint counts when its node is Ready and its
+    /// peer reachable (Liqo's network). No Service, no host.
     static func build(store: ObjectStore, clusterLabel: String) -> FunctionRoutes {
         var clusterOfNode: [String: String] = [:]
         var readyNodes: Set<String> = []
@@ -41,29 +46,40 @@ struct FunctionRoutes: Sendable {
             let ready = node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }
             if ready?["status"]?.stringValue == "True" { readyNodes.insert(name) }
         }
-        // Pods by the workload that owns them: Knative's service label or the Deployment's.
-        var serving: [String: Set<String>] = [:]
-        for pod in (try? store.list(.pods).items) ?? [] where Pods.isRunning(pod) {
-            guard let namespace = pod[path: "metadata", "namespace"]?.stringValue,
-                let node = pod[path: "spec", "nodeName"]?.stringValue, readyNodes.contains(node),
-                pod[path: "metadata", "labels", KubeSim.remoteUnavailableLabel]?.stringValue != "true",
-                let cluster = clusterOfNode[node]
-            else { continue }
-            let labels = pod[path: "metadata", "labels"]
-            for owner in [labels?[KnativeController.serviceLabel]?.stringValue, labels?[DeploymentController.ownerLabel]?.stringValue].compactMap({
-                $0
-            }) {
-                serving[canonicalHost(name: owner, namespace: namespace), default: []].insert(cluster)
+        var cutOff: Set<String> = []
+        for pod in (try? store.list(.pods, labelSelector: try? LabelSelector(parsing: "\(KubeSim.remoteUnavailableLabel)=true")).items) ?? [] {
+            cutOff.insert("\(pod[path: "metadata", "namespace"]?.stringValue ?? "")/\(pod[path: "metadata", "name"]?.stringValue ?? "")")
+        }
+        let slices = (try? store.list(.endpointSlices).items) ?? []
+        func clusters(service: String, namespace: String) -> Set<String> {
+            var result: Set<String> = []
+            for endpoint in EndpointSliceController.readyEndpoints(of: service, namespace: namespace, slices: slices) {
+                guard let node = endpoint.node, readyNodes.contains(node), !cutOff.contains("\(namespace)/\(endpoint.pod)"),
+                    let cluster = clusterOfNode[node]
+                else { continue }
+                result.insert(cluster)
             }
+            return result
         }
         var routes = FunctionRoutes()
-        for type in [ResourceType.knativeServices, .deployments] {
-            for object in (try? store.list(type).items) ?? [] {
-                guard let name = object[path: "metadata", "name"]?.stringValue, let namespace = object[path: "metadata", "namespace"]?.stringValue
+        for service in (try? store.list(.services).items) ?? [] {
+            guard let name = service[path: "metadata", "name"]?.stringValue, let namespace = service[path: "metadata", "namespace"]?.stringValue,
+                // Knative's revision Services are reached through the ingress, never called by name.
+                service[path: "metadata", "labels", KnativeController.serviceTypeLabel]?.stringValue != "Private"
+            else { continue }
+            var serving: Set<String> = []
+            if service[path: "spec", "type"]?.stringValue == "ExternalName" {
+                guard service[path: "spec", "externalName"]?.stringValue == KnativeController.ingressHost,
+                    let knative = try? store.get(.knativeServices, namespace: namespace, name: name)
                 else { continue }
-                let host = canonicalHost(name: name, namespace: namespace)
-                routes.routes[host] = Route(servingClusters: (serving[host] ?? []).sorted())
+                for target in knative[path: "status", "traffic"]?.arrayValue ?? [] {
+                    guard let revision = target["revisionName"]?.stringValue else { continue }
+                    serving.formUnion(clusters(service: KnativeController.privateServiceName(revision), namespace: namespace))
+                }
+            } else {
+                serving = clusters(service: name, namespace: namespace)
             }
+            routes.routes[canonicalHost(name: name, namespace: namespace)] = Route(servingClusters: serving.sorted())
         }
         return routes
     }

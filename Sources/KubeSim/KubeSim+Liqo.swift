@@ -7,7 +7,8 @@ extension KubeSim {
     /// Makes a Liqo peer unreachable or reachable again, as seen from the main cluster.
     ///
     /// Unreachable: the cluster's virtual nodes turn `Ready=Unknown` (`NodeStatusUnknown`) with
-    /// Kubernetes' `node.kubernetes.io/unreachable` taint, and their pods are labelled
+    /// Kubernetes' `node.kubernetes.io/unreachable` taints (NoSchedule and NoExecute), their
+    /// pods turn not Ready (see ``Kubelet``) and are labelled
     /// `liqo.io/remote-unavailable=true`. Reachable undoes all of it. Returns the nodes changed.
     @discardableResult
     public func setPeer(cluster: String, reachable: Bool, clusterLabel: String = "direktiv.io/namespace") throws -> [String] {
@@ -28,7 +29,12 @@ extension KubeSim {
             }
             try store.modify(.nodes, namespace: nil, name: name) { node in
                 var taints = (node[path: "spec", "taints"]?.arrayValue ?? []).filter { $0["key"]?.stringValue != "node.kubernetes.io/unreachable" }
-                if !reachable { taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoExecute"]) }
+                // The node lifecycle controller's two taints: NoSchedule keeps new pods off (pods
+                // tolerate NoExecute for 300 s by default), NoExecute evicts after that.
+                if !reachable {
+                    taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"])
+                    taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoExecute"])
+                }
                 node = node.setting(path: ["spec", "taints"], .array(taints))
             }
         }

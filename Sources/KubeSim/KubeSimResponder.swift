@@ -85,8 +85,7 @@ struct KubeSimResponder: HTTPResponder {
             return try await create(candidate, write, namespace: namespace)
         case (.put, let name?):
             var warnings: [String] = []
-            var body = try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace)
-            if let custom = write.custom { body = try custom.decoded(body, fieldValidation: write.fieldValidation, warnings: &warnings) }
+            let body = try decoded(try ObjectStore.validated(try await bodyJSON(request), type, namespace: namespace), write, warnings: &warnings)
             let current = try sim.store.get(type, namespace: namespace, name: name)
             if subresource == "status" {
                 try write.custom?.validated(current.setting("status", body["status"]), oldObject: current)
@@ -129,8 +128,12 @@ struct KubeSimResponder: HTTPResponder {
     /// admission, validation, storage.
     private func create(_ body: JSONValue, _ write: ResourceWrite, namespace: String?) async throws -> Response {
         var warnings: [String] = []
-        var candidate = body
-        if let custom = write.custom { candidate = try custom.decoded(candidate, fieldValidation: write.fieldValidation, warnings: &warnings) }
+        // A kind with a status subresource ignores the status sent on create (a pod starts
+        // Pending, as PodStrategy.PrepareForCreate has it); nodes are the exception, a kubelet
+        // registers its node with its status.
+        let dropsStatus = write.custom == nil && write.type.hasStatusSubresource && write.type != .nodes
+        let sent = dropsStatus ? body.setting("status", nil) : body
+        let candidate = try decoded(sent, write, warnings: &warnings)
         let admitted = try await sim.admission.admit(
             .create, write.type, namespace: namespace, object: candidate, oldObject: nil, dryRun: write.dryRun)
         let object = try checked(admitted.object, write, oldObject: nil)
@@ -138,10 +141,20 @@ struct KubeSimResponder: HTTPResponder {
         return .json(try definitionWritten(created, write), status: .created, warnings: warnings + admitted.warnings)
     }
 
-    /// The validation after admission: a custom resource against its schema, a definition as the
-    /// API server checks definitions (with its defaults filled in).
+    /// Decoding a request body: a custom resource pruned and defaulted by its schema, a built-in
+    /// kind pruned of fields its type lacks and defaulted as the API server's `SetDefaults_*` do.
+    private func decoded(_ body: JSONValue, _ write: ResourceWrite, warnings: inout [String]) throws(Status) -> JSONValue {
+        if let custom = write.custom { return try custom.decoded(body, fieldValidation: write.fieldValidation, warnings: &warnings) }
+        let known = try BuiltInDecoding.decoded(body, write.type, fieldValidation: write.fieldValidation, warnings: &warnings)
+        return BuiltInDefaults.applied(known, write.type)
+    }
+
+    /// The validation after admission: a custom resource against its schema, a built-in kind by
+    /// its `Validate*` rules, a definition as the API server checks definitions (with its
+    /// defaults filled in).
     private func checked(_ object: JSONValue, _ write: ResourceWrite, oldObject: JSONValue?) throws -> JSONValue {
         if let custom = write.custom { return try custom.validated(object, oldObject: oldObject) }
+        try BuiltInValidation.check(object, oldObject: oldObject, write.type)
         guard write.type == .customResourceDefinitions else { return object }
         let definition = try CustomResourceDefinition(object)
         if let oldObject, let old = try? CustomResourceDefinition(oldObject), old.namespaced != definition.namespaced {
@@ -399,13 +412,15 @@ struct KubeSimResponder: HTTPResponder {
                     "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
                 )
             }
-            // Patches are conditional on the version they were computed from.
+            // A patch is conditional on the version it was computed from; one that carries a
+            // resourceVersion (the patched object has one other than the stored) must match it.
+            let patchedVersion = patched[path: "metadata", "resourceVersion"]?.stringValue ?? ""
             var conditional = patched.setting(
-                "metadata", (patched["metadata"] ?? [:]).setting("resourceVersion", current[path: "metadata", "resourceVersion"]))
+                "metadata",
+                (patched["metadata"] ?? [:]).setting(
+                    "resourceVersion", patchedVersion.isEmpty ? current[path: "metadata", "resourceVersion"] : .string(patchedVersion)))
             var warnings: [String] = []
-            if let custom = write.custom {
-                conditional = try custom.decoded(conditional, fieldValidation: write.fieldValidation, warnings: &warnings)
-            }
+            conditional = try decoded(conditional, write, warnings: &warnings)
             if subresource == nil {
                 let admitted = try await sim.admission.admit(
                     .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
@@ -424,7 +439,8 @@ struct KubeSimResponder: HTTPResponder {
                 return .json(try definitionWritten(object, write), warnings: warnings)
             case .failure(let failure):
                 // Only a race is retried; a version the client put in the patch itself stays a conflict.
-                guard failure.code == 409, patchBody[path: "metadata", "resourceVersion"] == nil else { throw failure }
+                guard failure.code == 409, patchedVersion.isEmpty || patchedVersion == current[path: "metadata", "resourceVersion"]?.stringValue
+                else { throw failure }
             }
         }
         throw ObjectStore.conflict(type, name)

@@ -65,6 +65,11 @@ extension ObjectStore {
     /// `deletionGracePeriodSeconds`) and stay, Terminating, until their finalizers are gone and,
     /// for a pod, its kubelet confirmed with a grace period of 0 (see ``Kubelet``). The rest goes at once.
     public func delete(_ type: ResourceType, namespace: String?, name: String, options: DeletionOptions) throws(Status) -> DeletionResult {
+        if type.storage != type {
+            var result = try delete(type.storage, namespace: namespace, name: name, options: options)
+            result.object = Self.view(result.object, as: type)
+            return result
+        }
         if type == .namespaces, Self.undeletableNamespaces.contains(name) {
             throw Status.failure(
                 403, .forbidden, "namespaces \"\(name)\" is forbidden: this namespace may not be deleted",

@@ -25,7 +25,9 @@ public final class ObjectStore: Sendable {
     }
 
     struct Watcher {
+        /// The type stored, and the one the watcher asked for (they differ for events.k8s.io Events).
         var type: ResourceType
+        var view: ResourceType
         var namespace: String?
         var labelSelector: LabelSelector?
         var fieldSelector: FieldSelector?
@@ -62,7 +64,8 @@ public final class ObjectStore: Sendable {
     // MARK: - Reads
 
     public func get(_ type: ResourceType, namespace: String?, name: String) throws(Status) -> JSONValue {
-        try state.withLock { state throws(Status) in
+        if type.storage != type { return Self.view(try get(type.storage, namespace: namespace, name: name), as: type) }
+        return try state.withLock { state throws(Status) in
             guard let object = state.objects[type]?[ObjectKey(namespace: scope(type, namespace), name: name)] else {
                 throw Self.notFound(type, name)
             }
@@ -85,6 +88,13 @@ public final class ObjectStore: Sendable {
         limit: Int? = nil,
         continueToken: String? = nil
     ) throws(Status) -> ListPage {
+        if type.storage != type {
+            var page = try list(
+                type.storage, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, limit: limit,
+                continueToken: continueToken)
+            page.items = page.items.map { Self.view($0, as: type) }
+            return page
+        }
         var after: ObjectKey?
         if let continueToken, !continueToken.isEmpty {
             guard let data = Data(base64Encoded: continueToken), let text = String(data: data, encoding: .utf8) else {
@@ -134,7 +144,12 @@ public final class ObjectStore: Sendable {
 
     /// Stores a new object; fills in uid, timestamps, version and generation.
     public func create(_ object: JSONValue, _ type: ResourceType, namespace: String?, dryRun: Bool = false) throws(Status) -> JSONValue {
-        var object = try Self.validated(object, type, namespace: namespace)
+        if type.storage != type {
+            let checked = try Self.validated(object, type, namespace: namespace)
+            try EventConversion.validateCreate(checked)
+            return Self.view(try create(EventConversion.toCore(checked), type.storage, namespace: namespace, dryRun: dryRun), as: type)
+        }
+        var object = BuiltInDefaults.applied(try Self.validated(object, type, namespace: namespace), type)
         return try state.withLock { state throws(Status) in
             var metadata = object["metadata"]?.objectValue ?? [:]
             if metadata["name"]?.stringValue?.isEmpty ?? true, let prefix = metadata["generateName"]?.stringValue {
@@ -178,6 +193,7 @@ public final class ObjectStore: Sendable {
                 metadata["labels"] = (metadata["labels"] ?? [:]).setting("kubernetes.io/metadata.name", .string(name))
                 object = Self.namespaceDefaults(object)
             }
+            if type == .services { object = Self.allocatingClusterIP(object, sequence: state.resourceVersion + 1) }
             // A dry run answers with what would be stored and changes nothing.
             if dryRun { return object.setting("metadata", .object(metadata)) }
             state.resourceVersion += 1
@@ -197,7 +213,13 @@ public final class ObjectStore: Sendable {
     public func update(
         _ object: JSONValue, _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, dryRun: Bool = false
     ) throws(Status) -> JSONValue {
-        let object = try Self.validated(object, type, namespace: namespace)
+        if type.storage != type {
+            let checked = try Self.validated(object, type, namespace: namespace)
+            let stored = try update(
+                EventConversion.toCore(checked), type.storage, namespace: namespace, name: name, subresource: subresource, dryRun: dryRun)
+            return Self.view(stored, as: type)
+        }
+        let object = BuiltInDefaults.applied(try Self.validated(object, type, namespace: namespace), type)
         if let bodyName = object[path: "metadata", "name"]?.stringValue, bodyName != name {
             throw Status.failure(400, .badRequest, "the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
@@ -218,7 +240,15 @@ public final class ObjectStore: Sendable {
     public func modify(
         _ type: ResourceType, namespace: String?, name: String, subresource: String? = nil, _ change: (inout JSONValue) throws -> Void
     ) throws -> JSONValue {
-        try state.withLock { state in
+        if type.storage != type {
+            let stored = try modify(type.storage, namespace: namespace, name: name, subresource: subresource) { object in
+                var viewed = Self.view(object, as: type)
+                try change(&viewed)
+                object = EventConversion.toCore(viewed)
+            }
+            return Self.view(stored, as: type)
+        }
+        return try state.withLock { state in
             let key = ObjectKey(namespace: scope(type, namespace), name: name)
             guard let current = state.objects[type]?[key] else { throw Self.notFound(type, name) }
             var proposed = current
@@ -303,6 +333,8 @@ public final class ObjectStore: Sendable {
         fieldSelector: FieldSelector? = nil,
         resourceVersion: String? = nil
     ) throws(Status) -> WatchRegistration {
+        let view = type
+        let type = type.storage
         var from: Int?
         if let resourceVersion, !resourceVersion.isEmpty, resourceVersion != "0" {
             guard let value = Int(resourceVersion) else {
@@ -313,7 +345,7 @@ public final class ObjectStore: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: WatchFrame.self, bufferingPolicy: .unbounded)
         let id = UUID()
         let watcher = Watcher(
-            type: type, namespace: type.namespaced ? namespace : nil, labelSelector: labelSelector, fieldSelector: fieldSelector,
+            type: type, view: view, namespace: type.namespaced ? namespace : nil, labelSelector: labelSelector, fieldSelector: fieldSelector,
             continuation: continuation)
         let expired: Bool = state.withLock { state in
             if let from {
@@ -328,7 +360,7 @@ public final class ObjectStore: Sendable {
                 let objects = state.objects[type] ?? [:]
                 for key in objects.keys.sorted() where watcher.namespace == nil || key.namespace == watcher.namespace {
                     let object = objects[key]!
-                    if Self.matches(object, labelSelector, fieldSelector) { continuation.yield(.event(.added, object)) }
+                    if Self.matches(object, labelSelector, fieldSelector) { continuation.yield(.event(.added, Self.view(object, as: view))) }
                 }
             }
             state.watchers[id] = watcher
@@ -385,6 +417,16 @@ public final class ObjectStore: Sendable {
     /// added or deleted, as the API server's watch cache reports them.
     static func frame(for change: Change, _ watcher: Watcher) -> WatchFrame? {
         guard change.type == watcher.type else { return nil }
+        guard case .event(let kind, let object)? = changeFrame(for: change, watcher) else { return nil }
+        return .event(kind, view(object, as: watcher.view))
+    }
+
+    /// An object as a type that shares its storage shows it.
+    static func view(_ object: JSONValue, as type: ResourceType) -> JSONValue {
+        type == .eventsV1 ? EventConversion.toV1(object) : object
+    }
+
+    private static func changeFrame(for change: Change, _ watcher: Watcher) -> WatchFrame? {
         if let namespace = watcher.namespace, change.new[path: "metadata", "namespace"]?.stringValue != namespace { return nil }
         let nowMatches = matches(change.new, watcher.labelSelector, watcher.fieldSelector)
         switch change.kind {
@@ -502,6 +544,18 @@ public final class ObjectStore: Sendable {
                         causes: [.init(reason: "FieldValueInvalid", message: "values must be strings", field: "metadata.\(field)")]))
             }
         }
+    }
+
+    /// The API server's service IP allocator: a ClusterIP, NodePort or LoadBalancer Service
+    /// without `clusterIP` gets one from the service range (10.96.0.0/12); a headless one (`None`)
+    /// and an ExternalName one get none.
+    static func allocatingClusterIP(_ service: JSONValue, sequence: Int) -> JSONValue {
+        guard service[path: "spec", "type"]?.stringValue != "ExternalName" else { return service }
+        if let given = service[path: "spec", "clusterIP"]?.stringValue, !given.isEmpty {
+            return service.setting(path: ["spec", "clusterIPs"], service[path: "spec", "clusterIPs"] ?? [.string(given)])
+        }
+        let address = "10.96.\(sequence / 250 % 250).\(sequence % 250 + 2)"
+        return service.setting(path: ["spec", "clusterIP"], .string(address)).setting(path: ["spec", "clusterIPs"], [.string(address)])
     }
 
     static func randomSuffix() -> String {

@@ -56,8 +56,40 @@ public struct ResourceType: Sendable, Hashable {
         kind: "MutatingWebhookConfiguration", namespaced: false, shortNames: [], categories: ["api-extensions"], hasStatusSubresource: false,
         tracksGeneration: true)
 
+    public static let validatingWebhookConfigurations = ResourceType(
+        group: "admissionregistration.k8s.io", version: "v1", plural: "validatingwebhookconfigurations",
+        singular: "validatingwebhookconfiguration", kind: "ValidatingWebhookConfiguration", namespaced: false, shortNames: [],
+        categories: ["api-extensions"], hasStatusSubresource: false, tracksGeneration: true)
+    /// core/v1 Services: what `kubectl get services` means.
+    public static let services = ResourceType(
+        group: "", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["svc"],
+        categories: ["all"], hasStatusSubresource: true, tracksGeneration: false)
+    public static let endpointSlices = ResourceType(
+        group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice", kind: "EndpointSlice", namespaced: true,
+        shortNames: [], categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    public static let replicaSets = ResourceType(
+        group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"],
+        categories: ["all"], hasStatusSubresource: true, tracksGeneration: true)
+    public static let horizontalPodAutoscalers = ResourceType(
+        group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+        kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], categories: ["all"], hasStatusSubresource: true,
+        tracksGeneration: false)
+    public static let leases = ResourceType(
+        group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true, shortNames: [],
+        categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    /// events.k8s.io/v1 Events: the same objects as core Events, seen through the newer schema
+    /// (stored as core Events and converted both ways, as the API server does).
+    public static let eventsV1 = ResourceType(
+        group: "events.k8s.io", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"],
+        categories: [], hasStatusSubresource: false, tracksGeneration: false)
+
     /// The kinds built into the API server; custom resources come and go with their definitions.
     public static let builtIn: [ResourceType] = [
-        .namespaces, .nodes, .pods, .configMaps, .secrets, .events, .deployments, .mutatingWebhookConfigurations, .customResourceDefinitions,
+        .namespaces, .nodes, .pods, .services, .configMaps, .secrets, .events, .deployments, .replicaSets, .endpointSlices,
+        .horizontalPodAutoscalers, .leases, .eventsV1, .mutatingWebhookConfigurations, .validatingWebhookConfigurations,
+        .customResourceDefinitions,
     ]
+
+    /// Where objects of this type are kept: events.k8s.io Events are core Events.
+    public var storage: ResourceType { self == .eventsV1 ? .events : self }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KubeModels
 
 /// Starting states for the simulated cluster.
@@ -29,7 +30,11 @@ public enum Scenario: String, Sendable, CaseIterable {
             ],
             .configMaps, namespace: "knative-serving")
         for node in Self.seedNodes { _ = try store.create(node, .nodes, namespace: nil) }
-        for pod in Self.seedPods { _ = try store.create(pod, .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue) }
+        for pod in Self.seedPods {
+            let node = Self.seedNodes.first { $0[path: "metadata", "name"] == pod[path: "spec", "nodeName"] }
+            let running = pod.setting("status", Pods.runningStatus(pod, node: node, now: Date()))
+            _ = try store.create(running, .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue)
+        }
     }
 
     /// The Liqo remote cluster IDs of the seed's virtual nodes.
@@ -71,7 +76,18 @@ public enum Scenario: String, Sendable, CaseIterable {
                     ["type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID"],
                     ["type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"],
                 ],
-                "nodeInfo": ["kubeletVersion": remoteID == nil ? "v1.32.0" : "v1.32.0-liqo", "operatingSystem": "linux", "architecture": "amd64"],
+                "addresses": [
+                    ["type": "InternalIP", "address": .string(Pods.address("10.0", name))], ["type": "Hostname", "address": .string(name)],
+                ],
+                "daemonEndpoints": ["kubeletEndpoint": ["Port": 10250]],
+                "nodeInfo": [
+                    "kubeletVersion": remoteID == nil ? "v1.32.0" : "v1.32.0-liqo", "kubeProxyVersion": "", "operatingSystem": "linux",
+                    "architecture": "amd64", "osImage": remoteID == nil ? "Debian GNU/Linux 12 (bookworm)" : "Liqo virtual node",
+                    "kernelVersion": "6.1.0-28-amd64", "containerRuntimeVersion": "containerd://1.7.24",
+                    "machineID": .string(Pods.digest("machine/\(name)", length: 32)),
+                    "systemUUID": .string(Pods.digest("system/\(name)", length: 32)),
+                    "bootID": .string(Pods.digest("boot/\(name)", length: 32)),
+                ],
             ],
         ]
     }
@@ -108,10 +124,6 @@ public enum Scenario: String, Sendable, CaseIterable {
                         if let memory { requests["memory"] = .string(memory) }
                         return ["name": .string(name), "image": .string("registry.example/\(name)"), "resources": ["requests": .object(requests)]]
                     }),
-            ],
-            "status": [
-                "phase": "Running", "conditions": [["type": "PodScheduled", "status": "True"], ["type": "Ready", "status": "True"]],
-                "containerStatuses": .array(containers.map { name, _, _ in ["name": .string(name), "ready": true, "restartCount": 0] }),
             ],
         ]
     }

@@ -149,8 +149,67 @@ enum TablePrinter {
                 nameColumn, Column(name: "Type", type: "string") { $0["type"] ?? "Opaque" },
                 Column(name: "Data", type: "integer") { .integer(Int64($0["data"]?.objectValue?.count ?? 0)) }, ageColumn,
             ]
+        case .services:
+            return [
+                nameColumn, Column(name: "Type", type: "string") { $0[path: "spec", "type"] ?? "ClusterIP" },
+                Column(name: "Cluster-IP", type: "string") { $0[path: "spec", "clusterIP"] ?? "<none>" },
+                Column(name: "External-IP", type: "string") { object in
+                    object[path: "spec", "externalName"]
+                        ?? .string(
+                            object[path: "spec", "externalIPs"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",").nonEmpty ?? "<none>")
+                },
+                Column(name: "Port(s)", type: "string") { object in
+                    let ports = (object[path: "spec", "ports"]?.arrayValue ?? []).map {
+                        "\($0["port"]?.integerValue ?? 0)/\($0["protocol"]?.stringValue ?? "TCP")"
+                    }
+                    return .string(ports.joined(separator: ",").nonEmpty ?? "<none>")
+                },
+                ageColumn,
+                Column(name: "Selector", type: "string", priority: 1) { object in
+                    let selector = (object[path: "spec", "selector"]?.stringMap ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    return .string(selector.joined(separator: ",").nonEmpty ?? "<none>")
+                },
+            ]
+        case .endpointSlices:
+            return [
+                nameColumn, Column(name: "AddressType", type: "string") { $0["addressType"] ?? "" },
+                Column(name: "Ports", type: "string") { object in
+                    let ports = (object["ports"]?.arrayValue ?? []).compactMap { $0["port"]?.integerValue.map(String.init) }
+                    return .string(ports.joined(separator: ",").nonEmpty ?? "<unset>")
+                },
+                Column(name: "Endpoints", type: "string") { object in
+                    let addresses = (object["endpoints"]?.arrayValue ?? []).flatMap { $0["addresses"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+                    return .string(addresses.joined(separator: ",").nonEmpty ?? "<unset>")
+                },
+                ageColumn,
+            ]
+        case .replicaSets:
+            return [
+                nameColumn, Column(name: "Desired", type: "integer") { $0[path: "spec", "replicas"] ?? 1 },
+                Column(name: "Current", type: "integer") { $0[path: "status", "replicas"] ?? 0 },
+                Column(name: "Ready", type: "integer") { $0[path: "status", "readyReplicas"] ?? 0 }, ageColumn,
+            ]
+        case .horizontalPodAutoscalers:
+            return [
+                nameColumn,
+                Column(name: "Reference", type: "string") { object in
+                    .string(
+                        "\(object[path: "spec", "scaleTargetRef", "kind"]?.stringValue ?? "")/\(object[path: "spec", "scaleTargetRef", "name"]?.stringValue ?? "")"
+                    )
+                },
+                Column(name: "MinPods", type: "integer") { $0[path: "spec", "minReplicas"] ?? 1 },
+                Column(name: "MaxPods", type: "integer") { $0[path: "spec", "maxReplicas"] ?? 0 },
+                Column(name: "Replicas", type: "integer") { $0[path: "status", "currentReplicas"] ?? 0 }, ageColumn,
+            ]
+        case .leases:
+            return [nameColumn, Column(name: "Holder", type: "string") { $0[path: "spec", "holderIdentity"] ?? "" }, ageColumn]
         default:
             return [nameColumn, ageColumn]
         }
     }
+}
+
+extension String {
+    /// nil for the empty string, for `?? "<none>"`.
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

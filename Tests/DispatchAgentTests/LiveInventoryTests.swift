@@ -37,11 +37,15 @@ import Testing
                 let pod: JSONValue = [
                     "metadata": ["name": "fn-pod", "labels": ["serving.knative.dev/service": "team-a-fn"]],
                     "spec": [
-                        "nodeName": "liqo-external2", "containers": [["name": "c", "resources": ["requests": ["cpu": "500m", "memory": "1Gi"]]]],
+                        "nodeName": "liqo-external2",
+                        "containers": [["name": "c", "image": "direktiv/fn", "resources": ["requests": ["cpu": "500m", "memory": "1Gi"]]]],
                     ],
-                    "status": ["phase": "Running"],
                 ]
+                // The API server starts every pod Pending; its kubelet reports Running.
                 _ = try await client.create(pod, .pods, namespace: Scenario.functionsNamespace)
+                _ = try await client.patch(
+                    JSONValue.self, .pods, name: "fn-pod", namespace: Scenario.functionsNamespace, patch: .merge(["status": ["phase": "Running"]]),
+                    subresource: "status")
                 let withPod = try await next(snapshots) { $0.cluster(named: "external2")?.podCount == 2 }
                 #expect(withPod.cluster(named: "external2")?.schedulable.requested == before + Resources(milliCPU: 500, memoryBytes: 1 << 30))
                 #expect(withPod.functionClusters[FunctionKey(namespace: Scenario.functionsNamespace, name: "team-a-fn")] == ["external2"])

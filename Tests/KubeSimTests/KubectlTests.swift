@@ -296,6 +296,35 @@ struct KubectlTests {
         }
     }
 
+    /// `kubectl get services` means core Services (the legacy group wins in kubectl's
+    /// resource resolution), `ksvc` Knative's; kubectl's `--validate=strict` (fieldValidation
+    /// Strict) refuses an unknown field of a built-in kind, `--validate=warn` passes it with the
+    /// API server's warning and the field dropped.
+    @Test func servicesAreCoreServicesAndUnknownFieldsAreCaught() async throws {
+        try await KubectlSession.withSim(controlPlane: true) { kubectl in
+            let service = try kubectl.write(
+                "service.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n"
+            )
+            let applied = try await kubectl.run(["apply", "-f", service])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let listed = try await kubectl.run(["get", "services", "-n", "default"])
+            #expect(listed.stdout.contains("CLUSTER-IP"), "\(listed.stdout)")
+            #expect(listed.stdout.contains("80/TCP"), "\(listed.stdout)")
+
+            let unknown = try kubectl.write(
+                "unknown.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\ndata:\n  a: b\nspecial: true\n")
+            let strict = try await kubectl.run(["create", "-f", unknown, "--validate=strict"])
+            #expect(strict.status == 1)
+            #expect(strict.stderr.contains("unknown field \"special\""), "\(strict.stderr)")
+            let warned = try await kubectl.run(["create", "-f", unknown, "--validate=warn"])
+            #expect(warned.status == 0, "\(warned.stderr)")
+            #expect(warned.stderr.contains("unknown field \"special\""), "\(warned.stderr)")
+            let stored = try await kubectl.run(["get", "configmap", "cm", "-n", "default", "-o", "json"])
+            #expect(!stored.stdout.contains("special"))
+        }
+    }
+
     @Test func errorsReadAsTheRealAPIServersDo() async throws {
         try await KubectlSession.withSim { kubectl in
             let bad = try kubectl.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n")

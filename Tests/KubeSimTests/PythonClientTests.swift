@@ -29,6 +29,27 @@ struct PythonClientTests {
     }
 }
 
+extension PythonClientTests {
+    /// Built-in kinds as `Python/workloads.py` checks them: Direktiv 0.10's Deployment, Service
+    /// and HPA running through ReplicaSets and EndpointSlices, defaults, validation, Leases and
+    /// events.k8s.io Events, and every pod and node readable by the client's models.
+    @Test func builtInKindsThroughThePythonClient() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let harness = try await SimHarness.start(controlPlane: true)
+        try await withTeardown {
+            let kubeconfig = directory.appendingPathComponent("kubeconfig")
+            try harness.sim.kubeconfig(server: harness.url).write(to: kubeconfig, atomically: true, encoding: .utf8)
+            let result = try await PythonClient.run("workloads.py", [kubeconfig.path])
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            #expect(result.stdout.contains("ok"))
+        } teardown: {
+            await harness.stop()
+        }
+    }
+}
+
 enum PythonClient {
     static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python")
 

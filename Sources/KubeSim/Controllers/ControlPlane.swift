@@ -4,7 +4,9 @@ import Logging
 import ServiceLifecycle
 
 /// What the cluster's controllers do, in the simulator: Knative Serving turns Services into
-/// revision pods and reports readiness; the Deployment controller keeps replicas; the scheduler
+/// revision pods and Services and reports readiness from their endpoints; the HPA keeps
+/// Deployments within bounds; Deployments make ReplicaSets, ReplicaSets make pods; the
+/// EndpointSlice controller lists each Service's ready pods; the scheduler
 /// binds pods to nodes that satisfy node affinity, taints and free capacity, or leaves them
 /// Pending with the real scheduler's message; kubelets confirm deleted pods (not on a node that
 /// stopped answering); the garbage collector follows owner references; the namespace controller
@@ -32,7 +34,9 @@ public final class ControlPlane: Service, Sendable {
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for type in [ResourceType.knativeServices, .deployments, .pods, .nodes, .namespaces] {
+                for type in [
+                    ResourceType.knativeServices, .deployments, .replicaSets, .pods, .nodes, .namespaces, .services, .horizontalPodAutoscalers,
+                ] {
                     group.addTask {
                         guard let registration = try? self.store.watch(type, resourceVersion: self.store.currentResourceVersion) else { return }
                         defer { registration.end() }
@@ -53,11 +57,14 @@ public final class ControlPlane: Service, Sendable {
     public func reconcile() {
         do {
             try KnativeController(store: store).reconcile()
+            try HorizontalPodAutoscalerController(store: store).reconcile()
             try DeploymentController(store: store).reconcile()
+            try ReplicaSetController(store: store).reconcile()
             try Scheduler(store: store, startDelay: options.podStartDelay).reconcile()
+            try Kubelet(store: store).reconcile()
+            try EndpointSliceController(store: store).reconcile()
             try KnativeController(store: store).reconcileStatus()
             try DeploymentController(store: store).reconcileStatus()
-            try Kubelet(store: store).reconcile()
             try GarbageCollector(store: store).reconcile()
             try NamespaceController(store: store).reconcile()
         } catch {

@@ -2,7 +2,10 @@ import Foundation
 import KubeModels
 
 /// Knative Serving, simulated: each Service generation is a revision with `max(minScale, 1)`
-/// pods (the template's containers plus Knative's queue-proxy); readiness follows the pods.
+/// pods (the template's containers plus Knative's queue-proxy) and a `<revision>-private`
+/// core Service selecting them; the Service's own name is a core `ExternalName` Service to the
+/// ingress. A revision is ready, and the Service Ready, when its private Service has
+/// `minScale` ready endpoints: the moment the simulated network can route to it.
 struct KnativeController {
     let store: ObjectStore
 
@@ -26,10 +29,54 @@ struct KnativeController {
         "resources": ["requests": ["cpu": "25m"]],
     ]
 
-    /// Creates the current revision's pods; removes older revisions' pods once it is up, and
-    /// the pods of deleted Services.
+    static let serviceTypeLabel = "networking.internal.knative.dev/serviceType"
+    static let ingressHost = "kourier-internal.kourier-system.svc.cluster.local"
+
+    static func privateServiceName(_ revision: String) -> String { "\(revision)-private" }
+
+    /// How many ready endpoints the revision's private Service has.
+    static func readyEndpoints(revision: String, namespace: String, slices: [JSONValue]) -> Int {
+        EndpointSliceController.readyEndpoints(of: privateServiceName(revision), namespace: namespace, slices: slices).count
+    }
+
+    /// Creates the core Services a Knative Service and its current revision need.
+    private func ensureNetworking(_ service: JSONValue, name: String, namespace: String, revision: String) {
+        let owner = [OwnerReference.controller(service, kind: "Service", apiVersion: "serving.knative.dev/v1")]
+        let wanted: [JSONValue] = [
+            [
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": [
+                    "name": .string(Self.privateServiceName(revision)), "namespace": .string(namespace),
+                    "labels": .object([Self.serviceLabel: .string(name), Self.revisionLabel: .string(revision), Self.serviceTypeLabel: "Private"]),
+                    "ownerReferences": .array(owner),
+                ],
+                "spec": [
+                    "type": "ClusterIP", "selector": .object([Self.revisionLabel: .string(revision)]),
+                    "ports": [["name": "http", "port": 80, "protocol": "TCP", "targetPort": 8012]],
+                ],
+            ],
+            [
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": [
+                    "name": .string(name), "namespace": .string(namespace), "labels": .object([Self.serviceLabel: .string(name)]),
+                    "ownerReferences": .array(owner),
+                ],
+                "spec": ["type": "ExternalName", "externalName": .string(Self.ingressHost), "sessionAffinity": "None"],
+            ],
+        ]
+        for object in wanted {
+            let objectName = object[path: "metadata", "name"]?.stringValue ?? ""
+            if (try? store.get(.services, namespace: namespace, name: objectName)) == nil {
+                _ = try? store.create(BuiltInDefaults.applied(object, .services), .services, namespace: namespace)
+            }
+        }
+    }
+
+    /// Creates the current revision's pods and Services; removes older revisions' pods once it
+    /// is ready, and the pods of deleted Services.
     func reconcile() throws {
         let services = try store.list(.knativeServices).items
+        let slices = try store.list(.endpointSlices).items
         let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.serviceLabel)).items
         var live: Set<String> = []
         for service in services {
@@ -42,6 +89,8 @@ struct KnativeController {
             }
             let current = owned.filter { $0[path: "metadata", "labels", Self.revisionLabel]?.stringValue == revision && Pods.isActive($0) }
             let template = service[path: "spec", "template"] ?? [:]
+            guard service[path: "metadata", "deletionTimestamp"] == nil else { continue }
+            ensureNetworking(service, name: name, namespace: namespace, revision: revision)
             for _ in current.count..<max(current.count, Self.minScale(service)) {
                 let pod = Pods.make(
                     name: "\(revision)-deployment-\(ObjectStore.randomSuffix())\(ObjectStore.randomSuffix().prefix(4))-\(ObjectStore.randomSuffix())",
@@ -52,10 +101,17 @@ struct KnativeController {
                 )
                 _ = try store.create(pod, .pods, namespace: namespace)
             }
-            // Traffic moves once the new revision runs; then the old one goes.
-            if !current.isEmpty, current.allSatisfy(Pods.isRunning) {
+            // Traffic moves once the new revision is routable; then the old one goes.
+            if Self.readyEndpoints(revision: revision, namespace: namespace, slices: slices) >= Self.minScale(service) {
                 for old in owned where old[path: "metadata", "labels", Self.revisionLabel]?.stringValue != revision {
                     _ = try? store.delete(.pods, namespace: namespace, name: old[path: "metadata", "name"]?.stringValue ?? "")
+                }
+                let privateServices = (try? store.list(.services, namespace: namespace).items) ?? []
+                for old in privateServices
+                where old[path: "metadata", "labels", Self.serviceLabel]?.stringValue == name
+                    && old[path: "metadata", "labels", Self.revisionLabel]?.stringValue.map({ $0 != revision }) == true
+                {
+                    _ = try? store.delete(.services, namespace: namespace, name: old[path: "metadata", "name"]?.stringValue ?? "")
                 }
             }
         }
@@ -69,9 +125,10 @@ struct KnativeController {
         }
     }
 
-    /// Writes each Service's status from its current revision's pods.
+    /// Writes each Service's status from its current revision's pods and endpoints.
     func reconcileStatus() throws {
         let services = try store.list(.knativeServices).items
+        let slices = try store.list(.endpointSlices).items
         let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.revisionLabel)).items
         for service in services {
             guard let name = service[path: "metadata", "name"]?.stringValue, let namespace = service[path: "metadata", "namespace"]?.stringValue
@@ -84,7 +141,7 @@ struct KnativeController {
             }
             let url = "http://\(name).\(namespace).svc.cluster.local"
             var conditions = service[path: "status", "conditions"]?.arrayValue ?? []
-            let ready = current.count >= Self.minScale(service) && current.allSatisfy(Pods.isRunning)
+            let ready = Self.readyEndpoints(revision: revision, namespace: namespace, slices: slices) >= Self.minScale(service)
             let failure = current.lazy.compactMap(Pods.unschedulableMessage).first
             if ready {
                 for type in ["ConfigurationsReady", "Ready", "RoutesReady"] { conditions = Conditions.set(conditions, type: type, status: "True") }
@@ -116,103 +173,6 @@ struct KnativeController {
                 try? store.modify(.knativeServices, namespace: namespace, name: name, subresource: "status") {
                     $0 = $0.setting("status", .object(status))
                 }
-            }
-        }
-    }
-}
-
-/// The Deployment controller, simulated: `replicas` pods of the current template, replaced when
-/// the template changes; status counts ready replicas and reports availability.
-struct DeploymentController {
-    let store: ObjectStore
-    static let ownerLabel = "kubesim.dev/deployment"
-    static let hashLabel = "pod-template-hash"
-
-    static func templateHash(_ template: JSONValue) -> String {
-        let bytes = (try? template.encoded()) ?? Data()
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(String(hash, radix: 16).prefix(10))
-    }
-
-    func reconcile() throws {
-        let deployments = try store.list(.deployments).items
-        let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.ownerLabel)).items
-        var live: Set<String> = []
-        for deployment in deployments {
-            guard let name = deployment[path: "metadata", "name"]?.stringValue, let namespace = deployment[path: "metadata", "namespace"]?.stringValue
-            else { continue }
-            live.insert("\(namespace)/\(name)")
-            let template = deployment[path: "spec", "template"] ?? [:]
-            let hash = Self.templateHash(template)
-            let owned = pods.filter {
-                $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name
-            }
-            let current = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash && Pods.isActive($0) }
-            let replicas = Int(deployment[path: "spec", "replicas"]?.integerValue ?? 1)
-            for _ in current.count..<max(current.count, replicas) {
-                let pod = Pods.make(
-                    name: "\(name)-\(hash)-\(ObjectStore.randomSuffix())", namespace: namespace, template: template,
-                    labels: [Self.ownerLabel: name, Self.hashLabel: hash]
-                )
-                _ = try store.create(pod, .pods, namespace: namespace)
-            }
-            for extra in current.dropFirst(replicas) {
-                _ = try? store.delete(.pods, namespace: namespace, name: extra[path: "metadata", "name"]?.stringValue ?? "")
-            }
-            if current.count >= replicas, current.prefix(replicas).allSatisfy(Pods.isRunning) {
-                for old in owned where old[path: "metadata", "labels", Self.hashLabel]?.stringValue != hash {
-                    _ = try? store.delete(.pods, namespace: namespace, name: old[path: "metadata", "name"]?.stringValue ?? "")
-                }
-            }
-        }
-        for pod in pods
-        where !live.contains(
-            "\(pod[path: "metadata", "namespace"]?.stringValue ?? "")/\(pod[path: "metadata", "labels", Self.ownerLabel]?.stringValue ?? "")")
-        {
-            _ = try? store.delete(
-                .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "")
-        }
-    }
-
-    func reconcileStatus() throws {
-        let deployments = try store.list(.deployments).items
-        let pods = try store.list(.pods, labelSelector: try LabelSelector(parsing: Self.ownerLabel)).items
-        for deployment in deployments {
-            guard let name = deployment[path: "metadata", "name"]?.stringValue, let namespace = deployment[path: "metadata", "namespace"]?.stringValue
-            else { continue }
-            let hash = Self.templateHash(deployment[path: "spec", "template"] ?? [:])
-            let owned = pods.filter {
-                $0[path: "metadata", "namespace"]?.stringValue == namespace && $0[path: "metadata", "labels", Self.ownerLabel]?.stringValue == name
-                    && Pods.isActive($0)
-            }
-            let updated = owned.filter { $0[path: "metadata", "labels", Self.hashLabel]?.stringValue == hash }
-            let ready = updated.filter(Pods.isRunning).count
-            let replicas = Int(deployment[path: "spec", "replicas"]?.integerValue ?? 1)
-            var conditions = deployment[path: "status", "conditions"]?.arrayValue ?? []
-            if ready >= replicas {
-                conditions = Conditions.set(
-                    conditions, type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability."
-                )
-            } else {
-                let failure = updated.lazy.compactMap(Pods.unschedulableMessage).first
-                conditions = Conditions.set(
-                    conditions, type: "Available", status: "False", reason: "MinimumReplicasUnavailable",
-                    message: failure ?? "Deployment does not have minimum availability.")
-            }
-            conditions = Conditions.set(
-                conditions, type: "Progressing", status: "True", reason: ready >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")
-            let status: JSONValue = [
-                "observedGeneration": .integer(deployment[path: "metadata", "generation"]?.integerValue ?? 1),
-                "replicas": .integer(Int64(owned.count)), "updatedReplicas": .integer(Int64(updated.count)),
-                "readyReplicas": .integer(Int64(ready)), "availableReplicas": .integer(Int64(ready)),
-                "conditions": .array(conditions),
-            ]
-            if status != deployment["status"] {
-                try? store.modify(.deployments, namespace: namespace, name: name, subresource: "status") { $0 = $0.setting("status", status) }
             }
         }
     }

@@ -20,6 +20,27 @@ struct Kubelet {
             if let node = nodes[nodeName], !Self.isAnswering(node) { continue }
             _ = try? store.delete(.pods, namespace: namespace, name: name, options: DeletionOptions(gracePeriodSeconds: 0))
         }
+        // The node lifecycle controller marks the pods of a node that stopped answering not Ready
+        // (MarkPodsNotReady, for a node whose Ready is not True), which takes them out of their Services' endpoints; the kubelet marks
+        // them Ready again when it answers.
+        for pod in try store.list(.pods).items where Pods.isRunning(pod) {
+            guard let node = nodes[pod[path: "spec", "nodeName"]?.stringValue ?? ""] else { continue }
+            let answering =
+                node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue == "True"
+            guard Pods.isReady(pod) != answering else { continue }
+            try? store.modify(
+                .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "",
+                subresource: "status"
+            ) { pod in
+                let status = answering ? "True" : "False"
+                var conditions = pod[path: "status", "conditions"]?.arrayValue ?? []
+                conditions = Conditions.set(conditions, type: "Ready", status: status)
+                conditions = Conditions.set(conditions, type: "ContainersReady", status: status)
+                let statuses = (pod[path: "status", "containerStatuses"]?.arrayValue ?? []).map { $0.setting("ready", .bool(answering)) }
+                pod = pod.setting(path: ["status", "conditions"], .array(conditions)).setting(
+                    path: ["status", "containerStatuses"], .array(statuses))
+            }
+        }
     }
 
     /// Whether the node's kubelet is posting status: `Ready` is True or False, not Unknown.

@@ -95,16 +95,9 @@ struct Scheduler {
             }
             return
         }
-        let containers = pod[path: "spec", "containers"]?.arrayValue ?? []
+        let node = try? store.get(.nodes, namespace: nil, name: pod[path: "spec", "nodeName"]?.stringValue ?? "")
         try? store.modify(.pods, namespace: namespace, name: name, subresource: "status") { pod in
-            var conditions = pod[path: "status", "conditions"]?.arrayValue ?? []
-            conditions = Conditions.set(conditions, type: "Ready", status: "True")
-            conditions = Conditions.set(conditions, type: "ContainersReady", status: "True")
-            pod = pod.setting(path: ["status", "phase"], "Running")
-                .setting(path: ["status", "conditions"], .array(conditions))
-                .setting(
-                    path: ["status", "containerStatuses"],
-                    .array(containers.map { ["name": $0["name"] ?? "", "ready": true, "restartCount": 0, "started": true] }))
+            pod = pod.setting("status", Pods.runningStatus(pod, node: node, now: now))
         }
     }
 

@@ -4,11 +4,13 @@ extension PatchSchema {
     static func builtIn(_ type: ResourceType) -> PatchSchema? {
         switch type {
         case .pods: pod
-        case .deployments: deployment
+        case .deployments, .replicaSets: deployment
+        case .services: service
         case .nodes: node
         case .namespaces: namespace
-        case .mutatingWebhookConfigurations: mutatingWebhookConfiguration
-        case .configMaps, .secrets, .events, .customResourceDefinitions: withMetadata([:])
+        case .mutatingWebhookConfigurations, .validatingWebhookConfigurations: mutatingWebhookConfiguration
+        case .configMaps, .secrets, .events, .eventsV1, .customResourceDefinitions, .endpointSlices, .horizontalPodAutoscalers, .leases:
+            withMetadata(["status": object(["conditions": conditions])])
         default: nil
         }
     }
@@ -60,6 +62,11 @@ extension PatchSchema {
     static let node = withMetadata([
         "spec": object(["podCIDRs": primitiveSet]),
         "status": object(["conditions": conditions, "addresses": merging(by: "type")]),
+    ])
+
+    /// core/v1 ServiceSpec: ports merge by port.
+    static let service = withMetadata([
+        "spec": object(["ports": merging(by: "port")]), "status": object(["conditions": conditions]),
     ])
 
     static let namespace = withMetadata(["status": object(["conditions": conditions])])
