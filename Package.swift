@@ -387,6 +387,9 @@ let package = Package(
                 "KubeClient",
                 "KubeModels",
                 "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             // Scripts for the official Python client, run by PythonClientTests.
             exclude: ["Python"],

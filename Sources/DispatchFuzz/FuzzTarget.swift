@@ -38,6 +38,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case strategicMergePatch = "strategic-merge-patch"
     /// KubeSim's CRD schemas: decoding (pruning, defaulting) is a fixed point, validation stable.
     case customResource = "custom-resource"
+    /// KubeSim's CEL subset for webhook `matchConditions`: stable evaluation, double negation.
+    case matchCondition = "match-condition"
 
     /// Runs the target on `bytes`.
     public func run(_ bytes: [UInt8]) throws(FuzzFailure) {
@@ -57,6 +59,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .differentialHTTP: try DifferentialHTTPFuzzing.run(bytes)
         case .strategicMergePatch: try KubeSimTargets.strategicMergePatch(bytes)
         case .customResource: try KubeSimTargets.customResource(bytes)
+        case .matchCondition: try KubeSimTargets.matchCondition(bytes)
         }
     }
 }

@@ -33,6 +33,21 @@ enum KubeSimTargets {
         if case .string(let text) = object[path: "columnPath"] ?? .null { _ = KubeSimFuzzing.columnPath(text, on: object) }
     }
 
+    /// Input: `expression \0 variables` (a JSON object with `object`, `oldObject`, `request`).
+    /// An expression that compiles evaluates the same twice, and `!(!(e))` compiles and
+    /// evaluates to what `e` does.
+    static func matchCondition(_ bytes: [UInt8]) throws(FuzzFailure) {
+        let (sourceBytes, variableBytes) = bytes.split(at: 0)
+        let source = String(decoding: sourceBytes, as: UTF8.self)
+        let variables = (try? JSONValue.parse(variableBytes))?.objectValue ?? [:]
+        guard let (first, second) = KubeSimFuzzing.matchCondition(source, variables: variables) else { return }
+        try require(first == second, "the same expression evaluated differently twice")
+        // Nesting two levels deeper can pass the depth limit; only a compiled one is compared.
+        if case .some(let negated) = KubeSimFuzzing.doublyNegated(source, variables: variables) {
+            try require(negated == first, "!(!(e)) differs from e")
+        }
+    }
+
     static func withoutPatterns(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let members):

@@ -29,4 +29,17 @@ package enum KubeSimFuzzing {
     package static func columnPath(_ text: String, on object: JSONValue) -> [JSONValue]? {
         (try? ColumnPath(text))?.values(in: object)
     }
+
+    /// Compiles a `matchConditions` expression and, when it compiles, evaluates it twice on
+    /// `variables`: nil when it does not compile, else both outcomes (`nil` for an evaluation error).
+    package static func matchCondition(_ source: String, variables: [String: JSONValue]) -> (Bool?, Bool?)? {
+        guard let condition = try? MatchCondition(compiling: source) else { return nil }
+        return ((try? condition.evaluate(variables)), (try? condition.evaluate(variables)))
+    }
+
+    /// The same expression negated twice, `!(!(source))`, evaluated: what double negation gives.
+    package static func doublyNegated(_ source: String, variables: [String: JSONValue]) -> Bool?? {
+        guard let condition = try? MatchCondition(compiling: "!(!(\(source)))") else { return nil }
+        return .some(try? condition.evaluate(variables))
+    }
 }

@@ -98,20 +98,27 @@ struct KubeSimResponder: HTTPResponder {
             let admitted = try await sim.admission.admit(
                 .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: write.dryRun)
             let object = try checked(admitted.object, write, oldObject: current)
+            let validated = try await sim.admission.validate(
+                .update, type, namespace: namespace, object: object, oldObject: current, dryRun: write.dryRun)
             let updated = try sim.store.update(object, type, namespace: namespace, name: name, dryRun: write.dryRun)
-            return .json(try definitionWritten(updated, write), warnings: warnings + admitted.warnings)
+            return .json(try definitionWritten(updated, write), warnings: warnings + admitted.warnings + validated)
         case (.patch, let name?):
             let body = try await bodyBytes(request)
             return try await patch(request, write, namespace: namespace, name: name, subresource: subresource, body: body)
         case (.delete, let name?):
             let (options, accepted) = try Self.deletionOptions(try await bodyBytes(request), query: request.uri.queryParameters)
+            // DELETE is admitted with the object being deleted as oldObject and no object.
+            let current = try sim.store.get(type, namespace: namespace, name: name)
+            let admitted = try await sim.admission.admit(.delete, type, namespace: namespace, object: nil, oldObject: current, dryRun: options.dryRun)
+            let validated = try await sim.admission.validate(
+                .delete, type, namespace: namespace, object: nil, oldObject: current, dryRun: options.dryRun)
             let result = try sim.store.delete(type, namespace: namespace, name: name, options: options)
             if type == .customResourceDefinitions, result.removed, !options.dryRun, let definition = try? CustomResourceDefinition(result.object) {
                 // The API server removes every instance before the definition itself goes.
                 for version in definition.versions { sim.store.removeAll(definition.resourceType(version)) }
             }
             // 202 only where the API server sends it: not deleted yet, and orphanDependents=false asked.
-            return .json(result.object, status: !result.removed && accepted ? .accepted : .ok)
+            return .json(result.object, status: !result.removed && accepted ? .accepted : .ok, warnings: admitted.warnings + validated)
         default:
             throw Status.failure(405, .methodNotAllowed, "the server does not allow this method on the requested resource")
         }
@@ -137,8 +144,10 @@ struct KubeSimResponder: HTTPResponder {
         let admitted = try await sim.admission.admit(
             .create, write.type, namespace: namespace, object: candidate, oldObject: nil, dryRun: write.dryRun)
         let object = try checked(admitted.object, write, oldObject: nil)
+        let validated = try await sim.admission.validate(
+            .create, write.type, namespace: namespace, object: object, oldObject: nil, dryRun: write.dryRun)
         let created = try sim.store.create(object, write.type, namespace: namespace, dryRun: write.dryRun)
-        return .json(try definitionWritten(created, write), status: .created, warnings: warnings + admitted.warnings)
+        return .json(try definitionWritten(created, write), status: .created, warnings: warnings + admitted.warnings + validated)
     }
 
     /// Decoding a request body: a custom resource pruned and defaulted by its schema, a built-in
@@ -426,6 +435,8 @@ struct KubeSimResponder: HTTPResponder {
                     .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
                 conditional = try checked(admitted.object, write, oldObject: current)
                 warnings += admitted.warnings
+                warnings += try await sim.admission.validate(
+                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
             } else {
                 try write.custom?.validated(current.setting("status", conditional["status"]), oldObject: current)
             }

@@ -15,6 +15,8 @@ enum BuiltInValidation {
         case .services: errors += service(object, old: oldObject)
         case .leases: errors += lease(object)
         case .horizontalPodAutoscalers: errors += autoscaler(object)
+        case .mutatingWebhookConfigurations: errors += WebhookConfigurationValidation.check(object, mutating: true)
+        case .validatingWebhookConfigurations: errors += WebhookConfigurationValidation.check(object, mutating: false)
         default: break
         }
         guard !errors.isEmpty else { return }
