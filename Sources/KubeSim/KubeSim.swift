@@ -24,6 +24,8 @@ public final class KubeSim: Sendable {
         public var maximumRequestBytes = 3 << 20
         /// Events kept for watches resuming from an older version.
         public var eventWindow = 10_000
+        /// How long events are kept, per resource, for watches and lists at older versions.
+        public var eventWindowDuration: Duration = .seconds(300)
         /// Names the serving certificate is valid for.
         public var dnsNames = ["localhost"]
         public var ipAddresses = ["127.0.0.1", "::1"]
@@ -52,7 +54,7 @@ public final class KubeSim: Sendable {
     public init(options: Options = Options(), logger: Logger = Logger(label: "kubesim")) throws {
         self.options = options
         self.logger = logger
-        store = ObjectStore(eventWindow: options.eventWindow)
+        store = ObjectStore(eventWindow: options.eventWindow, eventWindowDuration: options.eventWindowDuration)
         certificateAuthority = try CertificateAuthority(commonName: "kubesim-ca")
         serving = try certificateAuthority.issue(commonName: "kubesim", dnsNames: options.dnsNames, ipAddresses: options.ipAddresses)
         tokenState = Mutex(options.token ?? Self.randomToken())

@@ -253,30 +253,85 @@ struct KubeSimResponder: HTTPResponder {
 
     // MARK: - List and watch
 
-    private func selectors(_ request: Request) throws -> (LabelSelector?, FieldSelector?) {
+    private func selectors(
+        _ request: Request, _ type: ResourceType, custom: CustomResourceRegistry.Served?
+    ) throws -> (LabelSelector?, FieldSelector?) {
         let query = request.uri.queryParameters
+        let labels: LabelSelector?
+        let fields: FieldSelector?
         do {
-            let labels = try query["labelSelector"].map { try LabelSelector(parsing: String($0)) }
-            let fields = try query["fieldSelector"].map { try FieldSelector(parsing: String($0)) }
-            return (labels, fields)
+            labels = try query["labelSelector"].map { try LabelSelector(parsing: String($0)) }
+            fields = try query["fieldSelector"].map { try FieldSelector(parsing: String($0)) }
         } catch {
             throw Status.failure(400, .badRequest, "\(error)")
+        }
+        if let fields { try FieldSelectors.check(fields, type, custom: custom) }
+        return (labels, fields.map { FieldSelectors.stored($0, type) })
+    }
+
+    /// ValidateListOptions: which combinations of list and watch options the API server accepts.
+    static func checkListOptions(_ query: FlatDictionary<Substring, Substring>, watch: Bool) throws(Status) {
+        try checkListOptions({ query[Substring($0)].map(String.init) }, watch: watch)
+    }
+
+    static func checkListOptions(_ query: (String) -> String?, watch: Bool) throws(Status) {
+        func invalid(_ field: String, _ value: String, _ detail: String) -> Status {
+            .failure(422, .invalid, "ListOptions.meta.k8s.io \"\" is invalid: \(field): Forbidden: \(detail)")
+        }
+        let resourceVersion = query("resourceVersion") ?? ""
+        let match = query("resourceVersionMatch") ?? ""
+        let sendInitialEvents = query("sendInitialEvents").map { $0 == "true" || $0 == "1" }
+        if let sendInitialEvents {
+            guard watch else { throw invalid("sendInitialEvents", "", "sendInitialEvents is forbidden for list") }
+            if match != "NotOlderThan" {
+                throw invalid("resourceVersionMatch", match, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+            }
+            if !(query("allowWatchBookmarks") == "true" || query("allowWatchBookmarks") == "1"), sendInitialEvents {
+                throw invalid("allowWatchBookmarks", "", "sendInitialEvents requires setting allowWatchBookmarks to true")
+            }
+            return
+        }
+        guard !match.isEmpty else { return }
+        if watch { throw invalid("resourceVersionMatch", match, "resourceVersionMatch is forbidden for watch") }
+        guard match == "Exact" || match == "NotOlderThan" else {
+            throw .failure(
+                422, .invalid,
+                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Unsupported value: \"\(match)\": supported values: \"Exact\", \"NotOlderThan\""
+            )
+        }
+        if resourceVersion.isEmpty {
+            throw invalid("resourceVersionMatch", match, "resourceVersionMatch is forbidden unless resourceVersion is provided")
+        }
+        if !(query("continue") ?? "").isEmpty {
+            throw invalid("resourceVersionMatch", match, "resourceVersionMatch is forbidden when continue is provided")
+        }
+        if match == "Exact", resourceVersion == "0" {
+            throw invalid("resourceVersionMatch", match, "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
         }
     }
 
     private func list(_ request: Request, _ type: ResourceType, namespace: String?, custom: CustomResourceRegistry.Served?) throws -> Response {
         let query = request.uri.queryParameters
-        let (labels, fields) = try selectors(request)
+        try Self.checkListOptions(query, watch: false)
+        let (labels, fields) = try selectors(request, type, custom: custom)
+        var limit: Int?
+        if let text = query["limit"] {
+            guard let value = Int(text), value >= 0 else { throw Status.failure(400, .badRequest, "limit must be a non-negative integer") }
+            limit = value
+        }
         let page = try sim.store.list(
             type,
             namespace: namespace,
             labelSelector: labels,
             fieldSelector: fields,
-            limit: query["limit"].flatMap { Int($0) },
-            continueToken: query["continue"].map(String.init)
+            limit: limit,
+            continueToken: query["continue"].map(String.init),
+            resourceVersion: query["resourceVersion"].map(String.init),
+            resourceVersionMatch: query["resourceVersionMatch"].map(String.init)
         )
         var metadata: [String: JSONValue] = ["resourceVersion": .string(page.resourceVersion)]
         if let token = page.continueToken { metadata["continue"] = .string(token) }
+        if let remaining = page.remainingItemCount { metadata["remainingItemCount"] = .integer(Int64(remaining)) }
         if TablePrinter.wantsTable(request) {
             return .json(TablePrinter.table(type, custom: custom, page.items, listMetadata: .object(metadata)))
         }
@@ -291,11 +346,14 @@ struct KubeSimResponder: HTTPResponder {
     ) throws -> Response {
         if let failure = sim.takeWatchFailure() { throw failure }
         let query = request.uri.queryParameters
-        let (labels, fields) = try selectors(request)
+        try Self.checkListOptions(query, watch: true)
+        let (labels, fields) = try selectors(request, type, custom: custom)
         let store = sim.store
+        let sendInitialEvents = query["sendInitialEvents"] == "true" || query["sendInitialEvents"] == "1"
         let registration = try watches.register { () throws(Status) in
             try store.watch(
-                type, namespace: namespace, labelSelector: labels, fieldSelector: fields, resourceVersion: query["resourceVersion"].map(String.init))
+                type, namespace: namespace, labelSelector: labels, fieldSelector: fields, resourceVersion: query["resourceVersion"].map(String.init),
+                sendInitialEvents: sendInitialEvents)
         }
         let watches = watches
         let timeout = query["timeoutSeconds"].flatMap { Int($0) }.map { Duration.seconds($0) } ?? sim.options.defaultWatchTimeout
@@ -329,12 +387,12 @@ struct KubeSimResponder: HTTPResponder {
                         "type": .string(kind.rawValue),
                         "object": table ? TablePrinter.table(type, custom: custom, [object], listMetadata: nil) : object,
                     ]
-                case .bookmark(let version):
+                case .bookmark(let version), .initialEventsEnd(let version):
+                    var metadata: [String: JSONValue] = ["resourceVersion": .string(version)]
+                    if case .initialEventsEnd = frame { metadata["annotations"] = ["k8s.io/initial-events-end": "true"] }
                     line = [
                         "type": "BOOKMARK",
-                        "object": [
-                            "kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": ["resourceVersion": .string(version)],
-                        ],
+                        "object": ["kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": .object(metadata)],
                     ]
                 case .error(let status):
                     line = ["type": "ERROR", "object": try JSONValue(encoding: status)]

@@ -18,6 +18,7 @@ public final class ObjectStore: Sendable {
     /// One change, as kept in the event window.
     struct Change {
         var resourceVersion: Int
+        var time: ContinuousClock.Instant = .now
         var type: ResourceType
         var kind: WatchFrame.Kind
         var old: JSONValue?
@@ -39,11 +40,35 @@ public final class ObjectStore: Sendable {
         var resourceVersion = 100
         var window: [Change] = []
         var windowStart = 0
-        /// Events at or below this version are no longer in the window.
-        var compactedThrough = 100
+        /// Per type: its events at or below this version are no longer in the window.
+        var compactedThroughByType: [ResourceType: Int] = [:]
+        /// Per type: how many of its events the window holds.
+        var countByType: [ResourceType: Int] = [:]
+        var initialResourceVersion = 100
         var watchers: [UUID: Watcher] = [:]
         /// Keys in list order, per type; rebuilt after a create or delete, not on every page.
         var sortedKeys: [ResourceType: [ObjectKey]] = [:]
+
+        func compactedThrough(_ type: ResourceType) -> Int {
+            compactedThroughByType[type] ?? initialResourceVersion
+        }
+
+        /// The objects of a type as they were at `version`: today's, with every later change of
+        /// that type in the window undone.
+        func objects(of type: ResourceType, at version: Int) -> [ObjectKey: JSONValue] {
+            var objects = self.objects[type] ?? [:]
+            for change in window[windowStart...].reversed() where change.type == type {
+                guard change.resourceVersion > version else { break }
+                let object = change.kind == .added ? change.new : (change.old ?? change.new)
+                let key = ObjectKey(
+                    namespace: object[path: "metadata", "namespace"]?.stringValue ?? "", name: object[path: "metadata", "name"]?.stringValue ?? "")
+                switch change.kind {
+                case .added: objects[key] = nil
+                case .modified, .deleted: objects[key] = change.old
+                }
+            }
+            return objects
+        }
 
         mutating func keys(of type: ResourceType) -> [ObjectKey] {
             if let cached = sortedKeys[type] { return cached }
@@ -54,11 +79,21 @@ public final class ObjectStore: Sendable {
     }
 
     let state = Mutex(State())
-    /// Events kept for watches that resume from an older version.
+    /// At most this many events of one type are kept for watches and lists at an older version.
     public let eventWindow: Int
+    /// Events are kept this long, per type, as the API server's watch cache keeps them (its
+    /// event history window, 75 seconds to 5 minutes).
+    public let eventWindowDuration: Duration
 
-    public init(eventWindow: Int = 10_000) {
+    /// The time events are stamped with (a test's clock can stand in).
+    let now: @Sendable () -> ContinuousClock.Instant
+
+    public init(
+        eventWindow: Int = 10_000, eventWindowDuration: Duration = .seconds(300), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.eventWindow = max(1, eventWindow)
+        self.eventWindowDuration = eventWindowDuration
+        self.now = now
     }
 
     // MARK: - Reads
@@ -73,44 +108,91 @@ public final class ObjectStore: Sendable {
         }
     }
 
-    /// A page of a list: the items, the list's resource version, and a continue token when more follow.
+    /// A page of a list: the items, the list's resource version, a continue token when more
+    /// follow, and how many follow when that is known (no selectors).
     public struct ListPage: Sendable {
         public var items: [JSONValue]
         public var resourceVersion: String
         public var continueToken: String?
+        public var remainingItemCount: Int?
     }
 
+    /// Lists as the API server does. Every page of a paged list shows the store as of the first
+    /// page: the continue token carries that resource version, and a token whose version left
+    /// the event window is `410 Expired` (with a fresh token that continues inconsistently, as
+    /// the API server offers). `resourceVersion` with `resourceVersionMatch`: unset or `"0"`
+    /// is the current state; `NotOlderThan` (the default for a version without a limit) is the
+    /// current state if it is at least that new; `Exact` (the default for a version with a
+    /// limit) is the state at that version, from the window, or 410. A version newer than the
+    /// store's is the API server's "Too large resource version" (504).
     public func list(
         _ type: ResourceType,
         namespace: String? = nil,
         labelSelector: LabelSelector? = nil,
         fieldSelector: FieldSelector? = nil,
         limit: Int? = nil,
-        continueToken: String? = nil
+        continueToken: String? = nil,
+        resourceVersion: String? = nil,
+        resourceVersionMatch: String? = nil
     ) throws(Status) -> ListPage {
         if type.storage != type {
             var page = try list(
                 type.storage, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, limit: limit,
-                continueToken: continueToken)
+                continueToken: continueToken, resourceVersion: resourceVersion, resourceVersionMatch: resourceVersionMatch)
             page.items = page.items.map { Self.view($0, as: type) }
             return page
         }
-        var after: ObjectKey?
+        var continuation: ContinueToken?
         if let continueToken, !continueToken.isEmpty {
-            guard let data = Data(base64Encoded: continueToken), let text = String(data: data, encoding: .utf8) else {
-                throw Status.failure(400, .badRequest, "invalid continue token")
+            if let resourceVersion, !resourceVersion.isEmpty {
+                throw Status.failure(400, .badRequest, "specifying resource version is not allowed when using continue")
             }
-            let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2 else { throw Status.failure(400, .badRequest, "invalid continue token") }
-            after = ObjectKey(namespace: String(parts[0]), name: String(parts[1]))
+            continuation = try ContinueToken(decoding: continueToken)
         }
-        return state.withLock { state in
-            let allKeys = state.keys(of: type)
-            let objects = state.objects[type] ?? [:]
+        var requested: Int?
+        if let resourceVersion, !resourceVersion.isEmpty, resourceVersion != "0" {
+            guard let value = Int(resourceVersion), value > 0 else {
+                throw Status.failure(400, .badRequest, "invalid resource version \"\(resourceVersion)\"")
+            }
+            requested = value
+        }
+        let limit = limit.flatMap { $0 > 0 ? $0 : nil }
+        let exact = resourceVersionMatch == "Exact" || (resourceVersionMatch == nil && limit != nil && requested != nil)
+        return try state.withLock { state throws(Status) in
+            let snapshot: Int?
+            if let continuation {
+                guard continuation.resourceVersion >= state.compactedThrough(type) else {
+                    var expired = Status.failure(
+                        410, .expired,
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+                    )
+                    expired.metadata = ListMeta(continue: ContinueToken(resourceVersion: state.resourceVersion, start: continuation.start).encoded)
+                    throw expired
+                }
+                snapshot = continuation.resourceVersion == state.resourceVersion ? nil : continuation.resourceVersion
+            } else if let requested {
+                if requested > state.resourceVersion {
+                    throw Status.failure(
+                        504, .timeout, "Too large resource version: \(requested), current: \(state.resourceVersion)",
+                        details: .init(causes: [.init(reason: "ResourceVersionTooLarge", message: "Too large resource version", field: nil)]))
+                }
+                if exact, requested != state.resourceVersion {
+                    guard requested >= state.compactedThrough(type) else {
+                        throw Status.failure(410, .expired, "too old resource version: \(requested) (\(state.compactedThrough(type)))")
+                    }
+                    snapshot = requested
+                } else {
+                    snapshot = nil
+                }
+            } else {
+                snapshot = nil
+            }
+            let objects = snapshot.map { state.objects(of: type, at: $0) } ?? (state.objects[type] ?? [:])
+            let allKeys = snapshot == nil ? state.keys(of: type) : objects.keys.sorted()
             // Binary search for the first key after the continue token.
             var low = 0
             var high = allKeys.count
-            if let after {
+            if let after = continuation?.start {
                 while low < high {
                     let middle = (low + high) / 2
                     if allKeys[middle] > after { high = middle } else { low = middle + 1 }
@@ -119,19 +201,49 @@ public final class ObjectStore: Sendable {
             let keys = allKeys[low...].lazy.filter { key in namespace == nil || !type.namespaced || key.namespace == namespace }
             var items: [JSONValue] = []
             var last: ObjectKey?
-            var more = false
+            var remaining = 0
             for key in keys {
-                let object = objects[key]!
-                guard Self.matches(object, labelSelector, fieldSelector) else { continue }
-                if let limit, limit > 0, items.count == limit {
-                    more = true
-                    break
+                guard let object = objects[key], Self.matches(object, labelSelector, fieldSelector) else { continue }
+                if let limit, items.count == limit {
+                    remaining += 1
+                    // With selectors the count is not known without reading everything, so stop.
+                    if labelSelector != nil || fieldSelector != nil { break }
+                    continue
                 }
                 items.append(object)
                 last = key
             }
-            let token = more ? last.map { Data("\($0.namespace)/\($0.name)".utf8).base64EncodedString() } : nil
-            return ListPage(items: items, resourceVersion: String(state.resourceVersion), continueToken: token)
+            let version = snapshot ?? state.resourceVersion
+            let token = remaining > 0 ? last.map { ContinueToken(resourceVersion: version, start: $0).encoded } : nil
+            let count = remaining > 0 && labelSelector == nil && fieldSelector == nil ? remaining : nil
+            return ListPage(items: items, resourceVersion: String(version), continueToken: token, remainingItemCount: count)
+        }
+    }
+
+    /// Where a paged list stands: the version of its first page and the last key returned.
+    struct ContinueToken {
+        var resourceVersion: Int
+        var start: ObjectKey
+
+        init(resourceVersion: Int, start: ObjectKey) {
+            self.resourceVersion = resourceVersion
+            self.start = start
+        }
+
+        init(decoding token: String) throws(Status) {
+            guard let data = Data(base64Encoded: token), let json = try? JSONValue.parse(data),
+                let version = json["rv"]?.integerValue, let namespace = json["ns"]?.stringValue, let name = json["name"]?.stringValue
+            else {
+                throw Status.failure(400, .badRequest, "continue key is not valid: the token is not one this server issued")
+            }
+            self.init(resourceVersion: Int(version), start: ObjectKey(namespace: namespace, name: name))
+        }
+
+        var encoded: String {
+            let json: JSONValue = [
+                "v": "meta.k8s.io/v1", "rv": .integer(Int64(resourceVersion)), "ns": .string(start.namespace), "name": .string(start.name),
+            ]
+            return ((try? json.encoded()) ?? Data()).base64EncodedString()
         }
     }
 
@@ -325,13 +437,17 @@ public final class ObjectStore: Sendable {
 
     /// Starts a watch. From `resourceVersion` nil, empty or `"0"` it first sends the current
     /// objects as ADDED; from a version inside the window it replays what followed; from an older
-    /// one it sends a `410 Expired` error and ends.
+    /// one it sends a `410 Expired` error and ends; from a newer one than the store's it is the
+    /// API server's 504 "Too large resource version". With `sendInitialEvents` it sends the
+    /// current objects as ADDED and then the `k8s.io/initial-events-end` bookmark (the streaming
+    /// list that replaces a LIST before a watch).
     public func watch(
         _ type: ResourceType,
         namespace: String? = nil,
         labelSelector: LabelSelector? = nil,
         fieldSelector: FieldSelector? = nil,
-        resourceVersion: String? = nil
+        resourceVersion: String? = nil,
+        sendInitialEvents: Bool = false
     ) throws(Status) -> WatchRegistration {
         let view = type
         let type = type.storage
@@ -347,13 +463,25 @@ public final class ObjectStore: Sendable {
         let watcher = Watcher(
             type: type, view: view, namespace: type.namespaced ? namespace : nil, labelSelector: labelSelector, fieldSelector: fieldSelector,
             continuation: continuation)
-        let expired: Bool = state.withLock { state in
-            if let from {
-                if from < state.compactedThrough {
-                    continuation.yield(.error(Status.failure(410, .expired, "too old resource version: \(from) (\(state.compactedThrough))")))
+        let expired: Bool = try state.withLock { state throws(Status) in
+            if let from, from > state.resourceVersion {
+                throw Status.failure(
+                    504, .timeout, "Too large resource version: \(from), current: \(state.resourceVersion)",
+                    details: .init(causes: [.init(reason: "ResourceVersionTooLarge", message: "Too large resource version", field: nil)]))
+            }
+            if sendInitialEvents {
+                let objects = state.objects[type] ?? [:]
+                for key in objects.keys.sorted() where watcher.namespace == nil || key.namespace == watcher.namespace {
+                    let object = objects[key]!
+                    if Self.matches(object, labelSelector, fieldSelector) { continuation.yield(.event(.added, Self.view(object, as: view))) }
+                }
+                continuation.yield(.initialEventsEnd(String(state.resourceVersion)))
+            } else if let from {
+                if from < state.compactedThrough(type) {
+                    continuation.yield(.error(Status.failure(410, .expired, "too old resource version: \(from) (\(state.compactedThrough(type)))")))
                     return true
                 }
-                for change in state.window where change.resourceVersion > from {
+                for change in state.window[state.windowStart...] where change.resourceVersion > from {
                     if let frame = Self.frame(for: change, watcher) { continuation.yield(frame) }
                 }
             } else {
@@ -399,15 +527,32 @@ public final class ObjectStore: Sendable {
     public var watcherCount: Int { state.withLock { $0.watchers.count } }
 
     func record(_ state: inout State, _ change: Change) {
-        if state.window.count - state.windowStart >= eventWindow {
-            state.compactedThrough = state.window[state.windowStart].resourceVersion
-            state.windowStart += 1
-            if state.windowStart > eventWindow {
-                state.window.removeFirst(state.windowStart)
-                state.windowStart = 0
-            }
-        }
+        var change = change
+        change.time = now()
         state.window.append(change)
+        state.countByType[change.type, default: 0] += 1
+        // Drop from the front what is too old, and what exceeds a type's share.
+        let cutoff = change.time - eventWindowDuration
+        while state.windowStart < state.window.count {
+            let oldest = state.window[state.windowStart]
+            let overCount = (state.countByType[oldest.type] ?? 0) > eventWindow
+            guard oldest.time < cutoff || overCount else { break }
+            state.compactedThroughByType[oldest.type] = oldest.resourceVersion
+            state.countByType[oldest.type, default: 1] -= 1
+            state.windowStart += 1
+        }
+        // A type over its share behind the front is trimmed lazily: mark it compacted there.
+        if (state.countByType[change.type] ?? 0) > eventWindow,
+            let index = state.window[state.windowStart...].firstIndex(where: { $0.type == change.type })
+        {
+            state.compactedThroughByType[change.type] = state.window[index].resourceVersion
+            state.window.remove(at: index)
+            state.countByType[change.type, default: 1] -= 1
+        }
+        if state.windowStart > 1024, state.windowStart * 2 > state.window.count {
+            state.window.removeFirst(state.windowStart)
+            state.windowStart = 0
+        }
         for watcher in state.watchers.values {
             if let frame = Self.frame(for: change, watcher) { watcher.continuation.yield(frame) }
         }
@@ -438,7 +583,13 @@ public final class ObjectStore: Sendable {
             switch (matchedBefore, nowMatches) {
             case (true, true): return .event(.modified, change.new)
             case (false, true): return .event(.added, change.new)
-            case (true, false): return .event(.deleted, change.new)
+            // Leaving the selector: the object as it was (the last state the watcher saw), at
+            // the event's version, as the watch cache sends it.
+            case (true, false):
+                let previous = change.old ?? change.new
+                return .event(
+                    .deleted,
+                    previous.setting("metadata", (previous["metadata"] ?? [:]).setting("resourceVersion", .string(String(change.resourceVersion)))))
             case (false, false): return nil
             }
         }
@@ -577,6 +728,9 @@ public enum WatchFrame: Sendable {
 
     case event(Kind, JSONValue)
     case bookmark(String)
+    /// The bookmark that ends the initial events of a `sendInitialEvents` watch (annotated
+    /// `k8s.io/initial-events-end: "true"`), at the version they showed.
+    case initialEventsEnd(String)
     case error(Status)
 }
 

@@ -153,6 +153,7 @@ extension WatchFrame: Equatable {
         switch (lhs, rhs) {
         case (.event(let a, let x), .event(let b, let y)): a == b && x == y
         case (.bookmark(let a), .bookmark(let b)): a == b
+        case (.initialEventsEnd(let a), .initialEventsEnd(let b)): a == b
         case (.error(let a), .error(let b)): a == b
         default: false
         }

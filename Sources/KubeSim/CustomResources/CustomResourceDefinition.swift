@@ -23,6 +23,9 @@ struct CustomResourceDefinition: Sendable {
         var schemaJSON: JSONValue
         var hasStatusSubresource: Bool
         var printerColumns: [PrinterColumn]
+        /// `selectableFields`: the fields a field selector may name, besides metadata.name and
+        /// metadata.namespace (`spec.color` for a `jsonPath` of `.spec.color`).
+        var selectableFields: [String] = []
     }
 
     var name: String
@@ -137,7 +140,10 @@ struct CustomResourceDefinition: Sendable {
                 Version(
                     name: versionName, served: entry["served"]?.boolValue ?? false, storage: entry["storage"]?.boolValue ?? false,
                     schema: schema, schemaJSON: schemaJSON ?? [:], hasStatusSubresource: entry[path: "subresources", "status"] != nil,
-                    printerColumns: columns))
+                    printerColumns: columns,
+                    selectableFields: (entry["selectableFields"]?.arrayValue ?? []).compactMap {
+                        $0["jsonPath"]?.stringValue.map { $0.hasPrefix(".") ? String($0.dropFirst()) : $0 }
+                    }))
         }
         if !versionList.isEmpty, versions.filter(\.storage).count != 1 {
             errors.append(

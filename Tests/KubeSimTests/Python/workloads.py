@@ -216,6 +216,42 @@ def main(kubeconfig):
     legacy = core.read_namespaced_event("placed.1", NAMESPACE)
     expect(legacy.message == "placed on external1" and legacy.involved_object.name == NAME, "the Event through core/v1")
     expect(legacy.reporting_component == "dispatch.direktiv.io/agent", "reportingController is core's reportingComponent")
+    # Paged lists are one snapshot (limit/continue, remainingItemCount); a change after the
+    # first page does not show on the next.
+    for index in range(3):
+        core.create_namespaced_config_map(NAMESPACE, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"page-{index}", "labels": {"paged": "yes"}}, "data": {"v": "1"}})
+    first = core.list_namespaced_config_map(NAMESPACE, limit=1)
+    expect(first.metadata.remaining_item_count is not None and first.metadata.remaining_item_count >= 2, "remainingItemCount on a paged list")
+    core.create_namespaced_config_map(NAMESPACE, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "zz-late"}, "data": {}})
+    rest = core.list_namespaced_config_map(NAMESPACE, limit=100, _continue=first.metadata._continue)
+    expect("zz-late" not in [item.metadata.name for item in rest.items], "a later object is not in the snapshot's next page")
+    expect(rest.metadata.resource_version == first.metadata.resource_version, "every page has the first page's version")
+    refused(lambda: core.list_namespaced_config_map(NAMESPACE, resource_version_match="Exact"), 422, "resourceVersionMatch is forbidden unless resourceVersion is provided")
+    refused(lambda: core.list_namespaced_config_map(NAMESPACE, field_selector="spec.nodeName=x"), 400, "field label not supported")
+
+    # A streaming list: the current objects, then the initial-events-end bookmark.
+    stream = watch.Watch()
+    initial = []
+    ended = False
+    for event in stream.stream(
+        core.list_namespaced_config_map,
+        NAMESPACE,
+        label_selector="paged=yes",
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        allow_watch_bookmarks=True,
+        timeout_seconds=10,
+    ):
+        if event["type"] == "ADDED":
+            initial.append(event["object"].metadata.name)
+        elif event["type"] == "BOOKMARK":
+            # The client hands bookmarks over undecoded.
+            bookmark = event["object"]
+            metadata = bookmark.get("metadata", {}) if isinstance(bookmark, dict) else bookmark.metadata.to_dict()
+            annotations = metadata.get("annotations") or {}
+            ended = annotations.get("k8s.io/initial-events-end") == "true"
+            stream.stop()
+    expect(ended and sorted(initial) == ["page-0", "page-1", "page-2"], f"initial events then their bookmark, got {initial}")
     print("ok")
 
 
