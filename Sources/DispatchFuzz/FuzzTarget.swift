@@ -40,6 +40,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case customResource = "custom-resource"
     /// KubeSim's CEL subset for webhook `matchConditions`: stable evaluation, double negation.
     case matchCondition = "match-condition"
+    /// KubeSim's server-side apply: applying a configuration twice is applying it once.
+    case serverSideApply = "server-side-apply"
 
     /// Runs the target on `bytes`.
     public func run(_ bytes: [UInt8]) throws(FuzzFailure) {
@@ -60,6 +62,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .strategicMergePatch: try KubeSimTargets.strategicMergePatch(bytes)
         case .customResource: try KubeSimTargets.customResource(bytes)
         case .matchCondition: try KubeSimTargets.matchCondition(bytes)
+        case .serverSideApply: try KubeSimTargets.serverSideApply(bytes)
         }
     }
 }

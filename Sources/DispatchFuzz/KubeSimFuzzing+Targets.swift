@@ -48,6 +48,20 @@ enum KubeSimTargets {
         }
     }
 
+    /// Input: one byte choosing the kind, then `configuration \0 object`. Applying the same
+    /// configuration twice by the same manager is applying it once (server-side apply is
+    /// declarative), ownership included.
+    static func serverSideApply(_ bytes: [UInt8]) throws(FuzzFailure) {
+        guard let first = bytes.first else { return }
+        let kind = KubeSimFuzzing.patchableKinds[Int(first) % KubeSimFuzzing.patchableKinds.count]
+        let (configurationBytes, objectBytes) = Array(bytes.dropFirst()).split(at: 0)
+        guard let configuration = try? JSONValue.parse(configurationBytes), configuration.objectValue != nil,
+            let object = try? JSONValue.parse(objectBytes), object.objectValue != nil,
+            let (once, twice) = KubeSimFuzzing.serverSideApply(configuration, to: object, kind: kind)
+        else { return }
+        try require(twice == once, "applying the same configuration twice differs from once")
+    }
+
     static func withoutPatterns(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let members):

@@ -42,4 +42,20 @@ package enum KubeSimFuzzing {
         guard let condition = try? MatchCondition(compiling: "!(!(\(source)))") else { return nil }
         return .some(try? condition.evaluate(variables))
     }
+
+    /// Applies `configuration` to `object` as manager `fuzz` of a built-in kind (forced), then once
+    /// more to the result: nil when the first apply is refused, else both results without their
+    /// timestamps.
+    package static func serverSideApply(_ configuration: JSONValue, to object: JSONValue, kind: ResourceType) -> (JSONValue, JSONValue?)? {
+        let schema = PatchSchema.builtIn(kind)
+        func apply(_ target: JSONValue) -> JSONValue? {
+            try? ServerSideApply.apply(configuration, to: target, manager: "fuzz", force: true, schema: schema, apiVersion: kind.apiVersion)
+        }
+        guard let once = apply(object) else { return nil }
+        func untimed(_ value: JSONValue) -> JSONValue {
+            let entries = (value[path: "metadata", "managedFields"]?.arrayValue ?? []).map { $0.setting("time", nil) }
+            return value.setting("metadata", (value["metadata"] ?? [:]).setting("managedFields", entries.isEmpty ? nil : .array(entries)))
+        }
+        return (untimed(once), apply(once).map(untimed))
+    }
 }

@@ -45,10 +45,13 @@ struct KubeSimResponder: HTTPResponder {
         case .unknownResource, .notFound:
             throw Status.failure(404, .notFound, "the server could not find the requested resource")
         case .resource(let type, let namespace, let name, let subresource):
+            let query = request.uri.queryParameters
             let write = ResourceWrite(
                 type: type, custom: served.custom[type],
-                fieldValidation: try FieldValidation(query: request.uri.queryParameters["fieldValidation"].map(String.init)),
-                dryRun: dryRun(request))
+                fieldValidation: try FieldValidation(query: query["fieldValidation"].map(String.init)),
+                dryRun: dryRun(request),
+                manager: try ServerSideApply.manager(query: query["fieldManager"].map(String.init), userAgent: request.headers[.userAgent]),
+                force: query["force"] == "true")
             return try await resource(request, write, namespace: namespace, name: name, subresource: subresource)
         }
     }
@@ -60,6 +63,12 @@ struct KubeSimResponder: HTTPResponder {
         var custom: CustomResourceRegistry.Served?
         var fieldValidation: FieldValidation
         var dryRun: Bool
+        /// Who owns the fields this write sets (`fieldManager`, else from the User-Agent).
+        var manager: String
+        /// Server-side apply's `force`: take conflicting fields over.
+        var force: Bool
+
+        var patchSchema: PatchSchema? { PatchSchema.builtIn(type) }
     }
 
     private func resource(
@@ -97,7 +106,7 @@ struct KubeSimResponder: HTTPResponder {
                 "metadata", (body["metadata"] ?? [:]).setting("namespace", current[path: "metadata", "namespace"]).setting("name", .string(name)))
             let admitted = try await sim.admission.admit(
                 .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: write.dryRun)
-            let object = try checked(admitted.object, write, oldObject: current)
+            let object = owned(try checked(admitted.object, write, oldObject: current), old: current, write)
             let validated = try await sim.admission.validate(
                 .update, type, namespace: namespace, object: object, oldObject: current, dryRun: write.dryRun)
             let updated = try sim.store.update(object, type, namespace: namespace, name: name, dryRun: write.dryRun)
@@ -133,7 +142,11 @@ struct KubeSimResponder: HTTPResponder {
 
     /// Create, as the API server runs it: decode (custom resources pruned and defaulted), mutating
     /// admission, validation, storage.
-    private func create(_ body: JSONValue, _ write: ResourceWrite, namespace: String?) async throws -> Response {
+    private func create(
+        _ body: JSONValue, _ write: ResourceWrite, namespace: String?, appliedConfiguration: JSONValue? = nil
+    ) async throws
+        -> Response
+    {
         var warnings: [String] = []
         // A kind with a status subresource ignores the status sent on create (a pod starts
         // Pending, as PodStrategy.PrepareForCreate has it); nodes are the exception, a kubelet
@@ -143,7 +156,7 @@ struct KubeSimResponder: HTTPResponder {
         let candidate = try decoded(sent, write, warnings: &warnings)
         let admitted = try await sim.admission.admit(
             .create, write.type, namespace: namespace, object: candidate, oldObject: nil, dryRun: write.dryRun)
-        let object = try checked(admitted.object, write, oldObject: nil)
+        let object = owned(try checked(admitted.object, write, oldObject: nil), old: nil, write, applied: appliedConfiguration)
         let validated = try await sim.admission.validate(
             .create, write.type, namespace: namespace, object: object, oldObject: nil, dryRun: write.dryRun)
         let created = try sim.store.create(object, write.type, namespace: namespace, dryRun: write.dryRun)
@@ -156,6 +169,18 @@ struct KubeSimResponder: HTTPResponder {
         if let custom = write.custom { return try custom.decoded(body, fieldValidation: write.fieldValidation, warnings: &warnings) }
         let known = try BuiltInDecoding.decoded(body, write.type, fieldValidation: write.fieldValidation, warnings: &warnings)
         return BuiltInDefaults.applied(known, write.type)
+    }
+
+    /// The object with its `managedFields`: an apply's configuration owned by its manager, or
+    /// what a create or update changed owned by the writer.
+    private func owned(_ object: JSONValue, old: JSONValue?, _ write: ResourceWrite, applied: JSONValue? = nil) -> JSONValue {
+        if let applied {
+            let entry = ServerSideApply.Entry(
+                manager: write.manager, operation: "Apply", apiVersion: write.type.apiVersion, time: ObjectStore.timestamp(),
+                fields: FieldSet(of: applied, schema: write.patchSchema))
+            return ServerSideApply.storing([entry], in: object)
+        }
+        return ServerSideApply.update(object, from: old, manager: write.manager, schema: write.patchSchema, apiVersion: write.type.apiVersion)
     }
 
     /// The validation after admission: a custom resource against its schema, a built-in kind by
@@ -430,6 +455,9 @@ struct KubeSimResponder: HTTPResponder {
             guard let manager = query["fieldManager"], !manager.isEmpty else {
                 throw Status.failure(400, .badRequest, "PATCH \(request.uri.path): fieldManager is required for apply requests")
             }
+            guard patchBody["apiVersion"]?.stringValue != nil, patchBody["kind"]?.stringValue != nil else {
+                throw Status.failure(400, .badRequest, "invalid object type: an apply configuration needs apiVersion and kind")
+            }
             // Server-side apply creates what does not exist yet.
             if (try? sim.store.get(type, namespace: namespace, name: name)) == nil {
                 var object = try ObjectStore.validated(patchBody, type, namespace: namespace)
@@ -437,7 +465,7 @@ struct KubeSimResponder: HTTPResponder {
                 if type.namespaced {
                     object = object.setting("metadata", (object["metadata"] ?? [:]).setting("namespace", .string(namespace ?? "default")))
                 }
-                return try await create(object, write, namespace: namespace)
+                return try await create(object, write, namespace: namespace, appliedConfiguration: patchBody)
             }
         }
         if contentType == "application/strategic-merge-patch+json", write.custom != nil {
@@ -461,11 +489,15 @@ struct KubeSimResponder: HTTPResponder {
                 } catch {
                     throw Status.failure(422, .invalid, "the server rejected our request due to an error in our request: \(error)")
                 }
-            case "application/merge-patch+json", "application/apply-patch+yaml":
+            case "application/merge-patch+json":
                 guard patchBody.objectValue != nil else {
                     throw Status.failure(400, .badRequest, "the body of the request must be a JSON object for a merge patch")
                 }
                 patched = JSONMergePatch.apply(patchBody, to: current)
+            case "application/apply-patch+yaml":
+                guard patchBody.objectValue != nil else { throw Status.failure(400, .badRequest, "an apply configuration must be an object") }
+                patched = try ServerSideApply.apply(
+                    patchBody, to: current, manager: write.manager, force: write.force, schema: write.patchSchema, apiVersion: type.apiVersion)
             case "application/strategic-merge-patch+json":
                 guard let schema = PatchSchema.builtIn(type) else { throw Self.unsupportedPatch }
                 do {
@@ -492,6 +524,8 @@ struct KubeSimResponder: HTTPResponder {
                 let admitted = try await sim.admission.admit(
                     .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
                 conditional = try checked(admitted.object, write, oldObject: current)
+                // An apply recorded its ownership itself; any other patch is an update.
+                if contentType != "application/apply-patch+yaml" { conditional = owned(conditional, old: current, write) }
                 warnings += admitted.warnings
                 warnings += try await sim.admission.validate(
                     .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)

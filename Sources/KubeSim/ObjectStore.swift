@@ -277,6 +277,11 @@ public final class ObjectStore: Sendable {
                         ]))
             }
             try Self.checkName(name, type)
+            // The storage layer's check (etcd3 store Create): a version set by the writer means
+            // the object was copied from a read, a 500 rather than a silent overwrite.
+            if let version = metadata["resourceVersion"]?.stringValue, let number = UInt64(version), number != 0 {
+                throw Status.failure(500, .internalError, "resourceVersion should not be set on objects to be created")
+            }
             let key = ObjectKey(namespace: scope(type, namespace), name: name)
             if type.namespaced {
                 guard let namespaceObject = state.objects[.namespaces]?[ObjectKey(namespace: "", name: key.namespace)] else {

@@ -325,6 +325,62 @@ struct KubectlTests {
         }
     }
 
+    /// Server-side apply as `kubectl apply --server-side` uses it: managedFields per manager, a
+    /// 409 naming the other manager and the field when two appliers disagree, `--force-conflicts`
+    /// taking the field over, and a field an applier stops sending removed unless someone else
+    /// owns it. Any other write (here `kubectl label`) owns what it changed.
+    @Test func serverSideApplyTracksOwnership() async throws {
+        try await KubectlSession.withSim { kubectl in
+            func configMap(_ data: [(String, String)]) -> String {
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\ndata:\n"
+                    + data.map { "  \($0.0): \"\($0.1)\"\n" }.joined()
+            }
+            func apply(_ manager: String, _ data: [(String, String)], force: Bool = false) async throws -> ProcessResult {
+                let file = try kubectl.write("\(manager)-\(UUID().uuidString).yaml", configMap(data))
+                return try await kubectl.run(
+                    ["apply", "--server-side", "--field-manager", manager, "-f", file] + (force ? ["--force-conflicts"] : []))
+            }
+            func stored() async throws -> JSONValue {
+                let result = try await kubectl.run(["get", "configmap", "shared", "-n", "default", "-o", "json", "--show-managed-fields"])
+                return try JSONValue.parse(Array(result.stdout.utf8))
+            }
+            func owner(of key: String, in object: JSONValue) -> [String] {
+                (object[path: "metadata", "managedFields"]?.arrayValue ?? []).filter { $0[path: "fieldsV1", "f:data", "f:\(key)"] != nil }
+                    .compactMap { $0["manager"]?.stringValue }.sorted()
+            }
+
+            #expect(try await apply("alice", [("a", "1"), ("b", "2")]).status == 0)
+            #expect(owner(of: "a", in: try await stored()) == ["alice"])
+
+            let conflict = try await apply("bob", [("a", "9")])
+            #expect(conflict.status == 1)
+            #expect(conflict.stderr.contains("conflict with \"alice\""), "\(conflict.stderr)")
+            #expect(conflict.stderr.contains(".data.a"), "\(conflict.stderr)")
+            #expect(try await stored()[path: "data", "a"] == "1", "a conflict changes nothing")
+
+            // Agreeing on a value is shared ownership, not a conflict.
+            #expect(try await apply("carol", [("b", "2")]).status == 0)
+            #expect(owner(of: "b", in: try await stored()) == ["alice", "carol"])
+
+            #expect(try await apply("bob", [("a", "9")], force: true).status == 0)
+            let forced = try await stored()
+            #expect(forced[path: "data", "a"] == "9")
+            #expect(owner(of: "a", in: forced) == ["bob"])
+
+            // alice stops sending a (bob owns it: it stays) and b (carol owns it too: it stays),
+            // and c, which only she owned, goes when she stops sending it.
+            #expect(try await apply("alice", [("c", "3")]).status == 0)
+            #expect(try await apply("alice", [("d", "4")]).status == 0)
+            let pruned = try await stored()
+            #expect(pruned["data"] == ["a": "9", "b": "2", "d": "4"])
+
+            let labelled = try await kubectl.run(["label", "configmap", "shared", "-n", "default", "team=a"])
+            #expect(labelled.status == 0, "\(labelled.stderr)")
+            let entries = try await stored()[path: "metadata", "managedFields"]?.arrayValue ?? []
+            #expect(entries.contains { $0["operation"] == "Update" && $0[path: "fieldsV1", "f:metadata", "f:labels", "f:team"] != nil })
+        }
+    }
+
     @Test func errorsReadAsTheRealAPIServersDo() async throws {
         try await KubectlSession.withSim { kubectl in
             let bad = try kubectl.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n")

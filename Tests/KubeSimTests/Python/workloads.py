@@ -179,6 +179,20 @@ def main(kubeconfig):
         409,
     )
 
+    # Server-side apply: the creator owns spec.replicas (an Update), so an applier that wants
+    # another value conflicts until it forces.
+    applied = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME}, "spec": {"replicas": 3}}
+    refused(
+        lambda: apps.patch_namespaced_deployment(NAME, NAMESPACE, applied, field_manager="placer", _content_type="application/apply-patch+yaml"),
+        409,
+        ".spec.replicas",
+    )
+    forced = apps.patch_namespaced_deployment(
+        NAME, NAMESPACE, applied, field_manager="placer", force=True, _content_type="application/apply-patch+yaml"
+    )
+    owners = {entry.manager: entry.operation for entry in forced.metadata.managed_fields}
+    expect(forced.spec.replicas == 3 and owners.get("placer") == "Apply", f"the forced apply owns replicas: {owners}")
+
     # coordination.k8s.io Leases, as client-go's leader election writes them.
     now = datetime.datetime.now(datetime.timezone.utc)
     lease = coordination.create_namespaced_lease(
