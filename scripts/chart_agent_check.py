@@ -12,6 +12,11 @@ the variables must be ones the agent reads (`serve --help`), the probes answer o
 and ports, the ServiceMonitor's path serves Prometheus text, the webhook Service's path answers
 an AdmissionReview over TLS verified with the chart's caBundle for the Service's DNS name, and
 the proxy Service's port is the proxy (403 for a host that is not a function).
+
+The agent runs with exactly the chart's RBAC: the rendered ServiceAccount, (Cluster)Roles and
+(Cluster)RoleBindings are created in the simulator, which enforces RBAC for service-account
+tokens, and the agent's kubeconfig carries a token minted for that ServiceAccount (TokenRequest),
+so a verb the chart forgets is a 403 here, not on a cluster.
 """
 import base64
 import json
@@ -110,6 +115,33 @@ def _write_volume(objects, volume, directory, find_one, namespace):
             (directory / target).write_bytes(value)
 
 
+RBAC_PATHS = {
+    "ServiceAccount": "/api/v1/namespaces/{namespace}/serviceaccounts",
+    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+}
+
+
+def _install_rbac(admin_kubeconfig, objects, deployment, namespace, work, check):
+    """Creates the chart's RBAC objects and returns a kubeconfig with a token for its ServiceAccount."""
+    for kind, path in RBAC_PATHS.items():
+        for item in (o for o in objects if o["kind"] == kind):
+            item_namespace = item["metadata"].get("namespace", namespace)
+            status, answer = _kube(admin_kubeconfig, "POST", path.format(namespace=item_namespace), item)
+            check(status == 201, f"the chart's {kind} {item['metadata']['name']} is accepted by the API server ({status} {answer.get('message', '')})")
+    account = deployment["spec"]["template"]["spec"].get("serviceAccountName", "default")
+    status, request = _kube(admin_kubeconfig, "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+                            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+    check(status == 201, f"a token is minted for the chart's ServiceAccount {account} ({status})")
+    config = yaml.safe_load(admin_kubeconfig.read_text())
+    config["users"][0]["user"]["token"] = request["status"]["token"]
+    path = work / "service-account-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def check_agent(binary, objects, monitor_objects, check, find_one, release, namespace):
     deployment = find_one(objects, "Deployment", release, namespace)
     pod = deployment["spec"]["template"]["spec"]
@@ -148,7 +180,7 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
         agent = None
         try:
             _wait("KubeSim's kubeconfig", lambda: (work / "kubeconfig").exists() and (work / "kubeconfig").stat().st_size > 0)
-            environment["DISPATCH_KUBECONFIG"] = str(work / "kubeconfig")
+            environment["DISPATCH_KUBECONFIG"] = str(_install_rbac(work / "kubeconfig", objects, deployment, namespace, work, check))
             configuration = find_one(objects, "MutatingWebhookConfiguration", release)
             agent_tls = "DISPATCH_WEBHOOK_CA_SECRET" in environment
             if agent_tls:

@@ -42,6 +42,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case matchCondition = "match-condition"
     /// KubeSim's server-side apply: applying a configuration twice is applying it once.
     case serverSideApply = "server-side-apply"
+    /// KubeSim's reader of protobuf SelfSubjectAccessReviews (`kubectl auth can-i`).
+    case protobufReview = "protobuf-review"
 
     /// Runs the target on `bytes`.
     public func run(_ bytes: [UInt8]) throws(FuzzFailure) {
@@ -63,6 +65,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .customResource: try KubeSimTargets.customResource(bytes)
         case .matchCondition: try KubeSimTargets.matchCondition(bytes)
         case .serverSideApply: try KubeSimTargets.serverSideApply(bytes)
+        case .protobufReview: try KubeSimTargets.protobufReview(bytes)
         }
     }
 }

@@ -62,6 +62,18 @@ enum KubeSimTargets {
         try require(twice == once, "applying the same configuration twice differs from once")
     }
 
+    /// Input: any bytes as a protobuf body. Reading never traps, gives the same answer twice,
+    /// and a spec that reads carries only strings.
+    static func protobufReview(_ bytes: [UInt8]) throws(FuzzFailure) {
+        let first = KubeSimFuzzing.protobufReview(bytes)
+        try require(KubeSimFuzzing.protobufReview(bytes) == first, "the same bytes read differently twice")
+        // With the envelope in front, arbitrary bytes reach the message parsers too.
+        let enveloped = KubeSimFuzzing.protobufReview([0x6b, 0x38, 0x73, 0x00, 0x12, UInt8(min(bytes.count, 127))] + bytes.prefix(127))
+        for attributes in (enveloped?.objectValue ?? [:]).values {
+            try require(attributes.objectValue?.values.allSatisfy { $0.stringValue != nil } ?? false, "attributes must be strings")
+        }
+    }
+
     static func withoutPatterns(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let members):

@@ -54,11 +54,18 @@ enum Discovery {
         for type in types where type.group == group && type.version == version {
             var entry: [String: JSONValue] = [
                 "name": .string(type.plural), "singularName": .string(type.singular), "namespaced": .bool(type.namespaced),
-                "kind": .string(type.kind), "verbs": .array(ResourceType.verbs.map { .string($0) }),
+                "kind": .string(type.kind),
+                "verbs": type == .selfSubjectAccessReviews ? ["create"] : .array(ResourceType.verbs.map { .string($0) }),
             ]
             if !type.shortNames.isEmpty { entry["shortNames"] = .array(type.shortNames.map { .string($0) }) }
             if !type.categories.isEmpty { entry["categories"] = .array(type.categories.map { .string($0) }) }
             resources.append(.object(entry))
+            if type == .serviceAccounts {
+                resources.append([
+                    "name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1",
+                    "kind": "TokenRequest", "verbs": ["create"],
+                ])
+            }
             if type.hasStatusSubresource {
                 resources.append([
                     "name": .string("\(type.plural)/status"), "singularName": "", "namespaced": .bool(type.namespaced), "kind": .string(type.kind),

@@ -48,6 +48,8 @@ public final class KubeSim: Sendable {
     let serving: IssuedCertificate
     private let tokenState: Mutex<String>
     private let pendingWatchFailures = Mutex<[Status]>([])
+    /// Tokens minted for service accounts, and whose they are.
+    private let serviceAccountTokens = Mutex<[String: UserInfo]>([:])
     private let serviceEndpoints = Mutex<[String: String]>([:])
     let logger: Logger
 
@@ -65,6 +67,34 @@ public final class KubeSim: Sendable {
 
     /// The bearer token requests must carry.
     public var token: String { tokenState.withLock { $0 } }
+
+    /// Who a bearer token belongs to: the admin token is `system:masters`; a token minted for a
+    /// service account is that account (while the account exists); anything else is nobody.
+    func authenticate(_ bearer: String) -> UserInfo? {
+        if bearer == token { return .admin }
+        guard let user = serviceAccountTokens.withLock({ $0[bearer] }) else { return nil }
+        let parts = user.username.split(separator: ":")
+        guard parts.count == 4, (try? store.get(.serviceAccounts, namespace: String(parts[2]), name: String(parts[3]))) != nil else { return nil }
+        return user
+    }
+
+    /// Mints a token for a service account (as the TokenRequest API does), creating the account
+    /// if it does not exist; requests with it are authorized by RBAC.
+    public func mintToken(namespace: String, serviceAccount: String) throws -> String {
+        if (try? store.get(.serviceAccounts, namespace: namespace, name: serviceAccount)) == nil {
+            _ = try store.create(
+                ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": .string(serviceAccount)]], .serviceAccounts, namespace: namespace)
+        }
+        return issueToken(for: .serviceAccount(namespace: namespace, name: serviceAccount))
+    }
+
+    func issueToken(for user: UserInfo) -> String {
+        let token = "kubesim-sa-" + Self.randomToken()
+        serviceAccountTokens.withLock { $0[token] = user }
+        return token
+    }
+
+    var authorizer: Authorizer { Authorizer(store: store) }
 
     /// Replaces the accepted token, as a rotated service-account token would.
     public func rotateToken(to token: String) {

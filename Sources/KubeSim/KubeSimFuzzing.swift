@@ -58,4 +58,9 @@ package enum KubeSimFuzzing {
         }
         return (untimed(once), apply(once).map(untimed))
     }
+
+    /// Reads a protobuf SelfSubjectAccessReview's spec; nil when it is malformed.
+    package static func protobufReview(_ bytes: [UInt8]) -> JSONValue? {
+        try? ProtobufReview.spec(bytes)
+    }
 }

@@ -13,12 +13,17 @@ struct KubeSimResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         if APIPath.parse(request.uri.path, types: []) == .health { return .text("ok") }
-        guard request.headers[.authorization] == "Bearer \(sim.token)" else {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), let user = sim.authenticate(String(header.dropFirst(7)))
+        else {
             return .status(.failure(401, .unauthorized, "Unauthorized"))
         }
         do {
             let served = sim.customResources.snapshot(sim.store)
-            return try await handle(APIPath.parse(request.uri.path, types: served.types), request, served)
+            let path = APIPath.parse(request.uri.path, types: served.types)
+            if let attributes = Self.attributes(path, request), !sim.authorizer.allows(user, attributes) {
+                throw Authorizer.forbidden(user, attributes)
+            }
+            return try await handle(path, request, served, user: user)
         } catch let status as Status {
             return .status(status)
         } catch let refusal as AdmissionChain.Refusal {
@@ -28,8 +33,64 @@ struct KubeSimResponder: HTTPResponder {
         }
     }
 
-    private func handle(_ path: APIPath, _ request: Request, _ served: CustomResourceRegistry.Snapshot) async throws -> Response {
+    /// What RBAC is asked about a request: its verb (`get`/`list`/`watch`/`create`/`update`/
+    /// `patch`/`delete`) on a resource, or on a path for discovery and OpenAPI.
+    static func attributes(_ path: APIPath, _ request: Request) -> RequestAttributes? {
         switch path {
+        case .health: return nil
+        case .version, .coreVersions, .groups, .group, .resourceList, .openAPI:
+            return .nonResource(verb: "get", path: request.uri.path)
+        case .peer: return .nonResource(verb: "post", path: request.uri.path)
+        case .unknownResource, .notFound: return nil
+        case .resource(let type, let namespace, let name, let subresource):
+            let verb: String
+            switch (request.method, name) {
+            case (.get, nil):
+                let watch = request.uri.queryParameters["watch"]
+                verb = watch == "true" || watch == "1" ? "watch" : "list"
+            case (.get, _): verb = "get"
+            case (.post, _): verb = "create"
+            case (.put, _): verb = "update"
+            case (.patch, _): verb = "patch"
+            case (.delete, nil): verb = "deletecollection"
+            case (.delete, _): verb = "delete"
+            default: verb = request.method.rawValue.lowercased()
+            }
+            // A list or watch naming one object by `metadata.name=` field selector is authorized
+            // against resourceNames, as the API server's RequestInfoFactory names it.
+            var named = name
+            if name == nil, verb == "list" || verb == "watch", let text = request.uri.queryParameters["fieldSelector"],
+                let selector = try? FieldSelector(parsing: String(text))
+            {
+                named = selector.requirements.first { $0.path == "metadata.name" && $0.equal }?.value
+            }
+            return .resource(
+                verb: verb, group: type.group, resource: type.plural, subresource: subresource, namespace: type.namespaced ? namespace : nil,
+                name: named)
+        }
+    }
+
+    private func handle(_ path: APIPath, _ request: Request, _ served: CustomResourceRegistry.Snapshot, user: UserInfo) async throws -> Response {
+        switch path {
+        case .resource(.selfSubjectAccessReviews, _, nil, nil) where request.method == .post:
+            return try await selfSubjectAccessReview(request, user: user)
+        case .resource(.serviceAccounts, let namespace, let name?, "token") where request.method == .post:
+            _ = try sim.store.get(.serviceAccounts, namespace: namespace, name: name)
+            let body = (try? await bodyJSON(request)) ?? [:]
+            let seconds = body[path: "spec", "expirationSeconds"]?.integerValue ?? 3600
+            let token = sim.issueToken(for: .serviceAccount(namespace: namespace ?? "default", name: name))
+            return .json(
+                [
+                    "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                    "metadata": ["name": .string(name), "namespace": .string(namespace ?? "default")],
+                    "spec": [
+                        "audiences": body[path: "spec", "audiences"] ?? ["https://kubernetes.default.svc"], "expirationSeconds": .integer(seconds),
+                    ],
+                    "status": [
+                        "token": .string(token),
+                        "expirationTimestamp": .string(ObjectStore.timestamp(Date().addingTimeInterval(TimeInterval(seconds)))),
+                    ],
+                ], status: .created)
         case .health: return .text("ok")
         case .version: return .json(Discovery.version)
         case .coreVersions: return .json(Discovery.coreVersions(serverAddress: request.uri.host.map { "\($0):\(request.uri.port ?? 443)" }))
@@ -131,6 +192,48 @@ struct KubeSimResponder: HTTPResponder {
         default:
             throw Status.failure(405, .methodNotAllowed, "the server does not allow this method on the requested resource")
         }
+    }
+
+    /// SelfSubjectAccessReview (`kubectl auth can-i`): whether the caller may do what the spec
+    /// describes, answered by the same authorizer.
+    private func selfSubjectAccessReview(_ request: Request, user: UserInfo) async throws -> Response {
+        let review: JSONValue
+        if request.headers[.contentType]?.hasPrefix("application/vnd.kubernetes.protobuf") == true {
+            // kubectl sends this kind as protobuf; the answer is JSON, which client-go decodes by its Content-Type.
+            do {
+                review = ["spec": try ProtobufReview.spec(Array(buffer: try await bodyBytes(request)))]
+            } catch {
+                throw Status.failure(400, .badRequest, "the body of the request is not a SelfSubjectAccessReview in protobuf")
+            }
+        } else {
+            review = try await bodyJSON(request)
+        }
+        let attributes: RequestAttributes
+        if let resource = review[path: "spec", "resourceAttributes"] {
+            let subresource = resource["subresource"]?.stringValue
+            attributes = .resource(
+                verb: resource["verb"]?.stringValue ?? "", group: resource["group"]?.stringValue ?? "",
+                resource: resource["resource"]?.stringValue ?? "",
+                subresource: subresource?.isEmpty == false ? subresource : nil,
+                namespace: resource["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                name: resource["name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
+        } else if let nonResource = review[path: "spec", "nonResourceAttributes"] {
+            attributes = .nonResource(verb: nonResource["verb"]?.stringValue ?? "", path: nonResource["path"]?.stringValue ?? "")
+        } else {
+            throw Status.failure(
+                422, .invalid,
+                "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: [spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified]"
+            )
+        }
+        let allowed = sim.authorizer.allows(user, attributes)
+        var status: [String: JSONValue] = ["allowed": .bool(allowed)]
+        if allowed { status["reason"] = user.groups.contains("system:masters") ? "" : "RBAC: allowed by a role binding" }
+        return .json(
+            [
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "metadata": [:], "spec": review["spec"] ?? [:],
+                "status": .object(status),
+            ],
+            status: .created)
     }
 
     // MARK: - Writes

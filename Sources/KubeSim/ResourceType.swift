@@ -83,11 +83,31 @@ public struct ResourceType: Sendable, Hashable {
         group: "events.k8s.io", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"],
         categories: [], hasStatusSubresource: false, tracksGeneration: false)
 
+    public static let serviceAccounts = ResourceType(
+        group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true,
+        shortNames: ["sa"], categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    public static let roles = ResourceType(
+        group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true, shortNames: [],
+        categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    public static let clusterRoles = ResourceType(
+        group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole", namespaced: false,
+        shortNames: [], categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    public static let roleBindings = ResourceType(
+        group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding", namespaced: true,
+        shortNames: [], categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    public static let clusterRoleBindings = ResourceType(
+        group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
+        kind: "ClusterRoleBinding", namespaced: false, shortNames: [], categories: [], hasStatusSubresource: false, tracksGeneration: false)
+    /// authorization.k8s.io/v1 SelfSubjectAccessReview: create only, answered and not stored.
+    public static let selfSubjectAccessReviews = ResourceType(
+        group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
+        kind: "SelfSubjectAccessReview", namespaced: false, shortNames: [], categories: [], hasStatusSubresource: false, tracksGeneration: false)
+
     /// The kinds built into the API server; custom resources come and go with their definitions.
     public static let builtIn: [ResourceType] = [
         .namespaces, .nodes, .pods, .services, .configMaps, .secrets, .events, .deployments, .replicaSets, .endpointSlices,
         .horizontalPodAutoscalers, .leases, .eventsV1, .mutatingWebhookConfigurations, .validatingWebhookConfigurations,
-        .customResourceDefinitions,
+        .customResourceDefinitions, .serviceAccounts, .roles, .clusterRoles, .roleBindings, .clusterRoleBindings, .selfSubjectAccessReviews,
     ]
 
     /// Where objects of this type are kept: events.k8s.io Events are core Events.

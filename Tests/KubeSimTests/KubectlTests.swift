@@ -381,6 +381,61 @@ struct KubectlTests {
         }
     }
 
+    /// RBAC for service-account tokens: `kubectl create token` (TokenRequest) mints one, `kubectl
+    /// auth can-i` (SelfSubjectAccessReview) answers from the account's roles, and a request
+    /// outside them is the API server's 403 wording.
+    @Test func serviceAccountTokensAreAuthorizedByRBAC() async throws {
+        try await KubectlSession.withSim { kubectl in
+            let rbac = try kubectl.write(
+                "rbac.yaml",
+                """
+                apiVersion: v1
+                kind: ServiceAccount
+                metadata: {name: reader, namespace: default}
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: Role
+                metadata: {name: pod-reader, namespace: default}
+                rules:
+                - apiGroups: [""]
+                  resources: [pods]
+                  verbs: [get, list]
+                - apiGroups: [""]
+                  resources: [configmaps]
+                  resourceNames: [settings]
+                  verbs: [get, list, watch]
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: RoleBinding
+                metadata: {name: reader, namespace: default}
+                roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+                subjects:
+                - {kind: ServiceAccount, name: reader, namespace: default}
+                """)
+            #expect(try await kubectl.run(["apply", "-f", rbac]).status == 0)
+            let minted = try await kubectl.run(["create", "token", "reader", "-n", "default"])
+            #expect(minted.status == 0, "\(minted.stderr)")
+            let token = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let canList = try await kubectl.run(["auth", "can-i", "list", "pods", "-n", "default", "--token", token])
+            #expect(canList.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "yes", "out: \(canList.stdout) err: \(canList.stderr)")
+            let canDelete = try await kubectl.run(["auth", "can-i", "delete", "pods", "-n", "default", "--token", token])
+            #expect(canDelete.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "no")
+            #expect(try await kubectl.run(["get", "pods", "-n", "default", "--token", token]).status == 0)
+            let secrets = try await kubectl.run(["get", "secrets", "-n", "default", "--token", token])
+            #expect(secrets.status == 1)
+            #expect(
+                secrets.stderr.contains(
+                    "secrets is forbidden: User \"system:serviceaccount:default:reader\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""
+                ),
+                "\(secrets.stderr)")
+            // resourceNames: one ConfigMap by name, also as a list with its metadata.name field selector.
+            let named = try await kubectl.run(["get", "configmaps", "-n", "default", "--field-selector", "metadata.name=settings", "--token", token])
+            #expect(named.status == 0, "\(named.stderr)")
+            let all = try await kubectl.run(["get", "configmaps", "-n", "default", "--token", token])
+            #expect(all.status == 1)
+        }
+    }
+
     @Test func errorsReadAsTheRealAPIServersDo() async throws {
         try await KubectlSession.withSim { kubectl in
             let bad = try kubectl.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n")

@@ -210,3 +210,38 @@ struct ListAndWatchTests {
         }
     }
 }
+
+/// The RBAC authorizer's rule matching, with plain values.
+struct AuthorizerTests {
+    @Test func rulesCoverVerbsResourcesSubresourcesNamesAndPaths() {
+        let rule: JSONValue = ["apiGroups": ["apps"], "resources": ["deployments", "deployments/status"], "verbs": ["get", "patch"]]
+        func resource(
+            _ verb: String, _ resource: String, _ subresource: String? = nil, name: String? = nil, group: String = "apps"
+        )
+            -> RequestAttributes
+        {
+            .resource(verb: verb, group: group, resource: resource, subresource: subresource, namespace: "ns", name: name)
+        }
+        #expect(Authorizer.covers(rule, resource("get", "deployments")))
+        #expect(Authorizer.covers(rule, resource("patch", "deployments", "status")))
+        #expect(!Authorizer.covers(rule, resource("patch", "deployments", "scale")))
+        #expect(!Authorizer.covers(rule, resource("delete", "deployments")))
+        #expect(!Authorizer.covers(rule, resource("get", "deployments", group: "")))
+        let named = rule.setting("resourceNames", ["web"])
+        #expect(Authorizer.covers(named, resource("get", "deployments", name: "web")))
+        #expect(!Authorizer.covers(named, resource("get", "deployments", name: "other")))
+        #expect(!Authorizer.covers(named, resource("get", "deployments")), "a list without a name is not covered by resourceNames")
+        let paths: JSONValue = ["nonResourceURLs": ["/apis/*", "/version"], "verbs": ["get"]]
+        #expect(Authorizer.covers(paths, .nonResource(verb: "get", path: "/apis/apps/v1")))
+        #expect(!Authorizer.covers(paths, .nonResource(verb: "get", path: "/api/v1")))
+        #expect(Authorizer.covers(["resources": ["*"], "apiGroups": ["*"], "verbs": ["*"]], resource("delete", "pods", group: "")))
+    }
+
+    @Test func bindingsNameUsersGroupsAndServiceAccounts() {
+        let user = UserInfo.serviceAccount(namespace: "ns", name: "agent")
+        #expect(Authorizer.binds(["subjects": [["kind": "ServiceAccount", "name": "agent", "namespace": "ns"]]], user))
+        #expect(!Authorizer.binds(["subjects": [["kind": "ServiceAccount", "name": "agent", "namespace": "other"]]], user))
+        #expect(Authorizer.binds(["subjects": [["kind": "Group", "name": "system:serviceaccounts:ns"]]], user))
+        #expect(!Authorizer.binds(["subjects": [["kind": "User", "name": "agent"]]], user))
+    }
+}
