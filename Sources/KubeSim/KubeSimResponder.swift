@@ -112,8 +112,11 @@ struct KubeSimResponder: HTTPResponder {
                 fieldValidation: try FieldValidation(query: query["fieldValidation"].map(String.init)),
                 dryRun: dryRun(request),
                 manager: try ServerSideApply.manager(query: query["fieldManager"].map(String.init), userAgent: request.headers[.userAgent]),
-                force: query["force"] == "true")
-            return try await resource(request, write, namespace: namespace, name: name, subresource: subresource)
+                force: query["force"] == "true", user: user)
+            let response = try await resource(request, write, namespace: namespace, name: name, subresource: subresource)
+            // An instance whose last finalizer went may let its definition's deletion finish.
+            if write.custom != nil, request.method == .put || request.method == .patch { sim.finishDefinitionDeletions() }
+            return response
         }
     }
 
@@ -128,6 +131,8 @@ struct KubeSimResponder: HTTPResponder {
         var manager: String
         /// Server-side apply's `force`: take conflicting fields over.
         var force: Bool
+        /// Who writes, as admission webhooks are told.
+        var user: UserInfo
 
         var patchSchema: PatchSchema? { PatchSchema.builtIn(type) }
     }
@@ -166,10 +171,10 @@ struct KubeSimResponder: HTTPResponder {
             let candidate = body.setting(
                 "metadata", (body["metadata"] ?? [:]).setting("namespace", current[path: "metadata", "namespace"]).setting("name", .string(name)))
             let admitted = try await sim.admission.admit(
-                .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: write.dryRun)
+                .update, type, namespace: namespace, object: candidate, oldObject: current, dryRun: write.dryRun, user: write.user)
             let object = owned(try checked(admitted.object, write, oldObject: current), old: current, write)
             let validated = try await sim.admission.validate(
-                .update, type, namespace: namespace, object: object, oldObject: current, dryRun: write.dryRun)
+                .update, type, namespace: namespace, object: object, oldObject: current, dryRun: write.dryRun, user: write.user)
             let updated = try sim.store.update(object, type, namespace: namespace, name: name, dryRun: write.dryRun)
             return .json(try definitionWritten(updated, write), warnings: warnings + admitted.warnings + validated)
         case (.patch, let name?):
@@ -179,13 +184,16 @@ struct KubeSimResponder: HTTPResponder {
             let (options, accepted) = try Self.deletionOptions(try await bodyBytes(request), query: request.uri.queryParameters)
             // DELETE is admitted with the object being deleted as oldObject and no object.
             let current = try sim.store.get(type, namespace: namespace, name: name)
-            let admitted = try await sim.admission.admit(.delete, type, namespace: namespace, object: nil, oldObject: current, dryRun: options.dryRun)
+            let admitted = try await sim.admission.admit(
+                .delete, type, namespace: namespace, object: nil, oldObject: current, dryRun: options.dryRun, user: write.user)
             let validated = try await sim.admission.validate(
-                .delete, type, namespace: namespace, object: nil, oldObject: current, dryRun: options.dryRun)
-            let result = try sim.store.delete(type, namespace: namespace, name: name, options: options)
-            if type == .customResourceDefinitions, result.removed, !options.dryRun, let definition = try? CustomResourceDefinition(result.object) {
-                // The API server removes every instance before the definition itself goes.
-                for version in definition.versions { sim.store.removeAll(definition.resourceType(version)) }
+                .delete, type, namespace: namespace, object: nil, oldObject: current, dryRun: options.dryRun, user: write.user)
+            var result = try sim.store.delete(type, namespace: namespace, name: name, options: options)
+            if type == .customResourceDefinitions || write.custom != nil, !options.dryRun {
+                sim.finishDefinitionDeletions()
+                if type == .customResourceDefinitions, !result.removed, (try? sim.store.get(type, namespace: nil, name: name)) == nil {
+                    result.removed = true
+                }
             }
             // 202 only where the API server sends it: not deleted yet, and orphanDependents=false asked.
             return .json(result.object, status: !result.removed && accepted ? .accepted : .ok, warnings: admitted.warnings + validated)
@@ -250,6 +258,11 @@ struct KubeSimResponder: HTTPResponder {
     ) async throws
         -> Response
     {
+        if write.custom != nil, sim.isTerminating(write.type) {
+            throw Status.failure(
+                405, .methodNotAllowed, "create not allowed while custom resource definition is terminating",
+                details: .init(group: write.type.group, kind: write.type.plural))
+        }
         var warnings: [String] = []
         // A kind with a status subresource ignores the status sent on create (a pod starts
         // Pending, as PodStrategy.PrepareForCreate has it); nodes are the exception, a kubelet
@@ -258,10 +271,10 @@ struct KubeSimResponder: HTTPResponder {
         let sent = dropsStatus ? body.setting("status", nil) : body
         let candidate = try decoded(sent, write, warnings: &warnings)
         let admitted = try await sim.admission.admit(
-            .create, write.type, namespace: namespace, object: candidate, oldObject: nil, dryRun: write.dryRun)
+            .create, write.type, namespace: namespace, object: candidate, oldObject: nil, dryRun: write.dryRun, user: write.user)
         let object = owned(try checked(admitted.object, write, oldObject: nil), old: nil, write, applied: appliedConfiguration)
         let validated = try await sim.admission.validate(
-            .create, write.type, namespace: namespace, object: object, oldObject: nil, dryRun: write.dryRun)
+            .create, write.type, namespace: namespace, object: object, oldObject: nil, dryRun: write.dryRun, user: write.user)
         let created = try sim.store.create(object, write.type, namespace: namespace, dryRun: write.dryRun)
         return .json(try definitionWritten(created, write), status: .created, warnings: warnings + admitted.warnings + validated)
     }
@@ -299,7 +312,7 @@ struct KubeSimResponder: HTTPResponder {
                 [FieldError(.invalid, "spec.scope", value: object[path: "spec", "scope"], "field is immutable")], kind: "CustomResourceDefinition",
                 group: "apiextensions.k8s.io", name: definition.name)
         }
-        return CustomResourceDefinition.defaulted(object)
+        return oldObject == nil ? CustomResourceDefinition.created(object) : CustomResourceDefinition.defaulted(object)
     }
 
     /// After a definition is stored, what the API server's CRD controllers do at once: accept its
@@ -625,13 +638,13 @@ struct KubeSimResponder: HTTPResponder {
             conditional = try decoded(conditional, write, warnings: &warnings)
             if subresource == nil {
                 let admitted = try await sim.admission.admit(
-                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
+                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun, user: write.user)
                 conditional = try checked(admitted.object, write, oldObject: current)
                 // An apply recorded its ownership itself; any other patch is an update.
                 if contentType != "application/apply-patch+yaml" { conditional = owned(conditional, old: current, write) }
                 warnings += admitted.warnings
                 warnings += try await sim.admission.validate(
-                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun)
+                    .update, type, namespace: namespace, object: conditional, oldObject: current, dryRun: write.dryRun, user: write.user)
             } else {
                 try write.custom?.validated(current.setting("status", conditional["status"]), oldObject: current)
             }

@@ -418,14 +418,6 @@ public final class ObjectStore: Sendable {
         return store(&state, type, key, old: current, new: next)
     }
 
-    /// Removes every object of a type (the instances of a deleted CustomResourceDefinition),
-    /// each with its DELETED event.
-    public func removeAll(_ type: ResourceType) {
-        state.withLock { state in
-            for (key, object) in (state.objects[type] ?? [:]).sorted(by: { $0.key < $1.key }) { remove(&state, type, key, object) }
-        }
-    }
-
     @discardableResult
     func remove(_ state: inout State, _ type: ResourceType, _ key: ObjectKey, _ object: JSONValue) -> JSONValue {
         state.objects[type]?[key] = nil

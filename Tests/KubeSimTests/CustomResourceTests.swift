@@ -191,6 +191,31 @@ import Testing
         }
     }
 
+    /// The CRD finalizer: a definition whose instance carries a finalizer stays Terminating
+    /// (with the cleanup finalizer), takes no new instances (405), and goes once that finalizer
+    /// is removed, as the API server's CRD finalizer controller does it.
+    @Test func anInstanceWithAFinalizerHoldsItsDefinitionsDeletion() async throws {
+        try await withSim(scenario: .seed) { _, client in
+            let created = try await client.create(Self.definition(), Self.definitions)
+            #expect(created[path: "metadata", "finalizers"] == ["customresourcecleanup.apiextensions.k8s.io"])
+            let held = Self.placement("held").setting("metadata", ["name": "held", "finalizers": ["dispatch.example.io/keep"]])
+            _ = try await client.create(held, Self.placements, namespace: Self.namespace)
+            try await client.delete(Self.definitions, name: "placements.\(Self.group)")
+            let terminating = try await client.get(JSONValue.self, Self.definitions, name: "placements.\(Self.group)")
+            #expect(terminating[path: "metadata", "deletionTimestamp"] != nil)
+            #expect(terminating[path: "status", "conditions"]?.arrayValue?.contains { $0["type"] == "Terminating" && $0["status"] == "True" } == true)
+            let instance = try await client.get(JSONValue.self, Self.placements, name: "held", namespace: Self.namespace)
+            #expect(instance[path: "metadata", "deletionTimestamp"] != nil)
+            let refused = try await invalid { _ = try await client.create(Self.placement("late"), Self.placements, namespace: Self.namespace) }
+            #expect(refused.code == 405)
+
+            _ = try await client.patch(
+                JSONValue.self, Self.placements, name: "held", namespace: Self.namespace, patch: .merge(["metadata": ["finalizers": .null]]))
+            let gone = try await invalid { _ = try await client.get(JSONValue.self, Self.definitions, name: "placements.\(Self.group)") }
+            #expect(gone.code == 404)
+        }
+    }
+
     @Test func knativeServicesAreHeldToKnativesOwnSchema() async throws {
         try await withSim(scenario: .seed) { _, client in
             let noContainers: JSONValue = [

@@ -41,6 +41,8 @@ extension PythonClientTests {
         try await withTeardown {
             let kubeconfig = directory.appendingPathComponent("kubeconfig")
             try harness.sim.kubeconfig(server: harness.url).write(to: kubeconfig, atomically: true, encoding: .utf8)
+            // The script deletes a pod whose kubelet cannot answer (graceful deletion never confirmed).
+            try harness.sim.setPeer(cluster: "external2", reachable: false)
             let result = try await PythonClient.run("workloads.py", [kubeconfig.path])
             #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
             #expect(result.stdout.contains("ok"))

@@ -57,6 +57,8 @@ struct AdmissionChain: Sendable {
         var object: JSONValue?
         var oldObject: JSONValue?
         var dryRun: Bool
+        /// Who made the request (the review's `userInfo`).
+        var user: UserInfo = .admin
 
         var name: String? {
             (object ?? oldObject)?[path: "metadata", "name"]?.stringValue
@@ -71,10 +73,12 @@ struct AdmissionChain: Sendable {
 
     /// The mutating webhooks (and Knative's validation of its feature flags).
     func admit(
-        _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue?, oldObject: JSONValue?, dryRun: Bool
+        _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue?, oldObject: JSONValue?, dryRun: Bool,
+        user: UserInfo = .admin
     ) async throws(Refusal) -> Result {
         var warnings: [String] = []
-        let attributes = Attributes(operation: operation, type: type, namespace: namespace, object: object, oldObject: oldObject, dryRun: dryRun)
+        let attributes = Attributes(
+            operation: operation, type: type, namespace: namespace, object: object, oldObject: oldObject, dryRun: dryRun, user: user)
         do {
             return try await mutate(attributes, warnings: &warnings)
         } catch {
@@ -84,10 +88,12 @@ struct AdmissionChain: Sendable {
 
     /// The validating webhooks, on the object as it is about to be stored; their warnings.
     func validate(
-        _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue?, oldObject: JSONValue?, dryRun: Bool
+        _ operation: Operation, _ type: ResourceType, namespace: String?, object: JSONValue?, oldObject: JSONValue?, dryRun: Bool,
+        user: UserInfo = .admin
     ) async throws(Refusal) -> [String] {
         var warnings: [String] = []
-        let attributes = Attributes(operation: operation, type: type, namespace: namespace, object: object, oldObject: oldObject, dryRun: dryRun)
+        let attributes = Attributes(
+            operation: operation, type: type, namespace: namespace, object: object, oldObject: oldObject, dryRun: dryRun, user: user)
         do {
             for webhook in try webhooks(.validatingWebhookConfigurations) {
                 _ = try await invoke(webhook, attributes, warnings: &warnings, mutating: false)
@@ -232,14 +238,12 @@ struct AdmissionChain: Sendable {
             "resource": [
                 "group": .string(attributes.type.group), "version": .string(attributes.type.version), "resource": .string(attributes.type.plural),
             ],
-            "userInfo": Self.userInfo, "dryRun": .bool(attributes.dryRun), "options": attributes.options,
+            "userInfo": attributes.user.json, "dryRun": .bool(attributes.dryRun), "options": attributes.options,
         ]
         if let name = attributes.name { request["name"] = .string(name) }
         if let namespace = attributes.namespace, attributes.type.namespaced { request["namespace"] = .string(namespace) }
         return ["object": attributes.object ?? .null, "oldObject": attributes.oldObject ?? .null, "request": .object(request)]
     }
-
-    static let userInfo: JSONValue = ["username": "kubesim-admin", "groups": ["system:masters", "system:authenticated"]]
 
     // MARK: - Calling
 
@@ -287,7 +291,7 @@ struct AdmissionChain: Sendable {
         var request = AdmissionReview.Request(
             uid: uid, kind: kind, resource: resource, name: attributes.name, namespace: type.namespaced ? attributes.namespace : nil,
             operation: attributes.operation.rawValue, object: attributes.object, oldObject: attributes.oldObject, dryRun: attributes.dryRun,
-            userInfo: Self.userInfo)
+            userInfo: attributes.user.json)
         request.requestKind = kind
         request.requestResource = resource
         request.options = attributes.options

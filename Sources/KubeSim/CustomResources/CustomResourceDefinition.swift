@@ -171,9 +171,23 @@ struct CustomResourceDefinition: Sendable {
     }
 
     /// The API server's defaults for a definition: conversion strategy `None`.
+    /// The finalizer the API server puts on every definition: its instances are deleted
+    /// before it goes.
+    static let cleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io"
+
     static func defaulted(_ object: JSONValue) -> JSONValue {
-        guard object[path: "spec", "conversion"] == nil else { return object }
-        return object.setting(path: ["spec", "conversion"], ["strategy": "None"])
+        var result = object
+        if result[path: "spec", "conversion"] == nil { result = result.setting(path: ["spec", "conversion"], ["strategy": "None"]) }
+        return result
+    }
+
+    /// A new definition as stored: defaulted, with the cleanup finalizer.
+    static func created(_ object: JSONValue) -> JSONValue {
+        var result = defaulted(object)
+        var finalizers = result[path: "metadata", "finalizers"]?.arrayValue ?? []
+        if !finalizers.contains(.string(cleanupFinalizer)) { finalizers.append(.string(cleanupFinalizer)) }
+        result = result.setting(path: ["metadata", "finalizers"], .array(finalizers))
+        return result
     }
 
     /// What the API server's CRD controllers write into `status` once the names are accepted.

@@ -193,6 +193,27 @@ def main(kubeconfig):
     owners = {entry.manager: entry.operation for entry in forced.metadata.managed_fields}
     expect(forced.spec.replicas == 3 and owners.get("placer") == "Apply", f"the forced apply owns replicas: {owners}")
 
+    # Finalizers: a delete leaves the object with deletionTimestamp until its last finalizer goes.
+    core.create_namespaced_config_map(
+        NAMESPACE, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "held", "finalizers": ["example.io/hold"]}}
+    )
+    core.delete_namespaced_config_map("held", NAMESPACE)
+    held = core.read_namespaced_config_map("held", NAMESPACE)
+    expect(held.metadata.deletion_timestamp is not None, "a deleted object with a finalizer stays, with deletionTimestamp")
+    core.patch_namespaced_config_map("held", NAMESPACE, {"metadata": {"finalizers": None}})
+    refused(lambda: core.read_namespaced_config_map("held", NAMESPACE), 404)
+
+    # Graceful deletion: the test made external2 unreachable, so its kubelet never confirms and
+    # the pod stays Terminating with its grace period, until a forced delete.
+    remote = [p for p in core.list_namespaced_pod(NAMESPACE).items if p.spec.node_name == "liqo-external2"]
+    expect(len(remote) == 1, "the seed's pod on external2")
+    core.delete_namespaced_pod(remote[0].metadata.name, NAMESPACE)
+    terminating = core.read_namespaced_pod(remote[0].metadata.name, NAMESPACE)
+    expect(terminating.metadata.deletion_timestamp is not None and terminating.metadata.deletion_grace_period_seconds == 30,
+           "a pod on an unreachable node stays Terminating with its grace period")
+    core.delete_namespaced_pod(remote[0].metadata.name, NAMESPACE, grace_period_seconds=0)
+    refused(lambda: core.read_namespaced_pod(remote[0].metadata.name, NAMESPACE), 404)
+
     # coordination.k8s.io Leases, as client-go's leader election writes them.
     now = datetime.datetime.now(datetime.timezone.utc)
     lease = coordination.create_namespaced_lease(
