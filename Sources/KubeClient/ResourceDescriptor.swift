@@ -47,6 +47,8 @@ public struct ResourceDescriptor: Sendable, Hashable, CustomStringConvertible {
     public static let secrets = ResourceDescriptor(group: "", version: "v1", resource: "secrets", kind: "Secret", isNamespaced: true)
     public static let events = ResourceDescriptor(group: "", version: "v1", resource: "events", kind: "Event", isNamespaced: true)
     public static let deployments = ResourceDescriptor(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", isNamespaced: true)
+    public static let leases = ResourceDescriptor(
+        group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", isNamespaced: true)
     public static let knativeServices = ResourceDescriptor(
         group: "serving.knative.dev", version: "v1", resource: "services", kind: "Service", isNamespaced: true)
     public static let mutatingWebhookConfigurations = ResourceDescriptor(
