@@ -43,8 +43,7 @@ struct FunctionRoutes: Sendable {
         for node in (try? store.list(.nodes).items) ?? [] {
             guard let name = node[path: "metadata", "name"]?.stringValue else { continue }
             clusterOfNode[name] = node[path: "metadata", "labels", clusterLabel]?.stringValue
-            let ready = node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }
-            if ready?["status"]?.stringValue == "True" { readyNodes.insert(name) }
+            if Conditions.status(of: node, "Ready") == "True" { readyNodes.insert(name) }
         }
         var cutOff: Set<String> = []
         for pod in (try? store.list(.pods, labelSelector: try? LabelSelector(parsing: "\(KubeSim.remoteUnavailableLabel)=true")).items) ?? [] {

@@ -84,6 +84,11 @@ extension JSONValue {
 
 /// Conditions as controllers write them: the transition time changes only when the status does.
 enum Conditions {
+    /// The `status` of an object's condition of this type (`True`, `False`, `Unknown`), if it has one.
+    static func status(of object: JSONValue, _ type: String) -> String? {
+        object[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }?["status"]?.stringValue
+    }
+
     static func set(_ conditions: [JSONValue], type: String, status: String, reason: String? = nil, message: String? = nil) -> [JSONValue] {
         var result = conditions.filter { $0["type"]?.stringValue != type }
         let previous = conditions.first { $0["type"]?.stringValue == type }

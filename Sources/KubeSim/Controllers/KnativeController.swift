@@ -67,7 +67,7 @@ struct KnativeController {
         for object in wanted {
             let objectName = object[path: "metadata", "name"]?.stringValue ?? ""
             if (try? store.get(.services, namespace: namespace, name: objectName)) == nil {
-                _ = try? store.create(BuiltInDefaults.applied(object, .services), .services, namespace: namespace)
+                _ = try? store.create(object, .services, namespace: namespace)
             }
         }
     }

@@ -25,18 +25,17 @@ struct Kubelet {
         // them Ready again when it answers.
         for pod in try store.list(.pods).items where Pods.isRunning(pod) {
             guard let node = nodes[pod[path: "spec", "nodeName"]?.stringValue ?? ""] else { continue }
-            let answering =
-                node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue == "True"
-            guard Pods.isReady(pod) != answering else { continue }
+            let nodeReady = Conditions.status(of: node, "Ready") == "True"
+            guard Pods.isReady(pod) != nodeReady else { continue }
             try? store.modify(
                 .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "",
                 subresource: "status"
             ) { pod in
-                let status = answering ? "True" : "False"
+                let status = nodeReady ? "True" : "False"
                 var conditions = pod[path: "status", "conditions"]?.arrayValue ?? []
                 conditions = Conditions.set(conditions, type: "Ready", status: status)
                 conditions = Conditions.set(conditions, type: "ContainersReady", status: status)
-                let statuses = (pod[path: "status", "containerStatuses"]?.arrayValue ?? []).map { $0.setting("ready", .bool(answering)) }
+                let statuses = (pod[path: "status", "containerStatuses"]?.arrayValue ?? []).map { $0.setting("ready", .bool(nodeReady)) }
                 pod = pod.setting(path: ["status", "conditions"], .array(conditions)).setting(
                     path: ["status", "containerStatuses"], .array(statuses))
             }
@@ -45,7 +44,6 @@ struct Kubelet {
 
     /// Whether the node's kubelet is posting status: `Ready` is True or False, not Unknown.
     static func isAnswering(_ node: JSONValue) -> Bool {
-        let ready = node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }
-        return ready?["status"]?.stringValue != "Unknown"
+        Conditions.status(of: node, "Ready") != "Unknown"
     }
 }

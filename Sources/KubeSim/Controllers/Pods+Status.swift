@@ -92,6 +92,6 @@ extension Pods {
 
     /// The Ready condition's status (`True` for a pod the endpoints controller counts as ready).
     static func isReady(_ pod: JSONValue) -> Bool {
-        pod[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue == "True"
+        Conditions.status(of: pod, "Ready") == "True"
     }
 }

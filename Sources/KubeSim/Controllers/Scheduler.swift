@@ -126,7 +126,7 @@ struct Scheduler {
     /// The node's taints, with those Kubernetes adds to nodes that are not ready.
     static func taints(of node: JSONValue) -> [JSONValue] {
         var taints = node[path: "spec", "taints"]?.arrayValue ?? []
-        let ready = node[path: "status", "conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue
+        let ready = Conditions.status(of: node, "Ready")
         let automatic: String? =
             switch ready {
             case "True": nil
