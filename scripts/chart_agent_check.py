@@ -33,6 +33,8 @@ import urllib.request
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The name the downward API would give the agent's pod.
+POD_NAME = "direktiv-dispatch-5f7c9d8b6-x2k4p"
 
 
 def _wait(what, attempt, seconds=60):
@@ -172,6 +174,8 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
                 environment[entry["name"]] = value
             elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
                 environment[entry["name"]] = "direktiv-dispatch"
+            elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                environment[entry["name"]] = POD_NAME
         environment["DISPATCH_BIND_ADDRESS"] = "127.0.0.1"
 
         sim_log = open(work / "sim.log", "w")
@@ -244,6 +248,21 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
                   and answer["response"].get("allowed") is True and answer["response"].get("patchType") == "JSONPatch",
                   f"the webhook Service ({service['port']} -> {target}{service['path']}) answers an AdmissionReview with a patch, "
                   f"over TLS verified with the {'caBundle the agent wrote' if agent_tls else 'chart' + chr(39) + 's caBundle'} for {server_name}")
+            # The decision is shared as a FunctionPlacement, written with the chart's RBAC (a
+            # forgotten verb would leave the decision unshared: the agent only logs it).
+            status, placement = _kube(work / "kubeconfig", "GET",
+                                      f"/apis/dispatch.direktiv.io/v1alpha1/namespaces/{ksvc['metadata']['namespace']}/functionplacements/{ksvc['metadata']['name']}")
+            check(status == 200 and placement.get("status", {}).get("decidedBy") == POD_NAME
+                  and placement["status"].get("outcome") == "placed" and placement["spec"].get("cluster"),
+                  f"the webhook's decision is a FunctionPlacement decided by the pod ({status})")
+            lease_name = environment["DISPATCH_LEADER_LEASE"]
+            lease = _wait(f"the agent to take Lease {lease_name}", lambda: (lambda r: r[1] if r[0] == 200 and r[1]["spec"].get("holderIdentity") else None)(
+                _kube(work / "kubeconfig", "GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{lease_name}")))
+            check(lease["spec"]["holderIdentity"] == POD_NAME and lease["spec"]["leaseDurationSeconds"] == 15,
+                  f"the single replica leads through Lease {namespace}/{lease_name} with client-go's 15 s")
+            metrics_text = _get(f"http://127.0.0.1:{ports['admin']}/metrics")[2].decode()
+            check("direktiv_dispatch_placement_write_failures_total 0" in metrics_text,
+                  "no decision failed to be written under the chart's RBAC")
 
             if "DISPATCH_ADMIN_TOKEN_SECRET" in environment:
                 name = environment["DISPATCH_ADMIN_TOKEN_SECRET"]

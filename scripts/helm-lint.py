@@ -50,7 +50,7 @@ ENV_ALWAYS = [
     "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
     "DISPATCH_BIND_ADDRESS", "DISPATCH_WEBHOOK_PORT", "DISPATCH_PROXY_PORT", "DISPATCH_ADMIN_PORT",
     "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_LONGEST_CALL_SECONDS", "DISPATCH_DRAIN_SECONDS",
-    "DISPATCH_LOG_LEVEL",
+    "DISPATCH_LOG_LEVEL", "DISPATCH_IDENTITY", "DISPATCH_LEADER_LEASE",
 ]
 ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE"]
 # Who keeps the webhook certificate and the admin token decides which of these the chart sets.
@@ -114,6 +114,8 @@ DISCOVERY = {
         "admissionregistration.k8s.io/v1",
         ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False)),
     "networking.k8s.io/v1": _resources("networking.k8s.io/v1", ("networkpolicies", "NetworkPolicy", True)),
+    "apiextensions.k8s.io/v1": _resources("apiextensions.k8s.io/v1",
+                                          ("customresourcedefinitions", "CustomResourceDefinition", False)),
     "cert-manager.io/v1": _resources("cert-manager.io/v1", ("issuers", "Issuer", True),
                                      ("certificates", "Certificate", True)),
     "monitoring.coreos.com/v1": _resources("monitoring.coreos.com/v1", ("servicemonitors", "ServiceMonitor", True),
@@ -367,10 +369,27 @@ def check_common(objects, values_rules):
         check(not find(objects, "Role", f"{RELEASE}-secrets"), "no secrets Role when the agent keeps no Secret")
     for namespace in functions_namespaces:
         role = one(objects, "Role", f"{RELEASE}-functions", namespace)
-        check({"apiGroups": ["serving.knative.dev"], "resources": ["services"],
-               "verbs": ["get", "list", "watch"]} in role["rules"]
-              and {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]} in role["rules"],
-              f"Role in {namespace}: read Knative services and apps deployments, nothing more")
+        check(role["rules"] == [
+            {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["dispatch.direktiv.io"], "resources": ["functionplacements"],
+             "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+            {"apiGroups": ["dispatch.direktiv.io"], "resources": ["functionplacements/status"], "verbs": ["patch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}],
+              f"Role in {namespace}: read Knative services and apps deployments, keep FunctionPlacements, create Events; nothing more")
+    check(env["DISPATCH_IDENTITY"].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name",
+          "DISPATCH_IDENTITY is the pod's name (downward API)")
+    lease = env["DISPATCH_LEADER_LEASE"]["value"]
+    check(lease == f"{RELEASE}-leader", "the leader Lease is named after the release")
+    leader_role = one(objects, "Role", f"{RELEASE}-leader", NAMESPACE)
+    check(leader_role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease], "verbs": ["get", "update"]}],
+          "leader Role: create leases, get/update the leader Lease only")
+    crd_file = yaml.safe_load((ROOT / "charts/direktiv-dispatch/files/crds/dispatch.direktiv.io_functionplacements.yaml").read_text())
+    for crd in find(objects, "CustomResourceDefinition"):
+        check(crd == crd_file and crd["metadata"]["annotations"].get("helm.sh/resource-policy") == "keep",
+              "the FunctionPlacement definition is the very file KubeSim serves, kept on uninstall")
     overrides_role = one(objects, "Role", f"{RELEASE}-overrides", NAMESPACE)
     check(overrides_role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
                                        "resourceNames": ["direktiv-dispatch-overrides"],
@@ -478,6 +497,8 @@ def scenario_defaults(chart, values_rules):
     deployment, container, webhook = check_common(objects, values_rules)
     pod = deployment["spec"]["template"]["spec"]
     check(deployment["spec"]["replicas"] == 2, "2 replicas by default")
+    check([c["metadata"]["name"] for c in find(objects, "CustomResourceDefinition")] == ["functionplacements.dispatch.direktiv.io"],
+          "crds.enabled by default: the chart installs and upgrades the FunctionPlacement definition")
     one(objects, "ConfigMap", "direktiv-dispatch-overrides", NAMESPACE)
     anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     check(anti and anti[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname",
@@ -505,7 +526,7 @@ def scenario_defaults(chart, values_rules):
     check(not [o for o in find(objects, "ConfigMap") if "grafana_dashboard" in o["metadata"].get("labels", {})],
           "no dashboard ConfigMap by default")
     for namespaced in objects:
-        if namespaced["kind"] not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"):
+        if namespaced["kind"] not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "CustomResourceDefinition"):
             check(namespaced["metadata"].get("namespace"), f"{namespaced['kind']} {namespaced['metadata']['name']} has a namespace")
     if notes:
         for needle in ("HTTP_PROXY=http://direktiv-dispatch-proxy.direktiv-dispatch.svc:8080", "NO_PROXY=localhost",
@@ -627,8 +648,10 @@ def scenario_other_options(chart, values_rules):
         "agent": {"proxyThreads": 2, "proxyCPUAffinity": "off"},
         # The documented setup: the functions API's target is a functions namespace, so the webhook places what it creates.
         "direktiv": {"functionsTargetNamespace": "fns-b"},
+        "crds": {"enabled": False},
     }
     objects, _ = render(chart, values)
+    check(not find(objects, "CustomResourceDefinition"), "crds.enabled false: the definition is left to whoever manages it")
     deployment, container, webhook = check_common(objects, merged(values_rules, values["rules"]))
     env = {v["name"]: v.get("value") for v in container["env"]}
     check(env.get("DISPATCH_PROXY_THREADS") == "2" and env.get("DISPATCH_PROXY_CPU_AFFINITY") == "off",

@@ -31,6 +31,10 @@ public final class Agent: Sendable {
     public let proxy: InvocationProxy
     public let overrides: OverridesStore
     public let api: AdminAPI
+    /// Elects the replica that keeps the FunctionPlacements.
+    public let elector: LeaderElector
+    public let placementEvents: PlacementEvents
+    public let placementController: PlacementController
     let resolverFile: ResolverFile?
     let exposition: MetricsExposition?
     let client: KubeClient
@@ -61,8 +65,23 @@ public final class Agent: Sendable {
         state = AgentState(rules: rules)
         let inventory = LiveInventory(client: client, settings: .init(rules: rules), logger: logger, metrics: metrics)
         self.inventory = inventory
-        let placer = Placer(state: state, inventory: { inventory.snapshot }, metrics: metrics, logger: logger)
+        let functions = FunctionDirectory(client: client, settings: .init(rules: rules), logger: logger)
+        self.functions = functions
+        elector = LeaderElector(
+            client: client, namespace: settings.namespace, name: settings.leaderLease, identity: settings.identity, timings: settings.leaderTimings,
+            metrics: metrics, logger: logger)
+        placementEvents = PlacementEvents(client: client, identity: settings.identity, directory: functions, logger: logger)
+        let state = state
+        let store = PlacementStore(
+            client: client, identity: settings.identity, namespaces: { state.rules.functionsNamespaces }, cache: { functions.placements },
+            logger: logger)
+        let placer = Placer(
+            state: state, inventory: { inventory.snapshot }, store: store, events: placementEvents, cached: { functions.placements },
+            metrics: metrics, logger: logger)
         self.placer = placer
+        placementController = PlacementController(
+            client: client, directory: functions, inventory: inventory, state: state, leadership: elector.leadership, identity: settings.identity,
+            interval: settings.placementUpkeepInterval, logger: logger)
         controller = AdmissionController(placer: placer, state: state, metrics: metrics)
         if let managed = settings.managedWebhookCertificate {
             certificates = CertificateReloader(certificatePath: nil, keyPath: nil, metrics: metrics, logger: logger)
@@ -76,8 +95,6 @@ public final class Agent: Sendable {
             try certificates.load()
             certificateManager = nil
         }
-        let functions = FunctionDirectory(client: client, settings: .init(rules: rules), logger: logger)
-        self.functions = functions
         rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger)
         { rules in
             inventory.reconfigure(.init(rules: rules))
@@ -95,7 +112,6 @@ public final class Agent: Sendable {
         proxySettings.defaultDeadline = settings.defaultDeadline
         proxySettings.longestCall = settings.longestCall
         proxySettings.bodyIdleTimeout = settings.bodyIdleTimeout
-        let state = state
         proxy = InvocationProxy(
             settings: proxySettings,
             functionsNamespaces: state.functionsNamespaces,
@@ -127,7 +143,7 @@ public final class Agent: Sendable {
         }
         api = AdminAPI(
             placer: placer, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
-            creator: creator, token: adminToken, protectReads: settings.protectReads, logger: logger
+            creator: creator, token: adminToken, protectReads: settings.protectReads, leadership: elector.leadership, logger: logger
         )
     }
 
@@ -177,6 +193,8 @@ public final class Agent: Sendable {
             rulesReloader,
             certificates,
             knativePreflight,
+            placementEvents,
+            placementController,
         ]
         if let certificateManager { services.append(certificateManager) }
         if let adminTokenSecret { services.append(adminTokenSecret) }
@@ -192,6 +210,8 @@ public final class Agent: Sendable {
                 proxy: proxy, host: settings.bindAddress, port: settings.proxyPort, threads: settings.proxyThreads,
                 cpuAffinity: settings.proxyCPUAffinity, logger: logger, onRunning: ports.onProxy),
         ]
+        // Last to start, first to stop: a replica shutting down hands the Lease over at once.
+        services.append(elector)
         if let metricsPort = settings.metricsPort, let exposition {
             services.append(
                 AdminServer.application(

@@ -1,6 +1,7 @@
 import Configuration
 import DispatchCore
 import DispatchProxy
+import KubeModels
 import Logging
 
 extension AgentSettings {
@@ -60,6 +61,14 @@ extension AgentSettings {
         }
         settings.adminTokenSecret = config.string(forKey: "dispatch.admin.token.secret").flatMap { $0.isEmpty ? nil : $0 }
         settings.overridesConfigMap = config.string(forKey: "dispatch.overrides.configmap", default: settings.overridesConfigMap)
+        if let identity = config.string(forKey: "dispatch.identity"), !identity.isEmpty {
+            guard identity.utf8.count <= 128 else { throw Invalid("--identity must be at most 128 bytes") }
+            settings.identity = identity
+        }
+        settings.leaderLease = config.string(forKey: "dispatch.leader.lease").flatMap { $0.isEmpty ? nil : $0 } ?? settings.leaderLease
+        guard KubernetesNames.isDNS1123Subdomain(settings.leaderLease) else {
+            throw Invalid("--leader-lease: \"\(settings.leaderLease)\" is not a valid object name")
+        }
         settings.adminTokenFile = config.string(forKey: "dispatch.admin.token.file", default: settings.adminTokenFile)
         settings.protectReads = config.bool(forKey: "dispatch.protect.reads", default: settings.protectReads)
         settings.functionsTargetNamespace = config.string(forKey: "dispatch.functions.target.namespace").flatMap { $0.isEmpty ? nil : $0 }

@@ -1,4 +1,5 @@
 import DispatchProxy
+import Foundation
 import Logging
 
 /// Everything `serve` is configured with (flags or `DISPATCH_*` environment variables).
@@ -47,6 +48,19 @@ public struct AgentSettings: Sendable {
     /// How often files (rules, certificates) are checked for changes.
     public var fileCheckInterval: Duration = .seconds(2)
     public var knativeCheckInterval: Duration = .seconds(60)
+    /// This replica's name in the leader Lease and in each FunctionPlacement's `decidedBy`: the
+    /// pod's name in a cluster (the chart passes it), else the host name and a random suffix,
+    /// as client-go's leader election does.
+    public var identity = AgentSettings.defaultIdentity()
+    /// The Lease in the agent's namespace that elects the leader.
+    public var leaderLease = LeaderElector.defaultLeaseName
+    public var leaderTimings = LeaderElectionMachine.Timings.clientGo
+    /// How often the leader runs its pass over the FunctionPlacements.
+    public var placementUpkeepInterval: Duration = .seconds(5)
 
     public init() {}
+
+    public static func defaultIdentity() -> String {
+        "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
 }

@@ -19,6 +19,9 @@ public struct Rules: Sendable, Hashable {
     public var liqo: LiqoSettings
     /// How long a placement keeps its request reserved while its pods are not yet visible.
     public var reservationTimeoutSeconds: Int
+    /// How long a FunctionPlacement outlives its workload (so that Direktiv's delete-and-recreate
+    /// keeps the cluster), or waits for a workload that never appears, before the leader deletes it.
+    public var placementRetentionSeconds: Int
 
     public init(
         clusterLabel: String = Rules.defaultClusterLabel,
@@ -27,7 +30,8 @@ public struct Rules: Sendable, Hashable {
         namespaces: [NamespaceRule] = Rules.defaultNamespaceRules,
         sizes: SizeTable = .direktivDefaults,
         liqo: LiqoSettings = LiqoSettings(),
-        reservationTimeoutSeconds: Int = 120
+        reservationTimeoutSeconds: Int = 120,
+        placementRetentionSeconds: Int = 900
     ) {
         self.clusterLabel = clusterLabel
         self.functionsNamespaces = functionsNamespaces
@@ -36,6 +40,7 @@ public struct Rules: Sendable, Hashable {
         self.sizes = sizes
         self.liqo = liqo
         self.reservationTimeoutSeconds = reservationTimeoutSeconds
+        self.placementRetentionSeconds = placementRetentionSeconds
     }
 
     public static let defaultClusterLabel = "direktiv.io/namespace"

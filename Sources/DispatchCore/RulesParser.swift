@@ -71,6 +71,7 @@ private struct RulesDocument: Decodable {
                 decoder,
                 allowedKeys: [
                     "clusterLabel", "functionsNamespaces", "direktivNamespaces", "namespaces", "sizes", "liqo", "reservationTimeoutSeconds",
+                    "placementRetentionSeconds",
                 ]
             )
         else {
@@ -109,6 +110,10 @@ private struct RulesDocument: Decodable {
         if !(1...3600).contains(timeout) {
             mapping.problem("reservationTimeoutSeconds", "must be between 1 and 3600 seconds")
         }
+        let retention = mapping.value("placementRetentionSeconds", default: defaults.placementRetentionSeconds)
+        if !(60...604_800).contains(retention) {
+            mapping.problem("placementRetentionSeconds", "must be between 60 seconds and 7 days (604800)")
+        }
 
         rules = Rules(
             clusterLabel: clusterLabel,
@@ -117,7 +122,8 @@ private struct RulesDocument: Decodable {
             namespaces: namespaceRules,
             sizes: sizes,
             liqo: liqo,
-            reservationTimeoutSeconds: timeout
+            reservationTimeoutSeconds: timeout,
+            placementRetentionSeconds: retention
         )
     }
 

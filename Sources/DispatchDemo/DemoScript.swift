@@ -283,7 +283,7 @@ struct DemoScript: Sendable {
             let latency = agent.statistics.latency(function: function.key)
             table.append([
                 function.name, function.namespace, cluster(of: function) ?? "-",
-                agent.state.decision(for: function.key)?.summary ?? "-",
+                agent.functions.placement(for: function.key)?.status?.reason ?? "-",
                 latency.map { String($0.total) } ?? "0", Self.milliseconds(latency?.p50), Self.milliseconds(latency?.p95),
             ])
         }

@@ -66,7 +66,7 @@ enum KubernetesFuzzing {
         let state = AgentState(rules: rules)
         let placer = Placer(state: state, inventory: { inventory }, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         let controller = AdmissionController(placer: placer, state: state)
-        guard let answer = try? controller.review(body: body), let response = answer.response else { return }
+        guard let answer = try? controller.review(body: body, shared: .none), let response = answer.response else { return }
         guard let patchText = response.patch else { return }
         guard let review = try? AdmissionReview(json: JSONValue.parse(body)), let object = review.request?.object else {
             throw FuzzFailure("a patch for a review without an object")

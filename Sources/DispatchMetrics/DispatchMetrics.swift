@@ -32,6 +32,8 @@ public struct DispatchMetrics: Sendable {
         public static let firstInvocationDuration = "direktiv_dispatch_first_invocation_duration_seconds"
         public static let proxyRefusals = "direktiv_dispatch_proxy_refusals_total"
         public static let webhookCertificateExpiry = "direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds"
+        public static let leader = "direktiv_dispatch_leader"
+        public static let placementWriteFailures = "direktiv_dispatch_placement_write_failures_total"
     }
 
     /// One line per metric for the exposition's `# HELP` (swift-metrics carries no help text).
@@ -54,6 +56,9 @@ public struct DispatchMetrics: Sendable {
         Name.proxyRefusals: "Requests the proxy refused because they do not address a Direktiv function, by reason.",
         Name.webhookCertificateExpiry:
             "When the certificate this replica's webhook serves expires (Unix time), and when the CA that signed it does, by certificate.",
+        Name.leader: "1 while this replica holds the leader Lease (it garbage-collects FunctionPlacements), else 0.",
+        Name.placementWriteFailures:
+            "Decisions that held but could not be written as a FunctionPlacement (the leader records them later from the workload).",
     ]
 
     /// Buckets of the duration histograms: invocations span milliseconds to Direktiv's 300 s default deadline.
@@ -76,6 +81,18 @@ public struct DispatchMetrics: Sendable {
         Counter(label: Name.rulesReloadFailures, factory: factory).increment(by: 0)
         Gauge(label: Name.inventoryStale, factory: factory).record(0)
         _ = Timer(label: Name.placementDuration, factory: factory)
+        Gauge(label: Name.leader, factory: factory).record(0)
+        Counter(label: Name.placementWriteFailures, factory: factory).increment(by: 0)
+    }
+
+    /// Whether this replica leads.
+    public func leader(_ isLeader: Bool) {
+        Gauge(label: Name.leader, factory: factory).record(isLeader ? 1 : 0)
+    }
+
+    /// A decision that could not be shared as a FunctionPlacement.
+    public func placementWriteFailed() {
+        Counter(label: Name.placementWriteFailures, factory: factory).increment()
     }
 
     /// Exports a cluster's upstream error counters at 0 for each of the proxy's bounded

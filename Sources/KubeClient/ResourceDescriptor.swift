@@ -51,6 +51,9 @@ public struct ResourceDescriptor: Sendable, Hashable, CustomStringConvertible {
         group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", isNamespaced: true)
     public static let knativeServices = ResourceDescriptor(
         group: "serving.knative.dev", version: "v1", resource: "services", kind: "Service", isNamespaced: true)
+    /// direktiv-dispatch's own record of each placement (charts/direktiv-dispatch/files/crds).
+    public static let functionPlacements = ResourceDescriptor(
+        group: "dispatch.direktiv.io", version: "v1alpha1", resource: "functionplacements", kind: "FunctionPlacement", isNamespaced: true)
     public static let mutatingWebhookConfigurations = ResourceDescriptor(
         group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations", kind: "MutatingWebhookConfiguration",
         isNamespaced: false)

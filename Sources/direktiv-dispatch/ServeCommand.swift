@@ -86,6 +86,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "ConfigMap storing per-namespace overrides, in the agent's namespace. [DISPATCH_OVERRIDES_CONFIGMAP]")
     var overridesConfigmap: String?
 
+    @Option(help: "This replica's name in the leader Lease and in FunctionPlacements (default: host name and a random suffix). [DISPATCH_IDENTITY]")
+    var identity: String?
+
+    @Option(help: "The Lease, in the agent's namespace, that elects the leader (default: direktiv-dispatch-leader). [DISPATCH_LEADER_LEASE]")
+    var leaderLease: String?
+
     @Option(help: "File holding the bearer token for mutating admin calls. [DISPATCH_ADMIN_TOKEN_FILE]")
     var adminTokenFile: String?
 
@@ -175,6 +181,8 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.knative.namespace", knativeNamespace.map { .string($0) })
         put("dispatch.namespace", namespace.map { .string($0) })
         put("dispatch.overrides.configmap", overridesConfigmap.map { .string($0) })
+        put("dispatch.identity", identity.map { .string($0) })
+        put("dispatch.leader.lease", leaderLease.map { .string($0) })
         put("dispatch.admin.token.file", adminTokenFile.map { .string($0) })
         put("dispatch.protect.reads", protectReads.map { .bool($0) })
         put("dispatch.functions.target.namespace", functionsTargetNamespace.map { .string($0) })

@@ -54,7 +54,10 @@ import Testing
 
             // Explaining reserves nothing: the explanation for the same input stays the same
             // until a real placement reserves capacity.
-            #expect(agent.agent.state.reservations.entries.count == 1, "only the webhook's placement reserved")
+            let reserving = try await client.list(
+                FunctionPlacement.self, .functionPlacements, namespace: Self.functions,
+                options: ListOptions(labelSelector: "\(FunctionPlacement.reservingLabel)=true"))
+            #expect(reserving.items.map(\.key.name) == ["namespace-team-a-greeter"], "only the webhook's placement reserved")
 
             let byResources = try await admin.call(
                 .POST, "/v1/placements/explain", json: ["namespace": "external1", "resources": ["cpu": "500m", "memory": "1Gi"]])

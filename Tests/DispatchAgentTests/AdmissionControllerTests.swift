@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func placesAKnativeServiceAndEchoesTheUID() async throws {
-        let (controller, state) = try controller()
+        let (controller, _) = try controller()
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")
         let (status, answer) = try await post(review(object, uid: "abc-123"), controller: controller)
         #expect(status == .ok)
@@ -70,7 +70,6 @@ import Testing
         #expect(answer[path: "response", "patchType"] == "JSONPatch")
         let patched = try JSONPatch.apply(try patch(answer), to: object)
         #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
-        #expect(state.reservations.entries.count == 1, "a real placement reserves its request")
         let counter = try metricsFactory.expectCounter(
             "direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "placed")])
         #expect(counter.totalValue == 1)
@@ -80,12 +79,11 @@ import Testing
         #expect(try metricsFactory.expectTimer("direktiv_dispatch_placement_duration_seconds").values.count == 1)
     }
 
-    @Test func dryRunDoesNotReserve() async throws {
-        let (controller, state) = try controller()
+    @Test func dryRunIsPlacedLikeARealCreation() async throws {
+        let (controller, _) = try controller()
         let (_, answer) = try await post(review(try exampleObject("direktiv/ksvc-0.8.10.json"), dryRun: true), controller: controller)
         #expect(answer[path: "response", "allowed"] == true)
         #expect(!(try patch(answer)).isEmpty)
-        #expect(state.reservations.isEmpty)
     }
 
     @Test func updatesKeepTheClusterOfTheOldObject() async throws {
@@ -145,18 +143,48 @@ import Testing
         #expect(changed[path: "response", "allowed"] == false, "a new template is decided again")
     }
 
-    @Test func recreatingAFunctionKeepsItsCluster() async throws {
+    @Test func recreatingAFunctionKeepsTheClusterOfItsPlacement() throws {
         let (controller, _) = try controller()
         let object = try exampleObject("direktiv/ksvc-0.8.10.json")
-        _ = try await post(review(object), controller: controller)
-        // Direktiv 0.8.1+ deletes and creates again on every change: the memory keeps the cluster.
-        let (_, again) = try await post(review(object, uid: "second"), controller: controller)
-        let patched = try JSONPatch.apply(try patch(again), to: object)
-        #expect(patched[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"] == "external1")
+        let key = FunctionKey(namespace: "direktiv-services-direktiv", name: "team-a-greeter-flows-hello-yaml-4c1d9e0b7a")
+        let fresh = try controller.review(body: review(object), shared: .none)
+        #expect(try cluster(fresh, object) == "external1", "least-loaded: external1 has more room")
+        // Direktiv 0.8.1+ deletes and creates again on every change: the FunctionPlacement,
+        // whichever replica wrote it, keeps the cluster although least-loaded would pick external1.
+        let recorded = FunctionPlacement(
+            metadata: ObjectMeta(name: key.name, namespace: key.namespace),
+            spec: .init(workload: .init(kind: .knativeService, name: key.name), direktivNamespace: "team-a", cluster: "external2"))
+        let again = try controller.review(body: review(object, uid: "second"), shared: SharedPlacements(own: recorded, isFresh: true))
+        #expect(try cluster(again, object) == "external2")
         #expect(
             try metricsFactory.expectCounter(
                 "direktiv_dispatch_admission_requests_total", [("kind", "Service"), ("operation", "CREATE"), ("outcome", "kept")]
             ).totalValue == 1)
+    }
+
+    @Test func reservingPlacementsCountAgainstTheirCluster() throws {
+        let (controller, _) = try controller()
+        let object = try exampleObject("direktiv/ksvc-0.8.10.json")
+        // Another function's placement on external1 reserves more than external2 has free in all.
+        let other = FunctionPlacement(
+            decision: PlacementDecision(
+                outcome: .placed, cluster: "external1", summary: "placed", direktivNamespace: "team-b",
+                requestPerPod: Resources(milliCPU: 6000, memoryBytes: 1 << 30), replicas: 1, rule: nil, override: nil, rows: [], warnings: []),
+            key: FunctionKey(namespace: "direktiv-services-direktiv", name: "other"), kind: .knativeService, decidedAt: Date(), decidedBy: "b",
+            reservedUntil: Date().addingTimeInterval(60))
+        let answer = try controller.review(body: review(object), shared: SharedPlacements(reserving: [other], isFresh: true))
+        #expect(try cluster(answer, object) == "external2", "external1's free CPU less the reservation is below external2's")
+        var expired = other
+        expired.metadata.annotations?[FunctionPlacement.reservedUntilAnnotation] = FunctionPlacement.format(Date().addingTimeInterval(-1))
+        let later = try controller.review(body: review(object), shared: SharedPlacements(reserving: [expired], isFresh: true))
+        #expect(try cluster(later, object) == "external1", "an expired reservation counts no more")
+    }
+
+    /// The cluster the answer's patch pins `object` to.
+    func cluster(_ review: AdmissionReview, _ object: JSONValue) throws -> String? {
+        guard let text = review.response?.patch, let data = Data(base64Encoded: text) else { return nil }
+        let operations = try JSONDecoder().decode([JSONPatchOperation].self, from: data)
+        return try JSONPatch.apply(operations, to: object)[path: "metadata", "annotations", "dispatch.direktiv.io/cluster"]?.stringValue
     }
 
     @Test(arguments: [
@@ -186,7 +214,7 @@ import Testing
     }
 
     @Test func rejectionCarriesTheReasons() async throws {
-        let (controller, state) = try controller()
+        let (controller, _) = try controller()
         let object: JSONValue = [
             "metadata": ["name": "huge", "annotations": ["dispatch.direktiv.io/namespace": "external2"]],
             "spec": ["template": ["spec": ["containers": [["name": "c", "resources": ["requests": ["cpu": "64"]]]]]]],
@@ -198,7 +226,6 @@ import Testing
         let message = answer[path: "response", "status", "message"]?.stringValue ?? ""
         #expect(message.hasPrefix("direktiv-dispatch: rejected: no eligible cluster for Direktiv namespace \"external2\""))
         #expect(message.contains("does not fit"))
-        #expect(state.reservations.isEmpty)
     }
 
     @Test(arguments: [

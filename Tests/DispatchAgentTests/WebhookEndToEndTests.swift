@@ -213,7 +213,8 @@ import Testing
             let answer = try await client.create(
                 try exampleObject("direktiv/ksvc-0.8.10.json"), .knativeServices, namespace: Self.functions, dryRun: true)
             #expect(clusterTerms(answer) == [["external1"]])
-            #expect(agent.agent.state.reservations.isEmpty)
+            let placements = try await client.list(FunctionPlacement.self, .functionPlacements, namespace: Self.functions)
+            #expect(placements.items.isEmpty, "a dry run records no FunctionPlacement, so it reserves nothing")
             #expect((try? sim.sim.store.get(.knativeServices, namespace: Self.functions, name: "team-a-greeter-flows-hello-yaml-4c1d9e0b7a")) == nil)
         }
     }

@@ -241,7 +241,11 @@ import Testing
         }
         let schemas = root.appendingPathComponent("schemas")
         let onDisk = (FileManager.default.enumerator(atPath: schemas.path)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".yaml") }
-        #expect(Set(onDisk.map { "schemas/" + $0 }) == Set(BundledDefinitions.files.map(\.path)), "a file under schemas/ is not embedded")
+        let crds = root.appendingPathComponent("charts/direktiv-dispatch/files/crds")
+        let chartCRDs = (try? FileManager.default.contentsOfDirectory(atPath: crds.path))?.filter { $0.hasSuffix(".yaml") } ?? []
+        #expect(
+            Set(onDisk.map { "schemas/" + $0 } + chartCRDs.map { "charts/direktiv-dispatch/files/crds/" + $0 })
+                == Set(BundledDefinitions.files.map(\.path)), "a file under schemas/ or the chart's files/crds is not embedded")
         #expect(KubeSim.bundledDefinitions.count == BundledDefinitions.files.count)
     }
 }

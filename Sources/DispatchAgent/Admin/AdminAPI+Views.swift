@@ -59,9 +59,33 @@ extension AdminAPI {
     }
 
     struct PlacementView: Encodable {
-        /// `placed`, `fallback`, `kept`, `rejected`, `unplaced`; absent when this replica did not take the decision.
+        /// `placed`, `fallback`, `kept`, `unplaced`, from the function's FunctionPlacement; absent without one.
         var outcome: String?
         var reason: String
+        var decidedAt: String? = nil
+        /// The replica that decided.
+        var decidedBy: String? = nil
+        /// The cluster the FunctionPlacement names.
+        var placementCluster: String? = nil
+        /// The placement's Ready condition: `True` when the workload is pinned there and no pod runs elsewhere.
+        var ready: String? = nil
+    }
+
+    struct StatusBody: Encodable {
+        /// This replica's name in the leader Lease.
+        var identity: String?
+        var leader: LeaderView
+        /// FunctionPlacements this replica's cache holds, and how many of them still reserve capacity.
+        var placements: Int
+        var reservingPlacements: Int
+        var functions: Int
+        var inventoryStale: Bool
+    }
+
+    struct LeaderView: Encodable {
+        /// The holder of the leader Lease, as last read.
+        var holder: String?
+        var isLeader: Bool
     }
 
     struct FunctionView: Encodable {

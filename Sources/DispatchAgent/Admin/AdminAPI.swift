@@ -24,12 +24,16 @@ public struct AdminAPI: Sendable {
     let creator: FunctionCreator
     let token: AdminToken
     let protectReads: Bool
+    /// Who leads, for `/v1/status`.
+    let leadership: Broadcast<LeaderElector.Leadership>
     let logger: Logger
 
     public init(
         placer: Placer, state: AgentState, inventory: LiveInventory, functions: FunctionDirectory, statistics: InvocationStatistics,
-        overrides: OverridesStore, creator: FunctionCreator, token: AdminToken, protectReads: Bool, logger: Logger
+        overrides: OverridesStore, creator: FunctionCreator, token: AdminToken, protectReads: Bool,
+        leadership: Broadcast<LeaderElector.Leadership> = Broadcast(LeaderElector.Leadership(isLeader: false, holder: nil)), logger: Logger
     ) {
+        self.leadership = leadership
         self.placer = placer
         self.state = state
         self.inventory = inventory
@@ -45,6 +49,7 @@ public struct AdminAPI: Sendable {
     /// Adds the `/v1` routes to `router`.
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(token: token, protectReads: protectReads, readOnlyPaths: [Self.explainPath]))
+        v1.get("status") { _, _ in Response.json(status()) }
         v1.get("clusters") { _, _ in Response.json(clusters()) }
         v1.get("functions") { _, _ in Response.json(functionList()) }
         v1.post("placements/explain") { request, _ in try await explain(request) }
@@ -63,6 +68,15 @@ public struct AdminAPI: Sendable {
     }
 
     // MARK: reads
+
+    func status() -> StatusBody {
+        let leadership = leadership.value
+        let placements = functions.placements
+        return StatusBody(
+            identity: placer.store?.identity, leader: .init(holder: leadership.holder, isLeader: leadership.isLeader),
+            placements: placements.count, reservingPlacements: placements.values.filter { $0.reservedUntil != nil }.count,
+            functions: functions.records.count, inventoryStale: inventory.readiness.isStale)
+    }
 
     func clusters() -> ClustersBody {
         let snapshot = inventory.snapshot
@@ -92,13 +106,17 @@ public struct AdminAPI: Sendable {
     func functionList() -> FunctionsBody {
         let views = functions.records.map { record in
             let placement: PlacementView
-            if let decision = state.decision(for: record.key) {
-                placement = PlacementView(outcome: decision.outcome.rawValue, reason: decision.summary)
+            if let shared = functions.placement(for: record.key) {
+                placement = PlacementView(
+                    outcome: shared.status?.outcome, reason: shared.status?.reason ?? "recorded without a reason",
+                    decidedAt: shared.status?.decidedAt,
+                    decidedBy: shared.status?.decidedBy, placementCluster: shared.spec.cluster,
+                    ready: shared.condition(FunctionPlacement.ConditionType.ready)?.status)
             } else if let cluster = record.cluster {
                 placement = PlacementView(
                     outcome: nil,
                     reason:
-                        "placed on \(cluster) before this agent started or by another replica (from the object's \(FunctionIdentity.clusterAnnotation) annotation)"
+                        "placed on \(cluster) (from the object's \(FunctionIdentity.clusterAnnotation) annotation); its FunctionPlacement is not recorded yet"
                 )
             } else {
                 placement = PlacementView(outcome: nil, reason: "not placed by direktiv-dispatch")

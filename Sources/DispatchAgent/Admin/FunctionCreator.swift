@@ -70,7 +70,7 @@ public struct FunctionCreator: Sendable {
         } catch {
             throw .invalid(String(describing: error))
         }
-        let placed = placer.place(workload, object: object, operation: "API")
+        let placed = await placer.place(workload, object: object, operation: "API")
         let decision = placed.decision
         if decision.outcome == .rejected { throw .rejected(decision) }
         do {

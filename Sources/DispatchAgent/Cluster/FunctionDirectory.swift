@@ -10,7 +10,9 @@ import Synchronization
 ///
 /// Watches Knative Services and Deployments (Direktiv 0.10+) in each functions namespace;
 /// Deployments that Knative made for its revisions are not functions and are skipped. The proxy
-/// labels its metrics from here, so a function it has not seen is `unknown`.
+/// labels its metrics from here, so a function it has not seen is `unknown`. It also keeps the
+/// FunctionPlacements of those namespaces, the replicas' shared record of where each function
+/// was placed.
 public final class FunctionDirectory: Service, Sendable {
     public struct Settings: Sendable, Hashable {
         public var functionsNamespaces: [String]
@@ -31,6 +33,7 @@ public final class FunctionDirectory: Service, Sendable {
         var resolver: NamespaceResolver
         var services: [FunctionKey: KnativeService] = [:]
         var deployments: [FunctionKey: Deployment] = [:]
+        var placements: [FunctionKey: FunctionPlacement] = [:]
         var records: [FunctionKey: FunctionRecord] = [:]
         var syncedInformers: Set<String> = []
         /// Told when the namespaces to watch change; one per watching generation.
@@ -83,9 +86,17 @@ public final class FunctionDirectory: Service, Sendable {
     /// Whether every informer has listed its namespace once.
     public var hasSynced: Bool {
         state.withLock { state in
-            state.settings.functionsNamespaces.allSatisfy { state.syncedInformers.isSuperset(of: ["services/\($0)", "deployments/\($0)"]) }
+            state.settings.functionsNamespaces.allSatisfy {
+                state.syncedInformers.isSuperset(of: ["services/\($0)", "deployments/\($0)", "functionplacements/\($0)"])
+            }
         }
     }
+
+    /// The FunctionPlacements as this replica's watch has them.
+    public var placements: [FunctionKey: FunctionPlacement] { state.withLock { $0.placements } }
+
+    /// One function's FunctionPlacement, if this replica has seen it.
+    public func placement(for key: FunctionKey) -> FunctionPlacement? { state.withLock { $0.placements[key] } }
 
     /// The records now and after every change.
     public func changes() -> AsyncStream<[FunctionRecord]> {
@@ -126,6 +137,7 @@ public final class FunctionDirectory: Service, Sendable {
                     let kept = Set(next.functionsNamespaces)
                     state.services = state.services.filter { kept.contains($0.key.namespace) }
                     state.deployments = state.deployments.filter { kept.contains($0.key.namespace) }
+                    state.placements = state.placements.filter { kept.contains($0.key.namespace) }
                     state.syncedInformers = []
                     state.rebuildAll()
                     self.publish(&state)
@@ -144,8 +156,21 @@ public final class FunctionDirectory: Service, Sendable {
                     client: client, resource: .knativeServices, namespace: namespace, backoff: backoff, logger: logger)
                 let deployments = Informer<Deployment, Deployment>(
                     client: client, resource: .deployments, namespace: namespace, backoff: backoff, logger: logger)
+                let placements = Informer<FunctionPlacement, FunctionPlacement>(
+                    client: client, resource: .functionPlacements, namespace: namespace, backoff: backoff, logger: logger)
                 let serviceEvents = services.subscribe()
                 let deploymentEvents = deployments.subscribe()
+                let placementEvents = placements.subscribe()
+                group.addTask {
+                    try await placements.run()
+                    return nil
+                }
+                group.addTask {
+                    for await event in placementEvents {
+                        self.apply(event, informer: "functionplacements/\(namespace)", namespace: namespace, keyPath: \.placements)
+                    }
+                    return nil
+                }
                 group.addTask {
                     try await services.run()
                     return nil

@@ -1,4 +1,5 @@
 import DispatchCore
+import DispatchMetrics
 import Foundation
 import KubeClient
 import KubeModels
@@ -16,6 +17,11 @@ public final class LeaderElector: Service, Sendable {
         public var isLeader: Bool
         /// The holder named by the Lease last read; nil before the first read.
         public var holder: String?
+
+        public init(isLeader: Bool, holder: String?) {
+            self.isLeader = isLeader
+            self.holder = holder
+        }
     }
 
     public static let defaultLeaseName = "direktiv-dispatch-leader"
@@ -25,14 +31,17 @@ public final class LeaderElector: Service, Sendable {
     let name: String
     let logger: Logger
     let now: @Sendable () -> Date
+    let metrics: DispatchMetrics
     private let machine: Mutex<LeaderElectionMachine>
     /// Every change of leadership, for the parts that act only on the leader.
     public let leadership = Broadcast(Leadership(isLeader: false, holder: nil))
 
     public init(
         client: KubeClient, namespace: String, name: String = LeaderElector.defaultLeaseName, identity: String,
-        timings: LeaderElectionMachine.Timings = .clientGo, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        timings: LeaderElectionMachine.Timings = .clientGo, metrics: DispatchMetrics = DispatchMetrics(), logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.metrics = metrics
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -48,6 +57,7 @@ public final class LeaderElector: Service, Sendable {
         await repeatUntilShutdown(every: .milliseconds(Int64(period * 1000))) { await self.round() }
         await release()
         leadership.publishIfChanged(Leadership(isLeader: false, holder: leadership.value.holder))
+        metrics.leader(false)
     }
 
     /// One round: read, decide, write.
@@ -89,6 +99,7 @@ public final class LeaderElector: Service, Sendable {
         let leads = machine.withLock { $0.isLeader }
         if leadership.value.isLeader, !leads { logger.notice("stopped leading", metadata: ["holder": "\(holder ?? "")"]) }
         leadership.publishIfChanged(Leadership(isLeader: leads, holder: holder))
+        metrics.leader(leads)
     }
 
     /// Gives the Lease up on shutdown, so that another replica need not wait out its duration.

@@ -3,27 +3,15 @@ import DispatchProxy
 import KubeModels
 import Synchronization
 
-/// What the agent's parts share and change while it runs: the rules, the overrides, open
-/// reservations, recent placements, and what Knative allows.
+/// What the agent's parts share and change while it runs: the rules, the overrides and what
+/// Knative allows. Placements themselves are not here: they are FunctionPlacement objects,
+/// shared by every replica through the API server (``PlacementStore``).
 public final class AgentState: Sendable {
     private struct State {
         var rules: Rules
         var overrides: [String: NamespaceOverride] = [:]
-        var reservations = ReservationBook()
-        var memory = PlacementMemory()
         var knativeFeatures: KnativeFeatures?
-        var decisions: [FunctionKey: RecordedDecision] = [:]
     }
-
-    /// The last decision taken for a function, for `/v1/functions`.
-    public struct RecordedDecision: Sendable, Hashable {
-        public var outcome: PlacementDecision.Outcome
-        public var cluster: String?
-        public var summary: String
-    }
-
-    /// Decisions kept at most; beyond it an arbitrary one is dropped (functions come and go).
-    static let decisionLimit = 20_000
 
     private let state: Mutex<State>
 
@@ -55,55 +43,10 @@ public final class AgentState: Sendable {
         set { state.withLock { $0.knativeFeatures = newValue } }
     }
 
-    /// Everything a decision reads, in one consistent copy.
-    public struct PlacementInputs: Sendable {
-        public var rules: Rules
-        public var overrides: [String: NamespaceOverride]
-        public var reservations: ReservationBook
-        public var rememberedCluster: String?
+    /// The rules and overrides a decision reads, in one consistent copy.
+    public var placementInputs: (rules: Rules, overrides: [String: NamespaceOverride]) {
+        state.withLock { ($0.rules, $0.overrides) }
     }
-
-    /// The inputs for placing `function`, with reservations pruned against `inventory`.
-    public func placementInputs(for function: FunctionKey?, inventory: ClusterInventory, now: ContinuousClock.Instant) -> PlacementInputs {
-        state.withLock { state in
-            state.reservations.prune(inventory: inventory, now: now)
-            return PlacementInputs(
-                rules: state.rules,
-                overrides: state.overrides,
-                reservations: state.reservations,
-                rememberedCluster: function.flatMap { state.memory.cluster(of: $0, at: now) }
-            )
-        }
-    }
-
-    /// Records a placement: reserves its request (unless a dry run) and remembers its cluster.
-    public func record(_ decision: PlacementDecision, for function: FunctionKey, dryRun: Bool, now: ContinuousClock.Instant) {
-        guard !dryRun else { return }
-        state.withLock { state in
-            if state.decisions.count >= Self.decisionLimit, state.decisions[function] == nil, let any = state.decisions.keys.first {
-                state.decisions[any] = nil
-            }
-            state.decisions[function] = RecordedDecision(outcome: decision.outcome, cluster: decision.cluster, summary: decision.summary)
-        }
-        guard let cluster = decision.cluster else { return }
-        state.withLock { state in
-            state.memory.remember(function, on: cluster, at: now)
-            if decision.outcome == .placed || decision.outcome == .fallback {
-                let timeout = Duration.seconds(state.rules.reservationTimeoutSeconds)
-                state.reservations.reserve(
-                    Reservation(
-                        function: function, cluster: cluster, requestPerPod: decision.requestPerPod, replicas: decision.replicas,
-                        expiresAt: now + timeout))
-            }
-        }
-    }
-
-    public func decision(for function: FunctionKey) -> RecordedDecision? {
-        state.withLock { $0.decisions[function] }
-    }
-
-    /// Open reservations, for explanations and tests.
-    public var reservations: ReservationBook { state.withLock { $0.reservations } }
 }
 
 /// Knative's `config-features` switches that decide whether a patched Service is accepted.

@@ -1,28 +1,44 @@
 import DispatchCore
 import DispatchMetrics
+import Foundation
 import KubeModels
 import Logging
 
 /// Where a function's cluster is decided: the one place the webhook and `POST /v1/functions`
 /// both go through.
 ///
-/// The placer takes the current rules, overrides, reservations and inventory, asks the pure
-/// core (`Placement.decide`) for a decision, records it (so a recreated function keeps its
-/// cluster and its request stays reserved), and turns it into the JSON patch that makes the
-/// workload land there. `explain` answers the same question without recording anything.
+/// The placer reads the shared FunctionPlacements (the function's own, so a recreated function
+/// keeps its cluster, and the ones still reserving capacity), asks the pure core
+/// (`Placement.decide`) for a decision with the current rules, overrides and inventory, writes
+/// the decision as the function's FunctionPlacement (reading and deciding again when another
+/// replica wrote first), and turns it into the JSON patch that makes the workload land there.
+/// `explain` answers the same question from this replica's cache without writing anything.
 public struct Placer: Sendable {
     let state: AgentState
     let inventory: @Sendable () -> ClusterInventory
     let metrics: DispatchMetrics
     let logger: Logger
+    /// Where decisions are shared; nil only for a placer that shares nothing (fuzzing, unit tests).
+    let store: PlacementStore?
+    /// Told of every decision, for the workload's Events.
+    let events: PlacementEvents?
+    /// This replica's cache of the placements, for `explain`.
+    let cached: @Sendable () -> [FunctionKey: FunctionPlacement]
+    let now: @Sendable () -> Date
     private let resolvers = LockedValue<(key: ResolverKey, resolver: NamespaceResolver)?>(nil)
 
     public init(
-        state: AgentState, inventory: @escaping @Sendable () -> ClusterInventory, metrics: DispatchMetrics = DispatchMetrics(), logger: Logger
+        state: AgentState, inventory: @escaping @Sendable () -> ClusterInventory, store: PlacementStore? = nil, events: PlacementEvents? = nil,
+        cached: @escaping @Sendable () -> [FunctionKey: FunctionPlacement] = { [:] }, metrics: DispatchMetrics = DispatchMetrics(),
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         self.state = state
         self.inventory = inventory
+        self.store = store
+        self.events = events
+        self.cached = cached
         self.metrics = metrics
+        self.now = now
         self.logger = logger
     }
 
@@ -37,41 +53,85 @@ public struct Placer: Sendable {
         public var warnings: [String]
     }
 
-    /// Decides where `workload` runs and records the decision (reserving its request unless
-    /// `dryRun`). A recorded or remembered cluster is kept while it stays allowed.
+    /// Decides where `workload` runs, shares the decision as its FunctionPlacement (unless
+    /// `dryRun` or rejected) and tells the workload's Events. The cluster of the object's earlier
+    /// placement, or of the function's FunctionPlacement, is kept while it stays allowed.
+    ///
+    /// A decision whose object cannot be written still holds (the webhook must not refuse
+    /// Direktiv's functions because of its own bookkeeping); the leader records it later from the
+    /// workload's annotation.
     ///
     /// - Parameters:
     ///   - object: the workload's object as it will be stored, which the patch is made for.
     ///   - previousCluster: the cluster the object was pinned to before this change (UPDATEs).
+    ///   - workloadUID: the workload's uid when it exists already (UPDATEs), for its Event.
     ///   - operation: what the caller is doing, for the log (`CREATE`, `UPDATE`, `API`).
     public func place(
         _ workload: FunctionWorkload, object: JSONValue, previousCluster: String? = nil, inventory snapshot: ClusterInventory? = nil,
-        dryRun: Bool = false,
-        operation: String
-    ) -> Placed {
+        dryRun: Bool = false, workloadUID: String? = nil, operation: String
+    ) async -> Placed {
         let snapshot = snapshot ?? inventory()
         let clock = ContinuousClock()
         let started = clock.now
-        let inputs = state.placementInputs(for: workload.identity.key, inventory: snapshot, now: started)
-        let previous = previousCluster ?? workload.placedCluster ?? inputs.rememberedCluster
+        let key = workload.identity.key
+        var placed: Placed
+        var attempt = 0
+        var shared = SharedPlacements.none
+        while true {
+            attempt += 1
+            if let store { shared = await store.read(for: key) }
+            placed = decide(workload, object: object, previousCluster: previousCluster, inventory: snapshot, shared: shared)
+            guard let store, !dryRun, placed.decision.outcome != .rejected else { break }
+            let decidedAt = now()
+            let reserves = placed.decision.outcome == .placed || placed.decision.outcome == .fallback
+            let record = FunctionPlacement(
+                decision: placed.decision, key: key, kind: workload.kind, decidedAt: decidedAt, decidedBy: store.identity,
+                reservedUntil: reserves ? decidedAt.addingTimeInterval(Double(state.rules.reservationTimeoutSeconds)) : nil)
+            do {
+                try await store.write(record, over: shared.own)
+                break
+            } catch is PlacementStore.Conflict where attempt < 3 {
+                logger.debug("another replica wrote this function's placement first; reading it and deciding again", metadata: ["function": "\(key)"])
+            } catch {
+                metrics.placementWriteFailed()
+                logger.warning(
+                    "the decision holds but could not be written as a FunctionPlacement; the leader records it from the workload",
+                    metadata: ["function": "\(key)", "error": "\(error)"])
+                break
+            }
+        }
+        let decision = placed.decision
+        metrics.placement(decision, duration: clock.now - started)
+        logger.info(
+            "placement",
+            metadata: [
+                "function": "\(key)", "direktivNamespace": "\(workload.identity.direktivNamespace ?? "unknown")",
+                "operation": "\(operation)", "outcome": "\(decision.outcome.rawValue)", "cluster": "\(decision.cluster ?? "none")",
+                "why": "\(decision.summary)", "shared": "\(shared.isFresh ? "read from the API server" : store == nil ? "no" : "cache")",
+            ]
+        )
+        if !dryRun {
+            events?.record(decision, for: key, kind: workload.kind, workloadUID: workloadUID, at: now())
+        }
+        return placed
+    }
+
+    /// The decision for `workload` given what the replicas share, and its patch; writes nothing.
+    public func decide(
+        _ workload: FunctionWorkload, object: JSONValue, previousCluster: String? = nil, inventory snapshot: ClusterInventory,
+        shared: SharedPlacements
+    ) -> Placed {
+        let inputs = state.placementInputs
+        let key = workload.identity.key
+        let reservations = shared.reservations(excluding: key, inventory: snapshot, now: now(), instant: .now)
+        let previous = previousCluster ?? workload.placedCluster ?? shared.keptCluster
         let decision = Placement.decide(
             PlacementRequest(workload: workload, currentCluster: previous),
             rules: inputs.rules,
             overrides: inputs.overrides,
             inventory: snapshot,
-            reservations: inputs.reservations
+            reservations: reservations
         )
-        metrics.placement(decision, duration: clock.now - started)
-        state.record(decision, for: workload.identity.key, dryRun: dryRun, now: started)
-        logger.info(
-            "placement",
-            metadata: [
-                "function": "\(workload.identity.key)", "direktivNamespace": "\(workload.identity.direktivNamespace ?? "unknown")",
-                "operation": "\(operation)", "outcome": "\(decision.outcome.rawValue)", "cluster": "\(decision.cluster ?? "none")",
-                "why": "\(decision.summary)",
-            ]
-        )
-
         var warnings = decision.warnings
         var operations: [JSONPatchOperation] = []
         if decision.outcome.hasCluster, let cluster = decision.cluster {
@@ -89,19 +149,31 @@ public struct Placer: Sendable {
         return Placed(decision: decision, operations: operations, warnings: warnings)
     }
 
-    /// The decision the webhook would take for a new function with this request, without
-    /// recording or reserving anything.
+    /// The decision the webhook would take for a new function with this request, from this
+    /// replica's cache of the placements, without writing or reserving anything.
     public func explain(_ request: PlacementRequest) -> PlacementDecision {
         let snapshot = inventory()
-        let inputs = state.placementInputs(for: request.function, inventory: snapshot, now: .now)
-        return Placement.decide(request, rules: inputs.rules, overrides: inputs.overrides, inventory: snapshot, reservations: inputs.reservations)
+        let inputs = state.placementInputs
+        let cache = cached()
+        let shared = SharedPlacements(
+            own: request.function.flatMap { cache[$0] }, reserving: cache.values.filter { $0.reservedUntil != nil })
+        let reservations = shared.reservations(excluding: request.function, inventory: snapshot, now: now(), instant: .now)
+        var request = request
+        if request.currentCluster == nil { request.currentCluster = shared.keptCluster }
+        return Placement.decide(request, rules: inputs.rules, overrides: inputs.overrides, inventory: snapshot, reservations: reservations)
+    }
+
+    /// The open reservations as this replica's cache has them, for `/v1/clusters`.
+    public func reservations() -> ReservationBook {
+        let cache = cached()
+        return SharedPlacements(reserving: cache.values.filter { $0.reservedUntil != nil })
+            .reservations(excluding: nil, inventory: inventory(), now: now(), instant: .now)
     }
 
     /// The Direktiv namespaces the agent knows: from the rules, the clusters and the overrides.
     public func knownNamespaces(inventory snapshot: ClusterInventory? = nil) -> NamespaceResolver {
         let snapshot = snapshot ?? inventory()
-        let rules = state.rules
-        let overrides = state.overrides
+        let (rules, overrides) = state.placementInputs
         let key = ResolverKey(
             direktivNamespaces: rules.direktivNamespaces, overrideNamespaces: overrides.keys.sorted(),
             clusterNamesDigest: snapshot.clusterNamesDigest,

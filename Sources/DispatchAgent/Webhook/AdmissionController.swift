@@ -27,8 +27,36 @@ public struct AdmissionController: Sendable {
         public var description: String
     }
 
-    /// Decodes and answers one review body.
-    public func review(body: some Collection<UInt8>) throws(InvalidReview) -> AdmissionReview {
+    /// Decodes and answers one review body, sharing the decision as the function's FunctionPlacement.
+    public func review(body: some Collection<UInt8>) async throws(InvalidReview) -> AdmissionReview {
+        let (request, uid) = try decode(body)
+        switch classify(request, uid: uid) {
+        case .answered(let response):
+            return AdmissionReview(response: response)
+        case .place(let context):
+            let placed = await placer.place(
+                context.workload, object: context.object, previousCluster: context.previousCluster, inventory: context.inventory,
+                dryRun: request.dryRun ?? false, workloadUID: request.oldObject?[path: "metadata", "uid"]?.stringValue,
+                operation: context.operation)
+            return AdmissionReview(response: answer(context, placed))
+        }
+    }
+
+    /// Answers one review body from `shared` alone, writing nothing (for fuzzing the webhook's
+    /// reading and patching without an API server).
+    public func review(body: some Collection<UInt8>, shared: SharedPlacements) throws(InvalidReview) -> AdmissionReview {
+        let (request, uid) = try decode(body)
+        switch classify(request, uid: uid) {
+        case .answered(let response):
+            return AdmissionReview(response: response)
+        case .place(let context):
+            let placed = placer.decide(
+                context.workload, object: context.object, previousCluster: context.previousCluster, inventory: context.inventory, shared: shared)
+            return AdmissionReview(response: answer(context, placed))
+        }
+    }
+
+    private func decode(_ body: some Collection<UInt8>) throws(InvalidReview) -> (AdmissionReview.Request, String) {
         let review: AdmissionReview
         do {
             review = try AdmissionReview(json: JSONValue.parse(body))
@@ -47,10 +75,27 @@ public struct AdmissionController: Sendable {
             metrics.admissionRequest(kind: "unknown", operation: "unknown", outcome: "invalid")
             throw InvalidReview(description: "the AdmissionReview has no request.uid")
         }
-        return AdmissionReview(response: respond(to: request, uid: uid))
+        return (request, uid)
     }
 
-    func respond(to request: AdmissionReview.Request, uid: String) -> AdmissionReview.Response {
+    /// A review that needs a placement: what the placer is given and the answer needs.
+    struct PlacementContext {
+        var uid: String
+        var kind: GroupVersionKind
+        var operation: String
+        var workload: FunctionWorkload
+        var object: JSONValue
+        var previousCluster: String?
+        var inventory: ClusterInventory
+    }
+
+    enum Classification {
+        /// Answered without a placement: ignored, or refused as unreadable.
+        case answered(AdmissionReview.Response)
+        case place(PlacementContext)
+    }
+
+    func classify(_ request: AdmissionReview.Request, uid: String) -> Classification {
         let kind = request.kind ?? GroupVersionKind(group: "", version: "", kind: "")
         let operation = request.operation ?? ""
         let allow = AdmissionReview.Response(uid: uid, allowed: true)
@@ -61,25 +106,25 @@ public struct AdmissionController: Sendable {
         case .deployment: workloadKind = .deployment
         default:
             metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: "ignored")
-            return allow
+            return .answered(allow)
         }
         let rules = state.rules
         guard operation == "CREATE" || operation == "UPDATE", let namespace = request.namespace, rules.functionsNamespaces.contains(namespace) else {
             metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: "ignored")
-            return allow
+            return .answered(allow)
         }
         guard let object = request.object else {
-            return deny(uid, kind: kind, operation: operation, code: 400, reason: .badRequest, "the request carries no object")
+            return .answered(deny(uid, kind: kind, operation: operation, code: 400, reason: .badRequest, "the request carries no object"))
         }
         // Knative's own revision Deployments inherit the Service's template, already placed.
         if workloadKind == .deployment, object[path: "metadata", "labels", "serving.knative.dev/revision"] != nil {
             metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: "ignored")
-            return allow
+            return .answered(allow)
         }
 
         if operation == "UPDATE", let oldObject = request.oldObject, Self.leavesPlacementAlone(object, old: oldObject) {
             metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: "ignored")
-            return allow
+            return .answered(allow)
         }
 
         let snapshot = placer.inventory()
@@ -88,32 +133,33 @@ public struct AdmissionController: Sendable {
         do {
             workload = try WorkloadReader.read(object, kind: workloadKind, namespaces: resolver, sizes: rules.sizes, namespace: namespace)
         } catch {
-            return deny(
-                uid, kind: kind, operation: operation, code: 400, reason: .badRequest,
-                "direktiv-dispatch cannot read \(kind.kind) \(request.name ?? ""): \(error)")
+            return .answered(
+                deny(
+                    uid, kind: kind, operation: operation, code: 400, reason: .badRequest,
+                    "direktiv-dispatch cannot read \(kind.kind) \(request.name ?? ""): \(error)"))
         }
+        return .place(
+            PlacementContext(
+                uid: uid, kind: kind, operation: operation, workload: workload, object: object,
+                previousCluster: request.oldObject?[path: "metadata", "annotations", FunctionIdentity.clusterAnnotation]?.stringValue,
+                inventory: snapshot))
+    }
 
-        let placed = placer.place(
-            workload,
-            object: object,
-            previousCluster: request.oldObject?[path: "metadata", "annotations", FunctionIdentity.clusterAnnotation]?.stringValue,
-            inventory: snapshot,
-            dryRun: request.dryRun ?? false,
-            operation: operation
-        )
+    /// The admission response for a decision.
+    func answer(_ context: PlacementContext, _ placed: Placer.Placed) -> AdmissionReview.Response {
         let decision = placed.decision
-        metrics.admissionRequest(kind: kind.kind, operation: operation, outcome: decision.outcome.rawValue)
+        metrics.admissionRequest(kind: context.kind.kind, operation: context.operation, outcome: decision.outcome.rawValue)
         let warnings = placed.warnings.isEmpty ? nil : placed.warnings
         switch decision.outcome {
         case .rejected:
             return AdmissionReview.Response(
-                uid: uid,
+                uid: context.uid,
                 allowed: false,
                 status: .init(code: 403, reason: Status.Reason.forbidden.rawValue, message: "direktiv-dispatch: \(decision.summary)"),
                 warnings: warnings
             )
         case .unplaced, .placed, .fallback, .kept:
-            var response = AdmissionReview.Response(uid: uid, allowed: true, warnings: warnings)
+            var response = AdmissionReview.Response(uid: context.uid, allowed: true, warnings: warnings)
             if !placed.operations.isEmpty {
                 response.patch = Data(JSONValue.array(placed.operations.map(\.json)).jsonBytes).base64EncodedString()
                 response.patchType = "JSONPatch"

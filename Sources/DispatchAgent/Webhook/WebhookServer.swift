@@ -30,7 +30,7 @@ public enum WebhookServer {
                 return .error(.contentTooLarge, "the request body exceeds \(maximumBodyBytes) bytes")
             }
             do {
-                let review = try controller.review(body: body.readableBytesView)
+                let review = try await controller.review(body: body.readableBytesView)
                 let answer: JSONValue = [
                     "apiVersion": .string(AdmissionReview.apiVersionV1), "kind": "AdmissionReview", "response": review.response?.json ?? [:],
                 ]

@@ -3,7 +3,8 @@
 // BundledDefinitionsTests checks that it matches them byte for byte.
 
 /// The CustomResourceDefinitions every KubeSim serves: Knative Serving's Service and Liqo's
-/// NamespaceOffloading, ForeignCluster, Connection and ResourceSlice, as their projects ship them.
+/// NamespaceOffloading, ForeignCluster, Connection and ResourceSlice, as their projects ship them, and
+/// direktiv-dispatch's own FunctionPlacement as the chart installs it.
 enum BundledDefinitions {
     /// Each file's path in the repository and its text.
     static let files: [(path: String, text: String)] = [
@@ -2734,6 +2735,198 @@ spec:
     storage: true
     subresources:
       status: {}
+
+"""####
+        ),
+        (
+            "charts/direktiv-dispatch/files/crds/dispatch.direktiv.io_functionplacements.yaml",
+            ####"""
+# FunctionPlacement: where direktiv-dispatch decided one function workload runs, and why.
+# One object per Knative Service or Deployment, in its namespace and with its name. Every agent
+# replica reads these (kept clusters across Direktiv's delete-and-recreate, capacity promised to
+# functions whose pods are not visible yet); the leader deletes those whose workload is gone.
+# The chart installs this file through templates/crds.yaml (crds.enabled) and KubeSim serves it
+# as it is (scripts/embed-schemas.sh).
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: functionplacements.dispatch.direktiv.io
+  annotations:
+    # Uninstalling the chart must not delete every placement with the definition.
+    helm.sh/resource-policy: keep
+spec:
+  group: dispatch.direktiv.io
+  names:
+    kind: FunctionPlacement
+    listKind: FunctionPlacementList
+    plural: functionplacements
+    singular: functionplacement
+    shortNames:
+    - fp
+    categories:
+    - direktiv-dispatch
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - name: Direktiv-Namespace
+      type: string
+      jsonPath: .spec.direktivNamespace
+    - name: Cluster
+      type: string
+      jsonPath: .spec.cluster
+    - name: Outcome
+      type: string
+      jsonPath: .status.outcome
+    - name: Ready
+      type: string
+      jsonPath: .status.conditions[?(@.type=="Ready")].status
+    - name: Age
+      type: date
+      jsonPath: .metadata.creationTimestamp
+    - name: Reason
+      type: string
+      priority: 1
+      jsonPath: .status.reason
+    schema:
+      openAPIV3Schema:
+        description: Where direktiv-dispatch placed one function workload, and why.
+        type: object
+        required: [spec]
+        properties:
+          apiVersion:
+            type: string
+          kind:
+            type: string
+          metadata:
+            type: object
+          spec:
+            description: The decision and what it takes to repeat or explain it.
+            type: object
+            required: [workload]
+            properties:
+              workload:
+                description: The Knative Service or Deployment placed, in this object's namespace.
+                type: object
+                required: [apiVersion, kind, name]
+                properties:
+                  apiVersion:
+                    type: string
+                    enum: [serving.knative.dev/v1, apps/v1]
+                  kind:
+                    type: string
+                    enum: [Service, Deployment]
+                  name:
+                    type: string
+                    maxLength: 253
+              direktivNamespace:
+                description: The Direktiv namespace the function belongs to; empty when it could not be told.
+                type: string
+                maxLength: 253
+              cluster:
+                description: The cluster decided; empty when the function was admitted unplaced.
+                type: string
+                maxLength: 253
+              rule:
+                description: The rule that decided, as the rules file writes it.
+                type: object
+                properties:
+                  index:
+                    type: integer
+                    minimum: 0
+                  match:
+                    type: string
+                  clusters:
+                    type: array
+                    items:
+                      type: string
+                  strategy:
+                    type: string
+                  onNoFit:
+                    type: string
+              override:
+                description: The namespace override in force, when one decided.
+                type: object
+                properties:
+                  pin:
+                    type: string
+                  prefer:
+                    type: array
+                    items:
+                      type: string
+                  exclude:
+                    type: array
+                    items:
+                      type: string
+              request:
+                description: What each pod requests and how many run at least; reserved on the cluster until its pods are visible there.
+                type: object
+                properties:
+                  cpuMillis:
+                    type: integer
+                    format: int64
+                    minimum: 0
+                  memoryBytes:
+                    type: integer
+                    format: int64
+                    minimum: 0
+                  replicas:
+                    type: integer
+                    format: int32
+                    minimum: 0
+          status:
+            type: object
+            properties:
+              outcome:
+                description: placed, kept, fallback or unplaced.
+                type: string
+              reason:
+                description: The decision in one line.
+                type: string
+              decidedAt:
+                description: When the decision was taken.
+                type: string
+                format: date-time
+              decidedBy:
+                description: The agent replica (pod) that took it.
+                type: string
+              observedGeneration:
+                type: integer
+                format: int64
+              workloadUID:
+                description: The uid of the workload last seen with this name.
+                type: string
+              workloadMissingSince:
+                description: Since when the leader has not seen the workload; the placement is deleted placementRetentionSeconds later.
+                type: string
+                format: date-time
+              conditions:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  required: [type, status]
+                  properties:
+                    type:
+                      type: string
+                    status:
+                      type: string
+                      enum: ["True", "False", Unknown]
+                    reason:
+                      type: string
+                    message:
+                      type: string
+                    lastTransitionTime:
+                      type: string
+                      format: date-time
+                    observedGeneration:
+                      type: integer
+                      format: int64
 
 """####
         ),

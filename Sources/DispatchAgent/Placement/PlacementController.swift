@@ -1,0 +1,102 @@
+import DispatchCore
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+import ServiceLifecycle
+
+/// The leader's keeper of the FunctionPlacements: every `interval`, while this replica leads and
+/// has read the workloads, the placements and the inventory once, it runs one
+/// ``PlacementUpkeep`` pass (backfill, conditions, reservations ended, placements of long-gone
+/// workloads deleted). Every write is conditional or idempotent, so a pass interrupted by a
+/// change of leader is finished by the next leader.
+public final class PlacementController: Service, Sendable {
+    let client: KubeClient
+    let directory: FunctionDirectory
+    let inventory: LiveInventory
+    let state: AgentState
+    let leadership: Broadcast<LeaderElector.Leadership>
+    let identity: String
+    let interval: Duration
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(
+        client: KubeClient, directory: FunctionDirectory, inventory: LiveInventory, state: AgentState,
+        leadership: Broadcast<LeaderElector.Leadership>,
+        identity: String, interval: Duration = .seconds(5), logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.client = client
+        self.directory = directory
+        self.inventory = inventory
+        self.state = state
+        self.leadership = leadership
+        self.identity = identity
+        self.interval = interval
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        await repeatUntilShutdown(every: interval) {
+            guard self.leadership.value.isLeader else { return }
+            await self.pass()
+        }
+    }
+
+    /// One pass; skipped until the caches have listed everything once (an empty cache would make
+    /// every workload look deleted).
+    func pass() async {
+        guard directory.hasSynced, inventory.readiness.isSynced else { return }
+        let workloads = Dictionary(directory.records.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let actions = PlacementUpkeep.plan(
+            placements: directory.placements, workloads: workloads, inventory: inventory.snapshot, now: now(),
+            retention: TimeInterval(state.rules.placementRetentionSeconds), identity: identity)
+        for action in actions {
+            guard leadership.value.isLeader else { return }
+            await run(action)
+        }
+    }
+
+    func run(_ action: PlacementUpkeep.Action) async {
+        let key = action.key
+        do {
+            switch action {
+            case .create(let placement):
+                var body = placement
+                body.status = nil
+                _ = try await client.create(body, .functionPlacements, namespace: key.namespace, fieldManager: "direktiv-dispatch")
+                if let status = placement.status {
+                    _ = try await client.patch(
+                        JSONValue.self, .functionPlacements, name: key.name, namespace: key.namespace,
+                        patch: .merge(["status": try JSONValue(encoding: status)]), subresource: "status")
+                }
+                logger.info("recorded a placement made before FunctionPlacements existed", metadata: ["function": "\(key)"])
+            case .patchStatus(_, let patch):
+                _ = try await client.patch(
+                    JSONValue.self, .functionPlacements, name: key.name, namespace: key.namespace, patch: .merge(["status": patch]),
+                    subresource: "status")
+            case .endReservation(_, let resourceVersion):
+                _ = try await client.patch(
+                    JSONValue.self, .functionPlacements, name: key.name, namespace: key.namespace,
+                    patch: .merge([
+                        "metadata": [
+                            "resourceVersion": resourceVersion.map(JSONValue.string) ?? .null,
+                            "labels": [FunctionPlacement.reservingLabel: .null],
+                            "annotations": [FunctionPlacement.reservedUntilAnnotation: .null],
+                        ]
+                    ]))
+            case .delete(_, let resourceVersion):
+                try await client.delete(
+                    .functionPlacements, name: key.name, namespace: key.namespace,
+                    options: DeleteOptions(preconditions: .init(resourceVersion: resourceVersion)))
+                logger.info("deleted the placement of a workload gone longer than placementRetentionSeconds", metadata: ["function": "\(key)"])
+            }
+        } catch let error as KubeAPIError where error.code == 409 || error.isNotFound {
+            // Another writer (a replica deciding, an earlier leader) came first; the next pass sees it.
+            logger.debug("placement upkeep skipped a changed object", metadata: ["function": "\(key)", "error": "\(error)"])
+        } catch {
+            logger.warning("placement upkeep failed", metadata: ["function": "\(key)", "error": "\(error)"])
+        }
+    }
+}
