@@ -605,9 +605,11 @@ def check_prometheus_rule(rule):
     """The alerts pass `promtool check rules` and only use metrics the agent exports."""
     alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
     check(set(alerts) == {"DirektivDispatchInventoryStale", "DirektivDispatchWebhookCertificateExpiring",
-                          "DirektivDispatchRulesReloadFailing"}, "PrometheusRule: stale inventory, expiring certificate, refused rules")
+                          "DirektivDispatchRulesReloadFailing", "DirektivDispatchNoLeader", "DirektivDispatchPlacementWritesFailing"},
+          "PrometheusRule: stale inventory, expiring certificate, refused rules, no leader, unshared decisions")
     names = set(re.findall(r"direktiv_dispatch_[a-z_]+", " ".join(alerts.values())))
-    check(names <= set(METRICS) | {"direktiv_dispatch_inventory_stale", "direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds"},
+    check(names <= set(METRICS) | {"direktiv_dispatch_inventory_stale", "direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds",
+                                   "direktiv_dispatch_leader", "direktiv_dispatch_placement_write_failures_total"},
           f"PrometheusRule: only metrics the agent exports ({sorted(names)})")
     promtool = shutil.which("promtool")
     if not promtool:

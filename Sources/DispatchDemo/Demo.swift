@@ -14,7 +14,9 @@ import Synchronization
 /// `direktiv-dispatch demo`: the whole system on one machine.
 ///
 /// KubeSim serves the seed scenario (a main cluster and two Liqo peers) with its control plane
-/// and function servers; the agent runs beside it, registered as its mutating webhook; then
+/// and function servers; two agent replicas run beside it, as the chart runs them, each with its
+/// own client and caches, sharing only the API server (FunctionPlacements, the leader Lease);
+/// the mutating webhook reaches them in turn, as the webhook Service balances them; then
 /// ``DemoScript`` acts as Direktiv and as an operator would, step by step. Afterwards everything
 /// keeps running for `duration`, or until a graceful shutdown (Ctrl-C).
 public struct Demo: Service {
@@ -70,62 +72,105 @@ public struct Demo: Service {
                 connectTimeout: .seconds(2)
             )
             try await withKubeClient(configuration: configuration, logger: logger) { client in
-                let prometheus = PrometheusBackend()
-                let ports = BoundPorts()
-                let agent = try Agent(
-                    settings: files.settings(options),
-                    client: client,
-                    metrics: DispatchMetrics(factory: prometheus.factory),
-                    resolver: .table { functionServers.resolve($0) },
-                    exposition: prometheus.exposition,
-                    ports: ports.callbacks,
-                    logger: logger
-                )
-                let agentGroup = ServiceGroup(configuration: .init(services: [agent], logger: logger))
-                group.addTask {
-                    do { try await agentGroup.run() } catch {
-                        ports.fail(error)
-                        throw error
-                    }
-                }
-
-                var outcome: Result<Void, any Error> = .success(())
-                do {
-                    let bound = try await ports.all()
-                    // Placements need the inventory: wait until it has listed the cluster.
-                    for await readiness in agent.inventory.readinessChanges() where readiness.isReady { break }
-                    try WebhookRegistration.register(
-                        WebhookRegistration.configuration(
-                            url: "https://127.0.0.1:\(bound.webhook)/mutate", caPEM: files.webhookCAPEM,
-                            namespaces: agent.state.rules.functionsNamespaces),
-                        in: sim.store
+                try await withKubeClient(configuration: configuration, logger: logger) { replicaClient in
+                    let prometheus = PrometheusBackend()
+                    let ports = BoundPorts()
+                    var settings = files.settings(options)
+                    settings.identity = "agent-a"
+                    let agent = try Agent(
+                        settings: settings,
+                        client: client,
+                        metrics: DispatchMetrics(factory: prometheus.factory),
+                        resolver: .table { functionServers.resolve($0) },
+                        exposition: prometheus.exposition,
+                        ports: ports.callbacks,
+                        logger: logger
                     )
-                    let endpoints = DemoEndpoints(
-                        host: options.host, api: boundAPIPort, webhook: bound.webhook, proxy: bound.proxy, admin: bound.admin,
-                        kubeconfig: files.kubeconfig.path, tokenFile: files.token.path)
-                    let script = DemoScript(
-                        options: options, endpoints: endpoints, sim: sim, functionServers: functionServers, agent: agent, client: client,
-                        token: files.tokenValue, output: output)
-                    try await cancelWhenGracefulShutdown { try await script.perform() }
-                    if Task.isCancelled || Task.isShuttingDownGracefully { throw CancellationError() }
-                    output(endpoints.tryThis(duration: options.duration))
-                    if let duration = options.duration {
-                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
-                    } else {
-                        try? await gracefulShutdown()
+                    // The second replica: ports of its own (any free ones), the same rules, TLS and token.
+                    let replicaPorts = BoundPorts()
+                    var replicaSettings = settings
+                    replicaSettings.identity = "agent-b"
+                    (replicaSettings.webhookPort, replicaSettings.proxyPort, replicaSettings.adminPort) = (0, 0, 0)
+                    let replica = try Agent(
+                        settings: replicaSettings, client: replicaClient, metrics: DispatchMetrics(factory: PrometheusBackend().factory),
+                        resolver: .table { functionServers.resolve($0) }, ports: replicaPorts.callbacks, logger: logger)
+                    let agentGroup = ServiceGroup(configuration: .init(services: [agent, replica], logger: logger))
+                    group.addTask {
+                        do { try await agentGroup.run() } catch {
+                            ports.fail(error)
+                            replicaPorts.fail(error)
+                            throw error
+                        }
                     }
-                } catch is CancellationError {
-                    output("interrupted: stopping")
-                } catch {
-                    outcome = .failure(error)
+
+                    var outcome: Result<Void, any Error> = .success(())
+                    do {
+                        let bound = try await ports.all()
+                        let replicaBound = try await replicaPorts.all()
+                        // Placements need the inventory: wait until both replicas have listed the cluster.
+                        for await readiness in agent.inventory.readinessChanges() where readiness.isReady { break }
+                        for await readiness in replica.inventory.readinessChanges() where readiness.isReady { break }
+                        let webhooks = WebhookRoute(
+                            sim: sim, caPEM: files.webhookCAPEM, namespaces: agent.state.rules.functionsNamespaces,
+                            replicas: [("agent-a", bound.webhook), ("agent-b", replicaBound.webhook)])
+                        try webhooks.next()
+                        let endpoints = DemoEndpoints(
+                            host: options.host, api: boundAPIPort, webhook: bound.webhook, proxy: bound.proxy, admin: bound.admin,
+                            kubeconfig: files.kubeconfig.path, tokenFile: files.token.path)
+                        let script = DemoScript(
+                            options: options, endpoints: endpoints, sim: sim, functionServers: functionServers, agent: agent, replica: replica,
+                            webhooks: webhooks, client: client, token: files.tokenValue, output: output)
+                        try await cancelWhenGracefulShutdown { try await script.perform() }
+                        if Task.isCancelled || Task.isShuttingDownGracefully { throw CancellationError() }
+                        output(endpoints.tryThis(duration: options.duration))
+                        if let duration = options.duration {
+                            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+                        } else {
+                            try? await gracefulShutdown()
+                        }
+                    } catch is CancellationError {
+                        output("interrupted: stopping")
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                    // The agent first, so its informers do not log the API server going away.
+                    await agentGroup.triggerGracefulShutdown()
+                    await simGroup.triggerGracefulShutdown()
+                    try? await group.waitForAll()
+                    try outcome.get()
                 }
-                // The agent first, so its informers do not log the API server going away.
-                await agentGroup.triggerGracefulShutdown()
-                await simGroup.triggerGracefulShutdown()
-                try? await group.waitForAll()
-                try outcome.get()
             }
         }
+    }
+}
+
+/// Where the API server sends admission reviews: one replica after the other, as the webhook
+/// Service's load balancing would (KubeSim calls the one URL its configuration names).
+final class WebhookRoute: Sendable {
+    let sim: KubeSim
+    let caPEM: String
+    let namespaces: [String]
+    let replicas: [(name: String, port: Int)]
+    private let turn = Mutex(0)
+
+    init(sim: KubeSim, caPEM: String, namespaces: [String], replicas: [(name: String, port: Int)]) {
+        self.sim = sim
+        self.caPEM = caPEM
+        self.namespaces = namespaces
+        self.replicas = replicas
+    }
+
+    /// Points the webhook at the next replica and returns its name.
+    @discardableResult
+    func next() throws -> String {
+        let index = turn.withLock { turn in
+            defer { turn += 1 }
+            return turn % replicas.count
+        }
+        let replica = replicas[index]
+        try WebhookRegistration.register(
+            WebhookRegistration.configuration(url: "https://127.0.0.1:\(replica.port)/mutate", caPEM: caPEM, namespaces: namespaces), in: sim.store)
+        return replica.name
     }
 }
 

@@ -110,6 +110,9 @@ struct DemoEndpoints: Sendable {
               explain      curl -s -X POST \(adminURL)/v1/placements/explain -d '{"namespace": "team-b", "size": "medium"}'
               override     curl -s -X PUT -H "Authorization: Bearer $(cat \(tokenFile))" \(adminURL)/v1/namespaces/team-b/override -d '{"pin": "main"}'
               kubectl      kubectl --kubeconfig \(kubeconfig) get ksvc,pods -n \(functionsNamespace)
+              placements   kubectl --kubeconfig \(kubeconfig) get fp -o wide -n \(functionsNamespace)
+              events       kubectl --kubeconfig \(kubeconfig) describe ksvc team-a-csv -n \(functionsNamespace)
+              leader       curl -s \(adminURL)/v1/status
               call         curl -s -x http://\(host):\(proxy) http://main-hello.\(functionsNamespace)/ -d '{"hello": "world"}'
             """
     }

@@ -17,7 +17,11 @@ struct DemoScript: Sendable {
     let endpoints: DemoEndpoints
     let sim: KubeSim
     let functionServers: FunctionServers
+    /// Replica A: the proxy and admin API the demo calls, and whose caches it reads.
     let agent: Agent
+    /// Replica B, which decides every other creation.
+    let replica: Agent
+    let webhooks: WebhookRoute
     let client: KubeClient
     let token: String
     let output: @Sendable (String) -> Void
@@ -64,7 +68,10 @@ struct DemoScript: Sendable {
 
         // 1. Direktiv creates its functions; the webhook places each one.
         var step = "1/5 Direktiv creates functions"
-        progress(step, "creating \(Self.initialFunctions.count) Knative Services through the API server")
+        progress(
+            step,
+            "creating \(Self.initialFunctions.count) Knative Services through the API server; the webhook reaches replicas agent-a and agent-b in turn"
+        )
         for function in Self.initialFunctions { try await create(function, step: step) }
         try await waitUntilReady(Self.initialFunctions, step: step)
         for function in Self.initialFunctions {
@@ -129,6 +136,7 @@ struct DemoScript: Sendable {
         for function in all { try await invoke(function, step: step) }
         table(step, all)
         clusterTable()
+        try await placementTable(all, step: step)
         output("all steps behaved as expected")
     }
 
@@ -149,6 +157,7 @@ struct DemoScript: Sendable {
             .setting(path: ["metadata", "labels", DirektivServiceBuilder.managedByLabel], nil)
             .setting(path: ["metadata", "labels", "direktiv.io/name"], .string(function.name))
         do {
+            try webhooks.next()
             _ = try await client.create(object, .knativeServices, namespace: Self.functionsNamespace)
         } catch {
             throw DemoFailure(step: step, reason: "creating \(function.serviceName): \(error)")
@@ -278,12 +287,13 @@ struct DemoScript: Sendable {
     }
 
     func table(_ step: String, _ functions: [Function]) {
-        var table = TextTable(headers: ["FUNCTION", "DIREKTIV NAMESPACE", "CLUSTER", "WHY", "CALLS", "P50", "P95"])
+        var table = TextTable(headers: ["FUNCTION", "DIREKTIV NAMESPACE", "CLUSTER", "DECIDED BY", "WHY", "CALLS", "P50", "P95"])
         for function in functions {
             let latency = agent.statistics.latency(function: function.key)
+            let placement = agent.functions.placement(for: function.key)
             table.append([
-                function.name, function.namespace, cluster(of: function) ?? "-",
-                agent.functions.placement(for: function.key)?.status?.reason ?? "-",
+                function.name, function.namespace, cluster(of: function) ?? "-", placement?.status?.decidedBy ?? "-",
+                placement?.status?.reason ?? "-",
                 latency.map { String($0.total) } ?? "0", Self.milliseconds(latency?.p50), Self.milliseconds(latency?.p95),
             ])
         }
@@ -305,6 +315,34 @@ struct DemoScript: Sendable {
             ])
         }
         output("\n== clusters\n" + table.render())
+    }
+
+    /// The FunctionPlacements as `kubectl get fp` prints them, once the leader has said where
+    /// every function's pods run, and who leads.
+    func placementTable(_ functions: [Function], step: String) async throws {
+        let keys = functions.map(\.key)
+        let directory = agent.functions
+        let ready: @Sendable () -> Bool = {
+            keys.allSatisfy { directory.placement(for: $0)?.condition(FunctionPlacement.ConditionType.ready) != nil }
+        }
+        if !ready() {
+            _ = try await within(step, "the leader to report on every FunctionPlacement") {
+                for await _ in directory.changes() where ready() { return true }
+                return false
+            }
+        }
+        let placements = try await client.list(FunctionPlacement.self, .functionPlacements, namespace: Self.functionsNamespace).items
+        var table = TextTable(headers: ["NAME", "DIREKTIV-NAMESPACE", "CLUSTER", "OUTCOME", "READY", "DECIDED-BY"])
+        for placement in placements.sorted(by: { $0.key < $1.key }) {
+            table.append([
+                placement.key.name, placement.spec.direktivNamespace ?? "", placement.spec.cluster ?? "", placement.status?.outcome ?? "",
+                placement.condition(FunctionPlacement.ConditionType.ready)?.status ?? "", placement.status?.decidedBy ?? "",
+            ])
+        }
+        let leader = agent.elector.leadership.value.holder ?? "none yet"
+        output(
+            "\n== kubectl get fp -n \(Self.functionsNamespace) (FunctionPlacements, shared by both replicas; leader: \(leader))\n"
+                + table.render())
     }
 
     static func milliseconds(_ duration: Duration?) -> String {

@@ -97,10 +97,14 @@ public struct FunctionPlacement: KubeObject, Hashable {
         public var memoryBytes: Int64
         public var replicas: Int
 
+        /// The largest values the definition's schema admits; a larger request is recorded at
+        /// them (it fits no cluster anyway), so that its object can still be written.
+        public static let maximum = (cpuMillis: Int64(1_000_000_000), memoryBytes: Int64(1_000_000_000_000_000_000), replicas: 100_000)
+
         public init(perPod: Resources, replicas: Int) {
-            cpuMillis = max(0, perPod.milliCPU)
-            memoryBytes = max(0, perPod.memoryBytes)
-            self.replicas = max(0, replicas)
+            cpuMillis = min(max(0, perPod.milliCPU), Self.maximum.cpuMillis)
+            memoryBytes = min(max(0, perPod.memoryBytes), Self.maximum.memoryBytes)
+            self.replicas = min(max(0, replicas), Self.maximum.replicas)
         }
 
         public var perPod: Resources { Resources(milliCPU: max(0, cpuMillis), memoryBytes: max(0, memoryBytes)) }

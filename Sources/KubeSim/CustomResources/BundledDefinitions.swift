@@ -2870,14 +2870,17 @@ spec:
                     type: integer
                     format: int64
                     minimum: 0
+                    maximum: 1000000000
                   memoryBytes:
                     type: integer
                     format: int64
                     minimum: 0
+                    maximum: 1000000000000000000
                   replicas:
                     type: integer
                     format: int32
                     minimum: 0
+                    maximum: 100000
           status:
             type: object
             properties:
