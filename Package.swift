@@ -226,6 +226,7 @@ let package = Package(
         .executableTarget(
             name: "webhook-bench",
             dependencies: [
+                "KubeClient",
                 "DispatchMetrics",
                 "DispatchProxy",
                 "BenchmarkSupport",

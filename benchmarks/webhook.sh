@@ -34,3 +34,11 @@ for connections in 1 4 16; do
         echo "| $connections | $rps | $p50 | $p90 | $p99 |${errors:+ $errors}"
     done
 done
+# What sharing each decision as a FunctionPlacement costs (issue 19): the Placer alone, then with
+# the reads and writes on an API server (KubeSim, loopback TLS), 20 and 200 decisions in a row.
+# Nothing ends the reservations here (no pods appear, no leader runs), so every decision lists
+# all earlier ones: the worst case of a burst.
+for decisions in 20 200; do
+    echo
+    .build/release/webhook-bench --shared "$decisions"
+done

@@ -4,7 +4,9 @@ import DispatchAgent
 // (TLS, POST /mutate) over a static inventory of 1,000 clusters (10,000 nodes, 100,000 pods) and
 // writes DIR/ca.crt and DIR/review.json (a dry-run CREATE of a Direktiv 0.8.10 Knative Service
 // whose namespace's rule considers every cluster, least-loaded: the worst case).
-// benchmarks/webhook.sh drives it with wrk.
+// benchmarks/webhook.sh drives it with wrk. `webhook-bench --shared N` measures instead what sharing
+// each decision costs: N placements through the Placer with and without FunctionPlacements read
+// and written on an API server (KubeSim on loopback TLS), side by side.
 import DispatchCertificates
 import DispatchCore
 import DispatchMetrics
@@ -17,8 +19,12 @@ import ServiceLifecycle
 import UnixSignals
 
 let arguments = CommandLine.arguments
+if arguments.count == 3, arguments[1] == "--shared", let decisions = Int(arguments[2]), decisions > 0 {
+    try await sharedPlacementCost(decisions: decisions)
+    exit(0)
+}
 guard arguments.count == 3, let port = Int(arguments[2]) else {
-    FileHandle.standardError.write(Data("usage: webhook-bench DIR PORT\n".utf8))
+    FileHandle.standardError.write(Data("usage: webhook-bench DIR PORT | webhook-bench --shared DECISIONS\n".utf8))
     exit(2)
 }
 let directory = URL(fileURLWithPath: arguments[1])
