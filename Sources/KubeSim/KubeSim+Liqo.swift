@@ -32,8 +32,9 @@ extension KubeSim {
                 // The node lifecycle controller's two taints: NoSchedule keeps new pods off (pods
                 // tolerate NoExecute for 300 s by default), NoExecute evicts after that.
                 if !reachable {
-                    taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"])
-                    taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoExecute"])
+                    // timeAdded: the taint eviction controller counts each pod's tolerationSeconds from it.
+                    taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": .string(ObjectStore.timestamp())])
+                    taints.append(["key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": .string(ObjectStore.timestamp())])
                 }
                 node = node.setting(path: ["spec", "taints"], .array(taints))
             }

@@ -99,24 +99,30 @@ public enum Scenario: String, Sendable, CaseIterable {
             pod(
                 "kube-system", "coredns-5d78c9869d-4m2nb", node: "main-1", labels: ["k8s-app": "kube-dns"], containers: [("coredns", "100m", "70Mi")]),
             pod(
-                functionsNamespace, "external1-greeter-00001-deployment-5b7d9c-h2j4k", node: "liqo-external1",
+                functionsNamespace, "external1-greeter-00001-deployment-5b7d9c-h2j4k", node: "liqo-external1", tolerations: [Self.liqoToleration],
                 labels: ["serving.knative.dev/service": "external1-greeter-3b1f0c9a2d", "app": "external1-greeter-00001"],
                 containers: [("direktiv-container", "100m", "64M"), ("direktiv-sidecar", nil, nil), ("queue-proxy", "25m", nil)]),
             pod(
-                functionsNamespace, "external2-resize-00001-deployment-8f6a2b-p5r6t", node: "liqo-external2",
+                functionsNamespace, "external2-resize-00001-deployment-8f6a2b-p5r6t", node: "liqo-external2", tolerations: [Self.liqoToleration],
                 labels: ["serving.knative.dev/service": "external2-resize-9c8e7d6b5a", "app": "external2-resize-00001"],
                 containers: [("direktiv-container", "1", "2Gi"), ("direktiv-sidecar", nil, nil), ("queue-proxy", "25m", nil)]),
         ]
     }
 
+    /// What every pod offloaded to a Liqo virtual node carries (the agent's patch adds it too):
+    /// without it the taint eviction controller would evict it from the virtual node at once.
+    static let liqoToleration: JSONValue = ["key": "virtual-node.liqo.io/not-allowed", "operator": "Exists", "effect": "NoExecute"]
+
     static func pod(
-        _ namespace: String, _ name: String, node: String, labels: [String: String], containers: [(String, String?, String?)]
+        _ namespace: String, _ name: String, node: String, tolerations: [JSONValue] = [], labels: [String: String],
+        containers: [(String, String?, String?)]
     ) -> JSONValue {
         [
             "apiVersion": "v1", "kind": "Pod",
             "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": .object(labels.mapValues(JSONValue.string))],
             "spec": [
                 "nodeName": .string(node),
+                "tolerations": .array(tolerations),
                 "containers": .array(
                     containers.map { name, cpu, memory in
                         var requests: [String: JSONValue] = [:]

@@ -81,7 +81,12 @@ import Testing
             // external1 fills up: a new team-a function would now go to external2...
             let heavy: JSONValue = [
                 "metadata": ["name": "heavy"],
-                "spec": ["nodeName": "liqo-external1", "containers": [["name": "c", "resources": ["requests": ["cpu": "7", "memory": "30Gi"]]]]],
+                "spec": [
+                    "nodeName": "liqo-external1",
+                    // Liqo's virtual node evicts (NoExecute) whatever does not tolerate its taint.
+                    "tolerations": [["key": "virtual-node.liqo.io/not-allowed", "operator": "Exists", "effect": "NoExecute"]],
+                    "containers": [["name": "c", "resources": ["requests": ["cpu": "7", "memory": "30Gi"]]]],
+                ],
                 "status": ["phase": "Running"],
             ]
             _ = try sim.sim.store.create(heavy, .pods, namespace: "default")

@@ -9,7 +9,8 @@ import ServiceLifecycle
 /// EndpointSlice controller lists each Service's ready pods; the scheduler
 /// binds pods to nodes that satisfy node affinity, taints and free capacity, or leaves them
 /// Pending with the real scheduler's message; kubelets confirm deleted pods (not on a node that
-/// stopped answering); the garbage collector follows owner references; the namespace controller
+/// stopped answering); the taint eviction controller deletes pods whose node has a NoExecute
+/// taint they no longer tolerate; the garbage collector follows owner references; the namespace controller
 /// empties and removes namespaces being deleted.
 public final class ControlPlane: Service, Sendable {
     public struct Options: Sendable {
@@ -61,6 +62,7 @@ public final class ControlPlane: Service, Sendable {
             try DeploymentController(store: store).reconcile()
             try ReplicaSetController(store: store).reconcile()
             try Scheduler(store: store, startDelay: options.podStartDelay).reconcile()
+            try TaintEvictionController(store: store).reconcile()
             try Kubelet(store: store).reconcile()
             try EndpointSliceController(store: store).reconcile()
             try KnativeController(store: store).reconcileStatus()
