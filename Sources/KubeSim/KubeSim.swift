@@ -36,6 +36,11 @@ public final class KubeSim: Sendable {
         /// Whether Knative's and Liqo's CRDs (`schemas/`) are installed from the start, as on the
         /// clusters the agent runs on.
         public var installsBundledDefinitions = true
+        /// How long a lost Liqo peer's virtual nodes keep reporting Ready after its pods became
+        /// unreachable (``KubeSim/setPeer(cluster:reachable:clusterLabel:)``): about 40 s on a
+        /// real cluster (Liqo's and the node monitor's grace); at once by default, so tests need
+        /// not wait. `sim --peer-grace` sets it.
+        public var peerNodeGracePeriod: Duration = .zero
 
         public init() {}
     }

@@ -30,9 +30,17 @@ struct SimCommand: AsyncParsableCommand {
     @Option(help: "Write the function hosts' loopback endpoints here, kept current, for `serve --resolver-file`.")
     var resolverOut: String?
 
+    @Option(
+        help:
+            "Seconds a lost Liqo peer's virtual nodes keep reporting Ready after its pods stopped answering, before they turn NotReady with the unreachable taints (real clusters: about 40)."
+    )
+    var peerGrace: Double = 40
+
     func run() async throws {
+        guard peerGrace >= 0, peerGrace <= 86_400 else { throw ValidationError("--peer-grace must be between 0 and 86400 seconds") }
         var options = KubeSim.Options()
         options.token = token
+        options.peerNodeGracePeriod = .milliseconds(Int64(peerGrace * 1000))
         let logger = Logger(label: "kubesim")
         let sim = try KubeSim(options: options, logger: logger)
         try scenario.apply(to: sim.store)

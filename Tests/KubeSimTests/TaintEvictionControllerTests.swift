@@ -81,4 +81,51 @@ struct TaintEvictionControllerTests {
         #expect((try? store.get(.pods, namespace: namespace, name: name)) == nil)
         #expect(try base.pods(store, of: "fn").map { $0[path: "spec", "nodeName"] } == ["liqo-external2"])
     }
+
+    /// A lost peer as Liqo and the node lifecycle controller show it: its pods stop answering at
+    /// once (not Ready, out of the endpoints, no route), while its virtual node keeps reporting
+    /// Ready for the grace period; then the node turns Ready=Unknown with the unreachable taints.
+    @Test func aLostPeersNodeTurnsNotReadyOnlyAfterTheGracePeriod() throws {
+        var options = KubeSim.Options()
+        options.peerNodeGracePeriod = .seconds(40)
+        let sim = try KubeSim(options: options)
+        try Scenario.seed.apply(to: sim.store)
+        var planOptions = ControlPlane.Options()
+        planOptions.podStartDelay = .zero
+        let (store, plane) = (sim.store, ControlPlane(store: sim.store, options: planOptions))
+        _ = try store.create(base.service("fn", cluster: "external2"), .knativeServices, namespace: namespace)
+        base.settle(plane, store)
+        let host = FunctionRoutes.canonicalHost(name: "fn", namespace: namespace)
+        #expect(FunctionRoutes.build(store: store, clusterLabel: "direktiv.io/namespace").routes[host]?.servingClusters == ["external2"])
+
+        try sim.setPeer(cluster: "external2", reachable: false)
+        base.settle(plane, store)
+        let pod = try #require(try base.pods(store, of: "fn").first)
+        #expect(Pods.isReady(pod) == false, "Liqo marks the pod unavailable at once")
+        #expect(FunctionRoutes.build(store: store, clusterLabel: "direktiv.io/namespace").routes[host]?.servingClusters == [])
+        var node = try store.get(.nodes, namespace: nil, name: "liqo-external2")
+        #expect(Conditions.status(of: node, "Ready") == "True", "within the grace period the node still reports Ready")
+        #expect(node[path: "spec", "taints"]?.arrayValue?.contains { $0["key"] == "node.kubernetes.io/unreachable" } == false)
+
+        // The grace period runs out (its end is stamped on the node; moved to the past here
+        // rather than waiting 40 s).
+        try store.modify(.nodes, namespace: nil, name: "liqo-external2") { node in
+            node = node.setting(
+                path: ["metadata", "annotations", KubeSim.notReadyAtAnnotation], .string(ObjectStore.timestamp(Date().addingTimeInterval(-1))))
+        }
+        base.settle(plane, store)
+        node = try store.get(.nodes, namespace: nil, name: "liqo-external2")
+        #expect(Conditions.status(of: node, "Ready") == "Unknown")
+        #expect(
+            node[path: "spec", "taints"]?.arrayValue?.filter { $0["key"] == "node.kubernetes.io/unreachable" }.compactMap {
+                $0["effect"]?.stringValue
+            }
+            .sorted() == ["NoExecute", "NoSchedule"])
+        #expect(node[path: "metadata", "annotations", KubeSim.notReadyAtAnnotation] == nil)
+
+        try sim.setPeer(cluster: "external2", reachable: true)
+        base.settle(plane, store)
+        #expect(Conditions.status(of: try store.get(.nodes, namespace: nil, name: "liqo-external2"), "Ready") == "True")
+        #expect(FunctionRoutes.build(store: store, clusterLabel: "direktiv.io/namespace").routes[host]?.servingClusters == ["external2"])
+    }
 }

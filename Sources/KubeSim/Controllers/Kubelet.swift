@@ -1,3 +1,4 @@
+import Foundation
 import KubeModels
 
 /// What each node's kubelet does about deleted pods: it stops the containers and confirms the
@@ -11,6 +12,14 @@ struct Kubelet {
     let store: ObjectStore
 
     func reconcile() throws {
+        // A lost peer's node whose grace period ran out: the node lifecycle controller gives up on it.
+        let now = Date()
+        for node in try store.list(.nodes).items {
+            guard let text = node[path: "metadata", "annotations", KubeSim.notReadyAtAnnotation]?.stringValue,
+                let name = node[path: "metadata", "name"]?.stringValue
+            else { continue }
+            if (try? Date(text, strategy: .iso8601)).map({ $0 <= now }) ?? true { try KubeSim.setNodeAnswering(false, name: name, in: store) }
+        }
         let nodes = Dictionary(
             try store.list(.nodes).items.map { ($0[path: "metadata", "name"]?.stringValue ?? "", $0) }, uniquingKeysWith: { first, _ in first })
         for pod in try store.list(.pods).items where pod[path: "metadata", "deletionTimestamp"] != nil {
@@ -23,19 +32,22 @@ struct Kubelet {
         // The node lifecycle controller marks the pods of a node that stopped answering not Ready
         // (MarkPodsNotReady, for a node whose Ready is not True), which takes them out of their Services' endpoints; the kubelet marks
         // them Ready again when it answers.
+        // Liqo's own verdict comes first: a pod labelled remote-unavailable is not Ready although
+        // its virtual node still is, during the grace period.
         for pod in try store.list(.pods).items where Pods.isRunning(pod) {
             guard let node = nodes[pod[path: "spec", "nodeName"]?.stringValue ?? ""] else { continue }
-            let nodeReady = Conditions.status(of: node, "Ready") == "True"
-            guard Pods.isReady(pod) != nodeReady else { continue }
+            let shouldBeReady =
+                Conditions.status(of: node, "Ready") == "True" && pod[path: "metadata", "labels", KubeSim.remoteUnavailableLabel] != "true"
+            guard Pods.isReady(pod) != shouldBeReady else { continue }
             try? store.modify(
                 .pods, namespace: pod[path: "metadata", "namespace"]?.stringValue, name: pod[path: "metadata", "name"]?.stringValue ?? "",
                 subresource: "status"
             ) { pod in
-                let status = nodeReady ? "True" : "False"
+                let status = shouldBeReady ? "True" : "False"
                 var conditions = pod[path: "status", "conditions"]?.arrayValue ?? []
                 conditions = Conditions.set(conditions, type: "Ready", status: status)
                 conditions = Conditions.set(conditions, type: "ContainersReady", status: status)
-                let statuses = (pod[path: "status", "containerStatuses"]?.arrayValue ?? []).map { $0.setting("ready", .bool(nodeReady)) }
+                let statuses = (pod[path: "status", "containerStatuses"]?.arrayValue ?? []).map { $0.setting("ready", .bool(shouldBeReady)) }
                 pod = pod.setting(path: ["status", "conditions"], .array(conditions)).setting(
                     path: ["status", "containerStatuses"], .array(statuses))
             }
