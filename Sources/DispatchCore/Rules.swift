@@ -22,6 +22,8 @@ public struct Rules: Sendable, Hashable {
     /// How long a FunctionPlacement outlives its workload (so that Direktiv's delete-and-recreate
     /// keeps the cluster), or waits for a workload that never appears, before the leader deletes it.
     public var placementRetentionSeconds: Int
+    /// When functions leave a cluster that can no longer run them (rules key `failover`).
+    public var failover: FailoverSettings
 
     public init(
         clusterLabel: String = Rules.defaultClusterLabel,
@@ -31,7 +33,8 @@ public struct Rules: Sendable, Hashable {
         sizes: SizeTable = .direktivDefaults,
         liqo: LiqoSettings = LiqoSettings(),
         reservationTimeoutSeconds: Int = 120,
-        placementRetentionSeconds: Int = 900
+        placementRetentionSeconds: Int = 900,
+        failover: FailoverSettings = FailoverSettings()
     ) {
         self.clusterLabel = clusterLabel
         self.functionsNamespaces = functionsNamespaces
@@ -41,6 +44,7 @@ public struct Rules: Sendable, Hashable {
         self.liqo = liqo
         self.reservationTimeoutSeconds = reservationTimeoutSeconds
         self.placementRetentionSeconds = placementRetentionSeconds
+        self.failover = failover
     }
 
     public static let defaultClusterLabel = "direktiv.io/namespace"
@@ -51,6 +55,12 @@ public struct Rules: Sendable, Hashable {
     public static let defaultNamespaceRules: [NamespaceRule] = [
         NamespaceRule(match: try! NamespacePattern("*"), clusters: [.direktivNamespace], strategy: .leastLoaded, onNoFit: .admitUnplaced)
     ]
+
+    /// The failover settings for a Direktiv namespace: the global ones with its rule's block over
+    /// them; the global ones when no rule matches or the namespace is unknown.
+    public func failover(for direktivNamespace: String?) -> FailoverSettings {
+        failover.applying(direktivNamespace.flatMap { rule(for: $0) }?.rule.failover)
+    }
 
     /// The first rule matching `direktivNamespace`, with its position.
     public func rule(for direktivNamespace: String) -> (index: Int, rule: NamespaceRule)? {
@@ -67,12 +77,18 @@ public struct NamespaceRule: Sendable, Hashable {
     public var clusters: [ClusterReference]
     public var strategy: PlacementStrategy
     public var onNoFit: NoFitPolicy
+    /// The rule's own `failover` block, over the global one.
+    public var failover: FailoverOverride?
 
-    public init(match: NamespacePattern, clusters: [ClusterReference], strategy: PlacementStrategy = .leastLoaded, onNoFit: NoFitPolicy = .reject) {
+    public init(
+        match: NamespacePattern, clusters: [ClusterReference], strategy: PlacementStrategy = .leastLoaded, onNoFit: NoFitPolicy = .reject,
+        failover: FailoverOverride? = nil
+    ) {
         self.match = match
         self.clusters = clusters
         self.strategy = strategy
         self.onNoFit = onNoFit
+        self.failover = failover
     }
 }
 

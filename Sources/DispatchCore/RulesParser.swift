@@ -71,7 +71,7 @@ private struct RulesDocument: Decodable {
                 decoder,
                 allowedKeys: [
                     "clusterLabel", "functionsNamespaces", "direktivNamespaces", "namespaces", "sizes", "liqo", "reservationTimeoutSeconds",
-                    "placementRetentionSeconds",
+                    "placementRetentionSeconds", "failover",
                 ]
             )
         else {
@@ -115,6 +115,8 @@ private struct RulesDocument: Decodable {
             mapping.problem("placementRetentionSeconds", "must be between 60 seconds and 7 days (604800)")
         }
 
+        let failover = mapping.optional("failover", as: FailoverDocument.self)?.settings ?? defaults.failover
+
         rules = Rules(
             clusterLabel: clusterLabel,
             functionsNamespaces: functionsNamespaces,
@@ -123,7 +125,8 @@ private struct RulesDocument: Decodable {
             sizes: sizes,
             liqo: liqo,
             reservationTimeoutSeconds: timeout,
-            placementRetentionSeconds: retention
+            placementRetentionSeconds: retention,
+            failover: failover
         )
     }
 
@@ -165,7 +168,7 @@ private struct RuleDocument: Decodable {
     var rule: NamespaceRule?
 
     init(from decoder: any Decoder) throws {
-        guard let mapping = StrictMapping(decoder, allowedKeys: ["match", "clusters", "strategy", "onNoFit"]) else {
+        guard let mapping = StrictMapping(decoder, allowedKeys: ["match", "clusters", "strategy", "onNoFit", "failover"]) else {
             return
         }
         var pattern: NamespacePattern?
@@ -214,9 +217,10 @@ private struct RuleDocument: Decodable {
         }
 
         let onNoFit = mapping.optional("onNoFit", as: NoFitDocument.self)?.policy ?? .reject
+        let failover = mapping.optional("failover", as: FailoverOverrideDocument.self)?.override
 
         if let pattern {
-            rule = NamespaceRule(match: pattern, clusters: clusters, strategy: strategy, onNoFit: onNoFit)
+            rule = NamespaceRule(match: pattern, clusters: clusters, strategy: strategy, onNoFit: onNoFit, failover: failover)
         }
     }
 }
@@ -327,6 +331,44 @@ private enum QuantityReader {
 }
 
 /// `liqo` as written.
+/// The top-level `failover` block: `enabled`, `afterSeconds`, `failback`, `maxMovesPerMinute`.
+private struct FailoverDocument: Decodable {
+    var settings = FailoverSettings()
+
+    init(from decoder: any Decoder) throws {
+        guard let mapping = StrictMapping(decoder, allowedKeys: ["enabled", "afterSeconds", "failback", "maxMovesPerMinute"]) else { return }
+        settings.enabled = mapping.value("enabled", default: settings.enabled)
+        settings.failback = mapping.value("failback", default: settings.failback)
+        settings.afterSeconds = mapping.value("afterSeconds", default: settings.afterSeconds)
+        if !FailoverSettings.afterSecondsRange.contains(settings.afterSeconds) {
+            mapping.problem("afterSeconds", "must be between 1 and 86400 seconds")
+        }
+        settings.maxMovesPerMinute = mapping.value("maxMovesPerMinute", default: settings.maxMovesPerMinute)
+        if !FailoverSettings.maxMovesPerMinuteRange.contains(settings.maxMovesPerMinute) {
+            mapping.problem("maxMovesPerMinute", "must be between 1 and 10000")
+        }
+    }
+}
+
+/// A rule's `failover` block: `enabled`, `afterSeconds`, `failback`; the move budget is global.
+private struct FailoverOverrideDocument: Decodable {
+    var override = FailoverOverride()
+
+    init(from decoder: any Decoder) throws {
+        let mapping = StrictMapping(decoder, allowedKeys: ["enabled", "afterSeconds", "failback", "maxMovesPerMinute"])
+        guard let mapping else { return }
+        if mapping.contains("maxMovesPerMinute") {
+            mapping.problem("maxMovesPerMinute", "is a single budget across all functions: set it in the top-level failover block")
+        }
+        override.enabled = mapping.optional("enabled", as: Bool.self)
+        override.failback = mapping.optional("failback", as: Bool.self)
+        override.afterSeconds = mapping.optional("afterSeconds", as: Int.self)
+        if let seconds = override.afterSeconds, !FailoverSettings.afterSecondsRange.contains(seconds) {
+            mapping.problem("afterSeconds", "must be between 1 and 86400 seconds")
+        }
+    }
+}
+
 private struct LiqoDocument: Decodable {
     var settings = LiqoSettings()
 

@@ -182,3 +182,53 @@ import Testing
         }
     }
 }
+
+/// The `failover` blocks: the global one, a rule's own over it, and what check-rules refuses.
+@Suite struct FailoverRulesTests {
+    @Test func defaultsAreTheDocumentedOnes() throws {
+        let rules = try RulesParser.parse("")
+        #expect(rules.failover == FailoverSettings(enabled: true, afterSeconds: 60, failback: true, maxMovesPerMinute: 30))
+        #expect(rules.failover(for: "team-a") == rules.failover)
+    }
+
+    @Test func aRulesBlockOverridesTheGlobalOneForItsNamespaces() throws {
+        let rules = try RulesParser.parse(
+            """
+            failover: {afterSeconds: 120, maxMovesPerMinute: 10}
+            namespaces:
+              - match: "external*"
+                clusters: ["{namespace}"]
+                failover: {enabled: false}
+              - match: "team-*"
+                clusters: [external1, external2]
+                failover: {afterSeconds: 30, failback: false}
+              - match: "*"
+                clusters: [main]
+            """)
+        #expect(rules.failover(for: "external1") == FailoverSettings(enabled: false, afterSeconds: 120, failback: true, maxMovesPerMinute: 10))
+        #expect(rules.failover(for: "team-a") == FailoverSettings(enabled: true, afterSeconds: 30, failback: false, maxMovesPerMinute: 10))
+        #expect(rules.failover(for: "main") == FailoverSettings(enabled: true, afterSeconds: 120, failback: true, maxMovesPerMinute: 10))
+        #expect(rules.failover(for: nil) == rules.failover, "an unknown namespace follows the global block")
+    }
+
+    @Test(arguments: [
+        ("failover: {afterSeconds: 0}\n", "failover.afterSeconds", "between 1 and 86400"),
+        ("failover: {maxMovesPerMinute: 0}\n", "failover.maxMovesPerMinute", "between 1 and 10000"),
+        ("failover: {enabled: maybe}\n", "failover.enabled", ""),
+        ("failover: {afterSecond: 5}\n", "failover.afterSecond", "unknown key"),
+        ("failover: true\n", "failover", ""),
+        (
+            "namespaces:\n  - match: a\n    clusters: [x]\n    failover: {maxMovesPerMinute: 5}\n", "namespaces[0].failover.maxMovesPerMinute",
+            "top-level"
+        ),
+        ("namespaces:\n  - match: a\n    clusters: [x]\n    failover: {afterSeconds: 100000}\n", "namespaces[0].failover.afterSeconds", "between 1"),
+    ])
+    func refusesWhatCannotWork(yaml: String, path: String, message: String) {
+        do {
+            _ = try RulesParser.parse(yaml)
+            Issue.record("expected \(yaml) to be refused")
+        } catch {
+            #expect(error.issues.contains { $0.path == path && $0.message.contains(message) }, "\(error)")
+        }
+    }
+}
