@@ -81,7 +81,7 @@ public final class Agent: Sendable {
         self.placer = placer
         placementController = PlacementController(
             client: client, directory: functions, inventory: inventory, state: state, leadership: elector.leadership, identity: settings.identity,
-            interval: settings.placementUpkeepInterval, logger: logger)
+            interval: settings.placementUpkeepInterval, events: placementEvents, metrics: metrics, logger: logger)
         controller = AdmissionController(placer: placer, state: state, metrics: metrics)
         if let managed = settings.managedWebhookCertificate {
             certificates = CertificateReloader(certificatePath: nil, keyPath: nil, metrics: metrics, logger: logger)

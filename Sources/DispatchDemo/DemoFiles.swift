@@ -82,6 +82,8 @@ struct DemoFiles {
         settings.adminPort = options.adminPort
         settings.fileCheckInterval = .seconds(1)
         settings.knativeCheckInterval = .seconds(5)
+        // The leader reports on the placements sooner than the default 5 s, for the last table.
+        settings.placementUpkeepInterval = .seconds(1)
         return settings
     }
 }

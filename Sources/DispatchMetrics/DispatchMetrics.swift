@@ -34,6 +34,9 @@ public struct DispatchMetrics: Sendable {
         public static let webhookCertificateExpiry = "direktiv_dispatch_webhook_certificate_expiry_timestamp_seconds"
         public static let leader = "direktiv_dispatch_leader"
         public static let placementWriteFailures = "direktiv_dispatch_placement_write_failures_total"
+        public static let failovers = "direktiv_dispatch_failovers_total"
+        public static let strandedFunctions = "direktiv_dispatch_stranded_functions"
+        public static let failoverMovesWaiting = "direktiv_dispatch_failover_moves_waiting"
     }
 
     /// One line per metric for the exposition's `# HELP` (swift-metrics carries no help text).
@@ -59,6 +62,9 @@ public struct DispatchMetrics: Sendable {
         Name.leader: "1 while this replica holds the leader Lease (it garbage-collects FunctionPlacements), else 0.",
         Name.placementWriteFailures:
             "Decisions that held but could not be written as a FunctionPlacement (the leader records them later from the workload).",
+        Name.failovers: "Functions the leader moved off a cluster that could not run them, or back, by source and target cluster.",
+        Name.strandedFunctions: "Functions whose cluster cannot run them and that no other cluster may take, by cluster.",
+        Name.failoverMovesWaiting: "Moves due but waiting for the failover.maxMovesPerMinute budget, at the leader's last pass.",
     ]
 
     /// Buckets of the duration histograms: invocations span milliseconds to Direktiv's 300 s default deadline.
@@ -83,11 +89,29 @@ public struct DispatchMetrics: Sendable {
         _ = Timer(label: Name.placementDuration, factory: factory)
         Gauge(label: Name.leader, factory: factory).record(0)
         Counter(label: Name.placementWriteFailures, factory: factory).increment(by: 0)
+        Gauge(label: Name.failoverMovesWaiting, factory: factory).record(0)
     }
 
     /// Whether this replica leads.
     public func leader(_ isLeader: Bool) {
         Gauge(label: Name.leader, factory: factory).record(isLeader ? 1 : 0)
+    }
+
+    /// The leader moved a function from one cluster to another.
+    public func failover(from: String, to: String) {
+        Counter(label: Name.failovers, dimensions: [("from", from), ("to", to)], factory: factory).increment()
+    }
+
+    /// Stranded functions per cluster (the caller passes 0 for clusters that had some before).
+    public func strandedFunctions(_ counts: [String: Int]) {
+        for (cluster, count) in counts {
+            Gauge(label: Name.strandedFunctions, dimensions: [("cluster", cluster)], factory: factory).record(count)
+        }
+    }
+
+    /// Moves waiting for the per-minute budget.
+    public func failoverMovesWaiting(_ count: Int) {
+        Gauge(label: Name.failoverMovesWaiting, factory: factory).record(count)
     }
 
     /// A decision that could not be shared as a FunctionPlacement.

@@ -30,7 +30,8 @@ import Testing
             CLI.binary, arguments: ["demo", "--duration", "60", "--calls", "1", "--directory", directory.path] + Self.freePorts,
             output: .standardOutput)
         defer { demo.stop() }
-        let clustersLine = try await next(demo.lines) { $0.contains("curl -s http") && $0.hasSuffix("/v1/clusters") }
+        // The whole demo runs first (two replicas, five steps): the deadline only guards against a hang.
+        let clustersLine = try await next(demo.lines, within: .seconds(90)) { $0.contains("curl -s http") && $0.hasSuffix("/v1/clusters") }
         let adminURL = try #require(clustersLine.split(separator: " ").last.map { String($0.dropLast("/v1/clusters".count)) })
 
         // The operator pinned team-a to main during the demo: the running agent says so.

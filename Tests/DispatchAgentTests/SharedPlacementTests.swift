@@ -285,4 +285,54 @@ import Testing
             #expect(recorded.status?.reason?.contains("before FunctionPlacements existed") == true)
         }
     }
+
+    /// Issue 20's core path with two replicas: a function on a peer that is lost moves to the
+    /// next cluster of its rule once the peer has been unschedulable for afterSeconds (a new
+    /// Knative revision runs there), by the leader alone, and returns once the peer is back.
+    @Test func aFunctionOnALostPeerFailsOverAndComesBack() async throws {
+        let rules = """
+            clusterLabel: direktiv.io/namespace
+            functionsNamespaces: [direktiv-services-direktiv]
+            failover: {afterSeconds: 1}
+            namespaces:
+              - match: "team-*"
+                clusters: [external2, external1]
+                strategy: ordered
+                onNoFit: reject
+            """
+        try await withReplicas(rules: rules) { sim, a, b, client in
+            try b.register(in: sim.sim, failurePolicy: "Fail")
+            _ = try await client.create(function("mover", namespace: "team-b", cpu: "100m"), .knativeServices, namespace: Self.functions)
+            let key = FunctionKey(namespace: Self.functions, name: "mover")
+            let directory = a.agent.functions
+            _ = try await next(directory.changes(), within: .seconds(30)) { _ in
+                directory.placement(for: key)?.condition(FunctionPlacement.ConditionType.ready)?.status == "True"
+            }
+            #expect(directory.record(namespace: Self.functions, name: "mover")?.cluster == "external2")
+
+            try sim.sim.setPeer(cluster: "external2", reachable: false)
+            _ = try await next(directory.changes(), within: .seconds(30)) { _ in
+                directory.placement(for: key)?.status?.outcome == "failedOver"
+                    && directory.record(namespace: Self.functions, name: "mover")?.cluster == "external1"
+                    && directory.record(namespace: Self.functions, name: "mover")?.isReady == true
+            }
+            let moved = try await placement("mover", client)
+            #expect(moved.spec.cluster == "external1")
+            #expect(moved.status?.failedOverFrom == "external2")
+            let leader = a.agent.elector.leadership.value.holder
+            #expect(moved.status?.decidedBy == leader, "only the leader moves")
+            let pods = try await client.list(
+                Pod.self, .pods, namespace: Self.functions, options: ListOptions(labelSelector: "serving.knative.dev/service=mover"))
+            #expect(pods.items.contains { $0.spec?.nodeName == "liqo-external1" && $0.metadata.deletionTimestamp == nil })
+
+            try sim.sim.setPeer(cluster: "external2", reachable: true)
+            _ = try await next(directory.changes(), within: .seconds(30)) { _ in
+                directory.placement(for: key)?.status?.outcome == "failedBack"
+                    && directory.record(namespace: Self.functions, name: "mover")?.cluster == "external2"
+            }
+            let back = try await placement("mover", client)
+            #expect(back.spec.cluster == "external2")
+            #expect(back.status?.failedOverFrom == nil)
+        }
+    }
 }

@@ -123,6 +123,12 @@ public struct FunctionPlacement: KubeObject, Hashable {
         public var workloadUID: String?
         /// Since when the leader has not seen the workload.
         public var workloadMissingSince: String?
+        /// Since when the leader has seen `spec.cluster` unschedulable (the failover clock).
+        public var clusterLostSince: String?
+        /// The cluster the function failed over from, where failback returns it.
+        public var failedOverFrom: String?
+        /// Since when `failedOverFrom` has been schedulable again (the failback clock).
+        public var originBackSince: String?
         public var conditions: [Condition]?
 
         public init(
@@ -148,6 +154,8 @@ public struct FunctionPlacement: KubeObject, Hashable {
         public static let podsOnCluster = "PodsOnCluster"
         /// Both: the workload is where the placement says.
         public static let ready = "Ready"
+        /// Its cluster is lost and no cluster may take it now.
+        public static let stranded = "Stranded"
     }
 
     /// Marks a placement whose request still counts against its cluster, so a replica can read

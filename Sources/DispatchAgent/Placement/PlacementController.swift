@@ -1,15 +1,18 @@
 import DispatchCore
+import DispatchMetrics
 import Foundation
 import KubeClient
 import KubeModels
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The leader's keeper of the FunctionPlacements: every `interval`, while this replica leads and
 /// has read the workloads, the placements and the inventory once, it runs one
 /// ``PlacementUpkeep`` pass (backfill, conditions, reservations ended, placements of long-gone
-/// workloads deleted). Every write is conditional or idempotent, so a pass interrupted by a
-/// change of leader is finished by the next leader.
+/// workloads deleted), then its failover pass (functions off clusters that cannot run them, and
+/// back). Every write is conditional or idempotent, so a pass interrupted by a change of leader
+/// is finished by the next leader.
 public final class PlacementController: Service, Sendable {
     let client: KubeClient
     let directory: FunctionDirectory
@@ -20,12 +23,21 @@ public final class PlacementController: Service, Sendable {
     let interval: Duration
     let logger: Logger
     let now: @Sendable () -> Date
+    let events: PlacementEvents?
+    let metrics: DispatchMetrics
+    /// When this leader moved functions in the last minute (the move budget; a new leader starts
+    /// with a full one: at most one minute's worth of extra moves).
+    let recentMoves = Mutex<[Date]>([])
+    /// Clusters reported with stranded functions, so that they drop to 0 when none are left.
+    let strandedClusters = Mutex<Set<String>>([])
 
     public init(
         client: KubeClient, directory: FunctionDirectory, inventory: LiveInventory, state: AgentState,
-        leadership: Broadcast<LeaderElector.Leadership>,
-        identity: String, interval: Duration = .seconds(5), logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        leadership: Broadcast<LeaderElector.Leadership>, identity: String, interval: Duration = .seconds(5), events: PlacementEvents? = nil,
+        metrics: DispatchMetrics = DispatchMetrics(), logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.events = events
+        self.metrics = metrics
         self.client = client
         self.directory = directory
         self.inventory = inventory
@@ -56,6 +68,7 @@ public final class PlacementController: Service, Sendable {
             guard leadership.value.isLeader else { return }
             await run(action)
         }
+        await failoverPass(workloads: workloads)
     }
 
     func run(_ action: PlacementUpkeep.Action) async {

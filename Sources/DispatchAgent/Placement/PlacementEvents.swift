@@ -63,10 +63,17 @@ public final class PlacementEvents: Service, Sendable {
 
     /// Queues the Event for a decision; returns at once.
     public func record(_ decision: PlacementDecision, for key: FunctionKey, kind: WorkloadKind, workloadUID: String?, at date: Date) {
-        let event = Pending(
-            key: key, kind: kind, reason: Self.reason(decision.outcome), message: decision.summary,
-            isWarning: decision.outcome == .rejected || decision.outcome == .fallback || decision.outcome == .unplaced, uid: workloadUID,
-            decidedAt: date)
+        record(
+            reason: Self.reason(decision.outcome), message: decision.summary,
+            isWarning: decision.outcome == .rejected || decision.outcome == .fallback || decision.outcome == .unplaced, for: key, kind: kind,
+            workloadUID: workloadUID, at: date)
+    }
+
+    /// Queues an Event of any reason (the leader's `FailedOver`, `FailedBack`, `Stranded`).
+    public func record(
+        reason: String, message: String, isWarning: Bool, for key: FunctionKey, kind: WorkloadKind, workloadUID: String?, at date: Date
+    ) {
+        let event = Pending(key: key, kind: kind, reason: reason, message: message, isWarning: isWarning, uid: workloadUID, decidedAt: date)
         pending.withLock { pending in
             if pending.count >= Self.limit { pending.removeFirst() }
             pending.append(event)

@@ -143,7 +143,11 @@ public enum PlacementUpkeep {
             : condition(
                 FunctionPlacement.ConditionType.ready, false, pinned ? "PodsElsewhere" : affinity.reason ?? "NotPinned",
                 "\(affinity.message ?? ""); \(pods.message ?? "")")
-        return [affinity, pods, ready]
+        // Conditions others keep (failover's Stranded) stay as they are.
+        let own: Set<String> = [
+            FunctionPlacement.ConditionType.affinityApplied, FunctionPlacement.ConditionType.podsOnCluster, FunctionPlacement.ConditionType.ready,
+        ]
+        return [affinity, pods, ready] + old.filter { !own.contains($0.type) }
     }
 
     static func json(_ condition: Condition) -> JSONValue {

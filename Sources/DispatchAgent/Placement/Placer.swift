@@ -82,6 +82,8 @@ public struct Placer: Sendable {
             if let store { shared = await store.read(for: key) }
             placed = decide(workload, object: object, previousCluster: previousCluster, inventory: snapshot, shared: shared)
             guard let store, !dryRun, placed.decision.outcome != .rejected else { break }
+            // The leader's own move arriving as an UPDATE: the placement already says all of it.
+            if placed.decision.outcome == .kept, let own = shared.own, own.isMove, placed.decision.cluster == own.spec.cluster { break }
             let decidedAt = now()
             let reserves = placed.decision.outcome == .placed || placed.decision.outcome == .fallback
             let record = FunctionPlacement(
@@ -124,7 +126,10 @@ public struct Placer: Sendable {
         let inputs = state.placementInputs
         let key = workload.identity.key
         let reservations = shared.reservations(excluding: key, inventory: snapshot, now: now(), instant: .now)
-        let previous = previousCluster ?? workload.placedCluster ?? shared.keptCluster
+        // An object that names the cluster its FunctionPlacement names (the leader moved it there)
+        // keeps that one, not the one it had before the move.
+        let agreed = workload.placedCluster.flatMap { $0 == shared.keptCluster ? $0 : nil }
+        let previous = agreed ?? previousCluster ?? workload.placedCluster ?? shared.keptCluster
         let decision = Placement.decide(
             PlacementRequest(workload: workload, currentCluster: previous),
             rules: inputs.rules,

@@ -2885,7 +2885,7 @@ spec:
             type: object
             properties:
               outcome:
-                description: placed, kept, fallback or unplaced.
+                description: placed, kept, fallback, unplaced, failedOver or failedBack.
                 type: string
               reason:
                 description: The decision in one line.
@@ -2905,6 +2905,18 @@ spec:
                 type: string
               workloadMissingSince:
                 description: Since when the leader has not seen the workload; the placement is deleted placementRetentionSeconds later.
+                type: string
+                format: date-time
+              clusterLostSince:
+                description: Since when the leader has seen spec.cluster unschedulable; the function moves failover.afterSeconds later.
+                type: string
+                format: date-time
+              failedOverFrom:
+                description: The cluster the function failed over from, where failback returns it.
+                type: string
+                maxLength: 253
+              originBackSince:
+                description: Since when the cluster in failedOverFrom has been schedulable again.
                 type: string
                 format: date-time
               conditions:
