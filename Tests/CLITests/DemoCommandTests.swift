@@ -46,6 +46,21 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("answered 400"), "\(refused.stderr)")
 
+        // team-a was pinned to main after csv and pdf went to external1: a rebalance would move them.
+        let rebalance = try await CLI.run([
+            "rebalance", "--server", adminURL, "--namespace", "team-a", "--dry-run", "--token-file",
+            directory.appendingPathComponent("admin-token").path,
+        ])
+        #expect(rebalance.status == 0, "\(rebalance.stderr)")
+        let moving = rebalance.stdout.split(separator: "\n").filter { $0.contains(" would ") }.map {
+            $0.split(separator: " ").prefix(3).joined(separator: " ")
+        }
+        #expect(moving == ["team-a-csv external1 main", "team-a-pdf external1 main"], "\(rebalance.stdout)")
+        let withoutToken = try await CLI.run([
+            "rebalance", "--server", adminURL, "--namespace", "team-a", "--dry-run", "--token-file", "/nonexistent",
+        ])
+        #expect(withoutToken.status != 0 && withoutToken.stderr.contains("admin token"), "\(withoutToken.stderr)")
+
         guard Kubectl.path != nil else { return }
         let kubeconfig = directory.appendingPathComponent("kubeconfig").path
         let services = try await Kubectl.run([

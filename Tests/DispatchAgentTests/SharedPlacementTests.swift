@@ -17,10 +17,18 @@ import Testing
 @Suite(.serialized) struct SharedPlacementTests {
     static let functions = Scenario.functionsNamespace
 
+    static let token = "shared-placements-admin-token-0123456789abcdef"
+    static let tokenFile: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("shared-placements-token-\(UUID().uuidString)")
+        try? "\(token)\n".write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }()
+
     /// Quick leader election and upkeep, so the tests wait for seconds, not client-go's 15.
     static func configure(_ identity: String) -> (inout AgentSettings) -> Void {
         { settings in
             settings.identity = identity
+            settings.adminTokenFile = tokenFile.path
             settings.leaderTimings = .init(leaseDuration: 2, renewDeadline: 1.5, retryPeriod: 0.2)
             settings.placementUpkeepInterval = .milliseconds(200)
         }
@@ -333,6 +341,55 @@ import Testing
             let back = try await placement("mover", client)
             #expect(back.spec.cluster == "external2")
             #expect(back.status?.failedOverFrom == nil)
+        }
+    }
+
+    /// An operator pins a namespace, then rebalances through either replica: a dry run lists the
+    /// moves and changes nothing; the real one records them and the leader moves the workloads.
+    @Test func rebalancingMovesWhatThePinnedNamespaceRunsElsewhere() async throws {
+        let rules = """
+            clusterLabel: direktiv.io/namespace
+            functionsNamespaces: [direktiv-services-direktiv]
+            direktivNamespaces: [team-b]
+            namespaces:
+              - match: "team-*"
+                clusters: [external2, external1]
+                strategy: ordered
+                onNoFit: reject
+            """
+        try await withReplicas(rules: rules) { sim, a, b, client in
+            try a.register(in: sim.sim, failurePolicy: "Fail")
+            for name in ["one", "two"] {
+                _ = try await client.create(function(name, namespace: "team-b", cpu: "100m"), .knativeServices, namespace: Self.functions)
+            }
+            let directory = b.agent.functions
+            let keys = ["one", "two"].map { FunctionKey(namespace: Self.functions, name: $0) }
+            _ = try await next(directory.changes()) { _ in keys.allSatisfy { directory.placement(for: $0)?.spec.cluster == "external2" } }
+            let admin = AdminClient(port: b.adminPort, token: Self.token)
+            let pinned = try await admin.call(.PUT, "/v1/namespaces/team-b/override", json: ["pin": "external1"])
+            #expect(pinned.status == 201 || pinned.status == 200, "\(pinned.json)")
+            _ = try await next(b.agent.overrides.changes()) { $0["team-b"]?.pin == "external1" }
+
+            #expect(try await AdminClient(port: b.adminPort).call(.POST, "/v1/namespaces/team-b/rebalance", json: [:]).status == 401)
+            #expect(try await admin.call(.POST, "/v1/namespaces/team-b/rebalance", json: ["dryRun": "yes"]).status == 400)
+            #expect(try await admin.call(.POST, "/v1/namespaces/nobody/rebalance", json: [:]).status == 404)
+            let dry = try await admin.call(.POST, "/v1/namespaces/team-b/rebalance", json: ["dryRun": true])
+            #expect(dry.status == 200, "\(dry.json)")
+            let planned = (dry.json["functions"]?.arrayValue ?? []).map {
+                "\($0["name"]?.stringValue ?? "") \($0["from"]?.stringValue ?? "")->\($0["to"]?.stringValue ?? "")"
+            }
+            #expect(planned == ["one external2->external1", "two external2->external1"])
+            #expect(try await placement("one", client).spec.cluster == "external2", "a dry run changes nothing")
+
+            let done = try await admin.call(.POST, "/v1/namespaces/team-b/rebalance", json: [:])
+            #expect(done.status == 200 && done.json["dryRun"] == false, "\(done.json)")
+            _ = try await next(directory.changes(), within: .seconds(30)) { _ in
+                keys.allSatisfy { directory.record(namespace: $0.namespace, name: $0.name)?.cluster == "external1" }
+            }
+            let moved = try await placement("one", client)
+            #expect(moved.spec.cluster == "external1")
+            #expect(moved.status?.outcome == "rebalanced")
+            #expect(moved.status?.decidedBy == "agent-b", "the replica that answered records it; the leader moves the workload")
         }
     }
 }

@@ -1,5 +1,6 @@
 import DispatchCore
 import DispatchProxy
+import Foundation
 import Hummingbird
 import KubeModels
 import Logging
@@ -61,6 +62,7 @@ public struct AdminAPI: Sendable {
         v1.get("namespaces/:namespace/override") { _, context in try readOverride(context.parameters.require("namespace")) }
         v1.put("namespaces/:namespace/override") { request, context in try await putOverride(context.parameters.require("namespace"), request) }
         v1.delete("namespaces/:namespace/override") { _, context in try await deleteOverride(context.parameters.require("namespace")) }
+        v1.post("namespaces/:namespace/rebalance") { request, context in try await rebalance(context.parameters.require("namespace"), request) }
         v1.post("functions") { request, _ in try await createFunction(request) }
         v1.delete("functions/:namespace/:name") { _, context in
             try await deleteFunction(direktivNamespace: context.parameters.require("namespace"), name: context.parameters.require("name"))
@@ -146,6 +148,72 @@ public struct AdminAPI: Sendable {
             throw AdminAPIError(.badRequest, error.description)
         }
         return .json(placer.explain(query.placementRequest))
+    }
+
+    // MARK: rebalance
+
+    struct RebalanceBody: Encodable {
+        var namespace: String
+        var dryRun: Bool
+        var functions: [Rebalance.Entry]
+        /// Functions that would move but whose placement changed meanwhile (decided again by
+        /// whoever changed it); call again to include them.
+        var conflicts: [String]?
+    }
+
+    /// Decides again for every placed function of `namespace` and moves those whose cluster
+    /// changes (the leader patches their workloads within the move budget). Body:
+    /// `{"dryRun": true|false}` (empty: a real rebalance).
+    func rebalance(_ namespace: String, _ request: Request) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Self.bodyLimit)
+        } catch {
+            throw AdminAPIError(.contentTooLarge, "the body is larger than \(Self.bodyLimit / 1024) KiB")
+        }
+        var dryRun = false
+        if buffer.readableBytes > 0 {
+            guard let body = try? JSONValue.parse(buffer.readableBytesView), let object = body.objectValue else {
+                throw AdminAPIError(.badRequest, "the body must be a JSON object: {\"dryRun\": true|false}")
+            }
+            for key in object.keys where key != "dryRun" {
+                throw AdminAPIError(.badRequest, "unknown key \"\(key)\" (allowed: dryRun)")
+            }
+            if let value = object["dryRun"] {
+                guard let flag = value.boolValue else { throw AdminAPIError(.badRequest, "dryRun must be true or false") }
+                dryRun = flag
+            }
+        }
+        try requireKnown(namespace)
+        guard let store = placer.store else { throw AdminAPIError(.notImplemented, "this agent shares no placements") }
+        let (rules, overrides) = state.placementInputs
+        let placements = functions.placements
+        let plan = Rebalance.plan(
+            namespace, placements: Array(placements.values), workloads: Set(functions.records.map(\.key)), rules: rules, overrides: overrides,
+            inventory: inventory.snapshot)
+        var conflicts: [String] = []
+        if !dryRun {
+            let date = Date()
+            for (entry, _) in plan where entry.moves {
+                let key = FunctionKey(namespace: entry.kubernetesNamespace, name: entry.name)
+                guard let placement = placements[key] else { continue }
+                do {
+                    try await store.recordRebalance(placement, to: entry.to, reason: "rebalanced from \(entry.from): \(entry.reason)", at: date)
+                    placer.events?.record(
+                        reason: "Rebalanced", message: "moving from \(entry.from) to \(entry.to): \(entry.reason)", isWarning: false, for: key,
+                        kind: placement.spec.workload.workloadKind ?? .knativeService,
+                        workloadUID: functions.record(namespace: key.namespace, name: key.name)?.uid, at: date)
+                } catch is PlacementStore.Conflict {
+                    conflicts.append(entry.name)
+                } catch {
+                    throw AdminAPIError(.serviceUnavailable, "cannot write the FunctionPlacement of \(key): \(error)")
+                }
+            }
+            logger.notice(
+                "rebalance", metadata: ["direktivNamespace": "\(namespace)", "moves": "\(plan.filter(\.entry.moves).count - conflicts.count)"])
+        }
+        return .json(
+            RebalanceBody(namespace: namespace, dryRun: dryRun, functions: plan.map(\.entry), conflicts: conflicts.isEmpty ? nil : conflicts))
     }
 
     // MARK: overrides

@@ -24,10 +24,23 @@ extension PlacementController {
         let snapshot = inventory.snapshot
         let placements = directory.placements
         var functions: [FailoverPlanner.Function] = []
-        for (key, placement) in placements {
+        var waitingToFinish = 0
+        for (key, placement) in placements.sorted(by: { $0.key < $1.key }) {
             guard let cluster = placement.spec.cluster, let workload = workloads[key], let request = placement.spec.request else { continue }
-            // A move already recorded whose workload patch did not happen: finish it.
+            // A move recorded (a rebalance, or a leader that stopped halfway) whose workload is
+            // not there yet: apply it, within the move budget.
             if workload.cluster != cluster, workload.cluster != nil, placement.isMove {
+                let allowed = recentMoves.withLock { moves in
+                    moves.removeAll { date.timeIntervalSince($0) >= 60 }
+                    guard moves.count < rules.failover.maxMovesPerMinute else { return false }
+                    moves.append(date)
+                    return true
+                }
+                guard allowed else {
+                    waitingToFinish += 1
+                    continue
+                }
+                metrics.failover(from: workload.cluster ?? "", to: cluster)
                 await patchWorkload(workload, to: cluster, direktivNamespace: placement.spec.direktivNamespace, rules: rules)
                 continue
             }
@@ -44,7 +57,7 @@ extension PlacementController {
         }
         let actions = FailoverPlanner.plan(
             functions, rules: rules, overrides: state.overrides, inventory: snapshot, now: date.timeIntervalSince1970, budget: budget)
-        var deferred = 0
+        var deferred = waitingToFinish
         for action in actions {
             guard leadership.value.isLeader else { return }
             switch action {
@@ -174,7 +187,7 @@ extension PlacementController {
 
 extension PlacementDecision.Outcome {
     /// Whether a FunctionPlacement's outcome string names a move by the leader.
-    static func isMove(_ text: String?) -> Bool { text == "failedOver" || text == "failedBack" }
+    static func isMove(_ text: String?) -> Bool { text == "failedOver" || text == "failedBack" || text == "rebalanced" }
 }
 
 extension FunctionPlacement {

@@ -97,6 +97,32 @@ public struct PlacementStore: Sendable {
         return stored
     }
 
+    /// Moves a placement to `cluster` as an operator's rebalance asked: conditional on the version
+    /// read; the leader then patches the workload (``PlacementController``).
+    ///
+    /// - Throws: ``Conflict`` when the placement changed since it was read.
+    public func recordRebalance(_ placement: FunctionPlacement, to cluster: String, reason: String, at date: Date) async throws {
+        let key = placement.key
+        do {
+            _ = try await client.patch(
+                FunctionPlacement.self, .functionPlacements, name: key.name, namespace: key.namespace,
+                patch: .merge([
+                    "metadata": ["resourceVersion": placement.metadata.resourceVersion.map(JSONValue.string) ?? .null],
+                    "spec": ["cluster": .string(cluster)],
+                ]))
+        } catch let error as KubeAPIError where error.code == 409 || error.isNotFound {
+            throw Conflict()
+        }
+        _ = try await client.patch(
+            FunctionPlacement.self, .functionPlacements, name: key.name, namespace: key.namespace,
+            patch: .merge([
+                "status": [
+                    "outcome": "rebalanced", "reason": .string(reason), "decidedAt": .string(FunctionPlacement.format(date)),
+                    "decidedBy": .string(identity), "failedOverFrom": .null, "clusterLostSince": .null, "originBackSince": .null,
+                ]
+            ]), subresource: "status")
+    }
+
     /// A merge patch turning `existing` into `placement`: conditional on `existing`'s resource
     /// version, replacing the whole spec (absent fields as nulls, so nothing of the old decision
     /// survives a merge) and the reservation marks.
