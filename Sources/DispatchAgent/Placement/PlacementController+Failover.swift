@@ -185,12 +185,8 @@ extension PlacementController {
     }
 }
 
-extension PlacementDecision.Outcome {
-    /// Whether a FunctionPlacement's outcome string names a move by the leader.
-    static func isMove(_ text: String?) -> Bool { text == "failedOver" || text == "failedBack" || text == "rebalanced" }
-}
-
 extension FunctionPlacement {
-    /// Whether the last decision was a move by the leader.
-    var isMove: Bool { PlacementDecision.Outcome.isMove(status?.outcome) }
+    /// Whether the last decision moved a running function (failover, failback, rebalance): the
+    /// leader patches a workload that does not match it yet.
+    var isMove: Bool { ["failedOver", "failedBack", "rebalanced"].contains(status?.outcome ?? "") }
 }

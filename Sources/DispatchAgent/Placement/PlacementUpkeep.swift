@@ -150,11 +150,8 @@ public enum PlacementUpkeep {
         return [affinity, pods, ready] + old.filter { !own.contains($0.type) }
     }
 
+    /// A condition as JSON, by its own Codable (absent fields stay absent).
     static func json(_ condition: Condition) -> JSONValue {
-        var object: [String: JSONValue] = ["type": .string(condition.type), "status": .string(condition.status)]
-        if let reason = condition.reason { object["reason"] = .string(reason) }
-        if let message = condition.message { object["message"] = .string(message) }
-        if let time = condition.lastTransitionTime { object["lastTransitionTime"] = .string(time) }
-        return .object(object)
+        (try? JSONValue(encoding: condition)) ?? .null
     }
 }
