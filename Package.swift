@@ -249,6 +249,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "failover-bench",
+            dependencies: ["DispatchAgent", "DispatchCore", "KubeClient", "KubeModels", "KubeSim", "TestSupport"],
+            path: "benchmarks/failover-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "informer-bench",
             dependencies: [
                 "DispatchMetrics",

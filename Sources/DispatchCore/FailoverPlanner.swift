@@ -105,7 +105,7 @@ public enum FailoverPlanner {
             let after = Double(settings.afterSeconds)
 
             if !here, let since = function.lostSince, now - since >= after {
-                let decision = decide(function, excluding: function.cluster, rules: rules, overrides: overrides, inventory: inventory, book: book)
+                let decision = decide(function, rules: rules, overrides: overrides, inventory: inventory, book: book)
                 guard decision.outcome.hasCluster, let target = decision.cluster, target != function.cluster else {
                     actions.append(.stranded(function.key, from: function.cluster, reason: decision.summary))
                     continue
@@ -141,18 +141,35 @@ public enum FailoverPlanner {
         return actions
     }
 
-    /// The decision for `function` by its rules, overrides and capacity, with `lost` excluded
-    /// as an override's `exclude` would (fallbacks included).
+    /// When the next clock reaches `afterSeconds`, after `now`: the earliest time a pass would
+    /// move something it does not move now (counting the marks a pass at `now` writes). `nil`
+    /// when no clock is running. A move already due and not made (stranded, or waiting for the
+    /// budget) is not a future time: the inventory changing or the regular pass retries it.
+    public static func nextDue(_ functions: [Function], rules: Rules, inventory: ClusterInventory, now: Double) -> Double? {
+        var earliest: Double?
+        for function in functions {
+            let settings = rules.failover(for: function.direktivNamespace)
+            guard settings.enabled else { continue }
+            let after = Double(settings.afterSeconds)
+            var due: Double?
+            if !isSchedulable(function.cluster, in: inventory) {
+                due = (function.lostSince ?? now) + after
+            } else if settings.failback, let origin = function.failedOverFrom, origin != function.cluster, isSchedulable(origin, in: inventory) {
+                due = (function.originBackSince ?? now) + after
+            }
+            if let due, due > now { earliest = min(earliest ?? due, due) }
+        }
+        return earliest
+    }
+
+    /// The decision for `function` by its rules, overrides and capacity. It never lands on the
+    /// cluster it leaves: that one is not schedulable, which is exactly what the placement's
+    /// health filter refuses, with the reason operators should read (an exclusion would read
+    /// "excluded by override", which nobody set).
     static func decide(
-        _ function: Function, excluding lost: String, rules: Rules, overrides: [String: NamespaceOverride], inventory: ClusterInventory,
-        book: ReservationBook
+        _ function: Function, rules: Rules, overrides: [String: NamespaceOverride], inventory: ClusterInventory, book: ReservationBook
     ) -> PlacementDecision {
-        var overrides = overrides
-        let namespace = function.direktivNamespace ?? ""
-        var override = overrides[namespace] ?? NamespaceOverride()
-        override.exclude = (override.exclude ?? []) + [lost]
-        overrides[namespace] = override
-        return Placement.decide(
+        Placement.decide(
             PlacementRequest(
                 function: function.key, direktivNamespace: function.direktivNamespace, requestPerPod: function.requestPerPod,
                 replicas: function.replicas),

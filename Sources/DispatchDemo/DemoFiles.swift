@@ -18,12 +18,18 @@ struct DemoFiles {
     var certificate: URL { directory.appendingPathComponent("tls.crt") }
     var key: URL { directory.appendingPathComponent("tls.key") }
 
+    /// How long a cluster must be lost (or back) before functions move, in the demo's rules.
+    static let failoverAfterSeconds = 2
+
     /// The example rules the demo places with: clusters by name, teams over the Liqo peers.
     static let rulesYAML = """
         # direktiv-dispatch demo rules (see docs/rules.md)
         clusterLabel: direktiv.io/namespace
         functionsNamespaces: [direktiv-services-direktiv]
         direktivNamespaces: [main, external1, external2, team-a, team-b]
+        # Functions leave a lost cluster after \(failoverAfterSeconds) s and come back once it has been
+        # healthy as long (60 s by default; short here so the demo does not wait a minute).
+        failover: {afterSeconds: \(failoverAfterSeconds)}
         namespaces:
           # A namespace named like a cluster runs there.
           - match: main

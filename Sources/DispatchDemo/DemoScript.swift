@@ -67,7 +67,7 @@ struct DemoScript: Sendable {
         output("files: \(URL(fileURLWithPath: endpoints.kubeconfig).deletingLastPathComponent().path)")
 
         // 1. Direktiv creates its functions; the webhook places each one.
-        var step = "1/5 Direktiv creates functions"
+        var step = "1/6 Direktiv creates functions"
         progress(
             step,
             "creating \(Self.initialFunctions.count) Knative Services through the API server; the webhook reaches replicas agent-a and agent-b in turn"
@@ -83,7 +83,7 @@ struct DemoScript: Sendable {
         table(step, Self.initialFunctions)
 
         // 2. The engine calls them through the proxy, as with HTTP_PROXY set.
-        step = "2/5 the engine calls each function through the proxy"
+        step = "2/6 the engine calls each function through the proxy"
         progress(step, "\(options.callsPerFunction) calls per function with Direktiv's headers")
         for function in Self.initialFunctions { try await invoke(function, step: step) }
         for function in Self.initialFunctions {
@@ -94,7 +94,7 @@ struct DemoScript: Sendable {
         table(step, Self.initialFunctions)
 
         // 3. A Liqo peer goes away: the next team function lands on the other one.
-        step = "3/5 Liqo peer external2 goes NotReady"
+        step = "3/6 Liqo peer external2 is lost: new functions avoid it"
         let before = try await explain("team-b", http: http, step: step)
         progress(step, "explain team-b before: \(before.summary)")
         // external1 carries three large pods, so relative to its size external2 has more room.
@@ -117,21 +117,61 @@ struct DemoScript: Sendable {
         try await invoke(digest, step: step)
         table(step, [digest])
 
-        // 4. An operator pins team-a to the main cluster through the admin API.
-        step = "4/5 operator pins team-a to main"
+        // 4. external2 stays lost past failover.afterSeconds: the leader moves what may move.
+        step = "4/6 external2 stays lost: its functions fail over"
+        let onExternal2 = Self.initialFunctions.filter { cluster(of: $0) == "external2" }
+        let movable = onExternal2.filter { $0.namespace.hasPrefix("team-") }
+        let pinned = onExternal2.filter { !$0.namespace.hasPrefix("team-") }
+        try expect(!movable.isEmpty, step, "no team function ran on external2 to fail over")
+        progress(
+            step,
+            "after \(DemoFiles.failoverAfterSeconds) s (failover.afterSeconds) the leader moves \(movable.map(\.name).joined(separator: ", ")) to external1; \(pinned.map(\.name).joined(separator: ", ")) may run only on external2 and is stranded"
+        )
+        try await waitForPlacements(step, "the leader to fail over \(movable.count + pinned.count) functions") { directory in
+            movable.allSatisfy { Self.isReady($0, on: "external1", outcome: FailoverPlanner.MoveKind.failover.rawValue, in: directory) }
+                && pinned.allSatisfy { directory.placement(for: $0.key)?.condition(FunctionPlacement.ConditionType.stranded)?.status == "True" }
+        }
+        // Calls are answered again, by the new revision on external1.
+        for function in movable { try await invoke(function, step: step) }
+        table(step, movable + pinned)
+
+        // 5. An operator pins team-a to the main cluster and moves what already runs.
+        step = "5/6 operator pins team-a to main and rebalances"
         try await putOverride("team-a", ["pin": "main"], http: http, step: step)
         progress(step, "PUT \(endpoints.adminURL)/v1/namespaces/team-a/override {\"pin\": \"main\"}")
         let report = Function(namespace: "team-a", name: "report")
         try await create(report, step: step)
         try await waitUntilReady([report], step: step)
         try expect(cluster(of: report) == "main", step, "team-a/report went to \(cluster(of: report) ?? "no cluster"), expected main (pinned)")
-        try await invoke(report, step: step)
-        table(step, [report])
+        let teamA = Self.initialFunctions.filter { $0.namespace == "team-a" }
+        let rebalance = try await admin(.POST, "/v1/namespaces/team-a/rebalance", body: ["dryRun": false], http: http, step: step)
+        let moves = (try? JSONValue.parse(rebalance.body))?["functions"]?.arrayValue?.filter { $0["moves"]?.boolValue == true } ?? []
+        progress(
+            step,
+            "POST \(endpoints.adminURL)/v1/namespaces/team-a/rebalance: "
+                + moves.map { "\($0["name"]?.stringValue ?? "") \($0["from"]?.stringValue ?? "") -> \($0["to"]?.stringValue ?? "")" }
+                .joined(separator: ", "))
+        try await waitForPlacements(step, "the leader to move team-a to main") { directory in
+            teamA.allSatisfy { Self.isReady($0, on: "main", in: directory) }
+        }
+        for function in teamA + [report] { try await invoke(function, step: step) }
+        table(step, teamA + [report])
 
-        // 5. external2 comes back; everything is called once more.
-        step = "5/5 external2 is back; all functions called again"
+        // 6. external2 comes back: what left it returns once it has been healthy for afterSeconds.
+        step = "6/6 external2 is back: functions fail back; all called again"
         try sim.setPeer(cluster: "external2", reachable: true)
         try await waitForInventory(step) { $0.cluster(named: "external2")?.isReady == true }
+        progress(
+            step,
+            "once external2 has been healthy for \(DemoFiles.failoverAfterSeconds) s, what failed over returns (failover.failback): \(movable.map(\.name).joined(separator: ", "))"
+        )
+        try await waitForPlacements(step, "the leader to fail back") { directory in
+            movable.allSatisfy { Self.isReady($0, on: "external2", outcome: FailoverPlanner.MoveKind.failback.rawValue, in: directory) }
+                && pinned.allSatisfy { function in
+                    directory.placement(for: function.key)?.condition(FunctionPlacement.ConditionType.stranded)?.status != "True"
+                        && directory.record(namespace: Self.functionsNamespace, name: function.serviceName)?.isReady == true
+                }
+        }
         let all = Self.initialFunctions + [digest, report]
         for function in all { try await invoke(function, step: step) }
         table(step, all)
@@ -256,6 +296,22 @@ struct DemoScript: Sendable {
         }
     }
 
+    /// Waits until `condition` holds for replica A's view of the workloads and their placements.
+    func waitForPlacements(_ step: String, _ what: String, until condition: @escaping @Sendable (FunctionDirectory) -> Bool) async throws {
+        let directory = agent.functions
+        if condition(directory) { return }
+        _ = try await within(step, what) {
+            for await _ in directory.changes() where condition(directory) { return true }
+            return false
+        }
+    }
+
+    /// Whether `function` runs Ready on `cluster` (and its placement's outcome is `outcome`).
+    static func isReady(_ function: Function, on cluster: String, outcome: String? = nil, in directory: FunctionDirectory) -> Bool {
+        guard outcome == nil || directory.placement(for: function.key)?.status?.outcome == outcome else { return false }
+        return directory.record(namespace: functionsNamespace, name: function.serviceName).map { $0.cluster == cluster && $0.isReady } == true
+    }
+
     /// Runs `body`, failing the step when it takes longer than the step timeout.
     private func within<T: Sendable>(_ step: String, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
@@ -293,11 +349,19 @@ struct DemoScript: Sendable {
             let placement = agent.functions.placement(for: function.key)
             table.append([
                 function.name, function.namespace, cluster(of: function) ?? "-", placement?.status?.decidedBy ?? "-",
-                placement?.status?.reason ?? "-",
+                Self.why(placement),
                 latency.map { String($0.total) } ?? "0", Self.milliseconds(latency?.p50), Self.milliseconds(latency?.p95),
             ])
         }
         output("\n== \(step)\n" + table.render())
+    }
+
+    /// The placement's reason, or why the function is stuck where it is.
+    static func why(_ placement: FunctionPlacement?) -> String {
+        if let stranded = placement?.condition(FunctionPlacement.ConditionType.stranded), stranded.status == "True" {
+            return "stranded: \(stranded.message ?? "no cluster may run it")"
+        }
+        return placement?.status?.reason ?? "-"
     }
 
     func clusterTable() {

@@ -32,7 +32,10 @@ extension KubeSim {
             if reachable || grace <= .zero {
                 try Self.setNodeAnswering(reachable, name: name, in: store)
             } else {
-                let at = Date().addingTimeInterval(Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18)
+                let due = Date().addingTimeInterval(Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18)
+                // The annotation holds whole seconds: rounded up, so the node never turns NotReady
+                // before its grace is over.
+                let at = Date(timeIntervalSince1970: due.timeIntervalSince1970.rounded(.up))
                 try store.modify(.nodes, namespace: nil, name: name) { node in
                     node = node.setting(path: ["metadata", "annotations", Self.notReadyAtAnnotation], .string(ObjectStore.timestamp(at)))
                 }

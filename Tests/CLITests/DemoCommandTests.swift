@@ -12,7 +12,8 @@ import Testing
         let result = try await CLI.run(["demo", "--duration", "0", "--calls", "3", "--directory", directory.path] + Self.freePorts)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         for step in [
-            "== 1/5", "== 2/5", "== 3/5", "== 4/5", "== 5/5", "== clusters", "all steps behaved as expected", "Try it", "kubectl --kubeconfig",
+            "== 1/6", "== 2/6", "== 3/6", "== 4/6", "== 5/6", "== 6/6", "== clusters", "all steps behaved as expected", "Try it",
+            "kubectl --kubeconfig",
         ] {
             #expect(result.stdout.contains(step), "output lacks \(step)")
         }
@@ -20,6 +21,10 @@ import Testing
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix("report") && $0.contains(" main ") && $0.contains("pinned by override") })
         #expect(lines.contains { $0.hasPrefix("digest") && $0.contains("external1") })
+        // mailer failed over to external1 while external2 was lost and came back with it.
+        #expect(lines.contains { $0.hasPrefix("mailer") && $0.contains("external1") && $0.contains("failed over from external2") })
+        #expect(lines.contains { $0.hasPrefix("mailer") && $0.contains("external2") && $0.contains("failed back to external2") })
+        #expect(lines.contains { $0.hasPrefix("resize") && $0.contains("stranded:") })
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("kubeconfig").path))
     }
 
@@ -46,16 +51,16 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("answered 400"), "\(refused.stderr)")
 
-        // team-a was pinned to main after csv and pdf went to external1: a rebalance would move them.
+        // The demo pinned team-a to main and rebalanced: csv and pdf run there now, nothing would move.
         let rebalance = try await CLI.run([
             "rebalance", "--server", adminURL, "--namespace", "team-a", "--dry-run", "--token-file",
             directory.appendingPathComponent("admin-token").path,
         ])
         #expect(rebalance.status == 0, "\(rebalance.stderr)")
-        let moving = rebalance.stdout.split(separator: "\n").filter { $0.contains(" would ") }.map {
-            $0.split(separator: " ").prefix(3).joined(separator: " ")
+        let rows = rebalance.stdout.split(separator: "\n").filter { $0.hasPrefix("team-a-") }.map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).prefix(4).joined(separator: " ")
         }
-        #expect(moving == ["team-a-csv external1 main", "team-a-pdf external1 main"], "\(rebalance.stdout)")
+        #expect(rows == ["team-a-csv main main no", "team-a-pdf main main no", "team-a-report main main no"], "\(rebalance.stdout)")
         let withoutToken = try await CLI.run([
             "rebalance", "--server", adminURL, "--namespace", "team-a", "--dry-run", "--token-file", "/nonexistent",
         ])

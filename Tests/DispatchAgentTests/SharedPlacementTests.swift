@@ -34,6 +34,14 @@ import Testing
         }
     }
 
+    /// Rules with one rule for `team-*` over `clusters`, `onNoFit: reject`, and `top` (more
+    /// top-level keys, one per line) before it.
+    static func teamRules(_ clusters: [String], ordered: Bool = false, top: [String] = []) -> String {
+        (["clusterLabel: direktiv.io/namespace", "functionsNamespaces: [direktiv-services-direktiv]"] + top + [
+            "namespaces:", #"  - match: "team-*""#, "    clusters: [\(clusters.joined(separator: ", "))]",
+        ] + (ordered ? ["    strategy: ordered"] : []) + ["    onNoFit: reject"]).joined(separator: "\n")
+    }
+
     func withReplicas(
         rules: String? = nil, controlPlane: Bool = true, _ body: (SimHarness, AgentHarness, AgentHarness, KubeClient) async throws -> Void
     ) async throws {
@@ -126,14 +134,7 @@ import Testing
     @Test func aBurstAlternatingBetweenReplicasNeverPromisesMoreThanFits() async throws {
         // No control plane: no pods ever appear, so only the shared reservations stand between
         // the burst and an overcommitted cluster.
-        let rules = """
-            clusterLabel: direktiv.io/namespace
-            functionsNamespaces: [direktiv-services-direktiv]
-            namespaces:
-              - match: "team-*"
-                clusters: [external2]
-                onNoFit: reject
-            """
+        let rules = Self.teamRules(["external2"])
         try await withReplicas(rules: rules, controlPlane: false) { sim, a, b, client in
             let free = try #require(a.agent.inventory.snapshot.cluster(named: "external2")?.total.free)
             let fits = Int(free.milliCPU / 500)
@@ -299,16 +300,7 @@ import Testing
     /// next cluster of its rule once the peer has been unschedulable for afterSeconds (a new
     /// Knative revision runs there), by the leader alone, and returns once the peer is back.
     @Test func aFunctionOnALostPeerFailsOverAndComesBack() async throws {
-        let rules = """
-            clusterLabel: direktiv.io/namespace
-            functionsNamespaces: [direktiv-services-direktiv]
-            failover: {afterSeconds: 1}
-            namespaces:
-              - match: "team-*"
-                clusters: [external2, external1]
-                strategy: ordered
-                onNoFit: reject
-            """
+        let rules = Self.teamRules(["external2", "external1"], ordered: true, top: ["failover: {afterSeconds: 1}"])
         try await withReplicas(rules: rules) { sim, a, b, client in
             try b.register(in: sim.sim, failurePolicy: "Fail")
             _ = try await client.create(function("mover", namespace: "team-b", cpu: "100m"), .knativeServices, namespace: Self.functions)
@@ -348,16 +340,7 @@ import Testing
     /// An operator pins a namespace, then rebalances through either replica: a dry run lists the
     /// moves and changes nothing; the real one records them and the leader moves the workloads.
     @Test func rebalancingMovesWhatThePinnedNamespaceRunsElsewhere() async throws {
-        let rules = """
-            clusterLabel: direktiv.io/namespace
-            functionsNamespaces: [direktiv-services-direktiv]
-            direktivNamespaces: [team-b]
-            namespaces:
-              - match: "team-*"
-                clusters: [external2, external1]
-                strategy: ordered
-                onNoFit: reject
-            """
+        let rules = Self.teamRules(["external2", "external1"], ordered: true, top: ["direktivNamespaces: [team-b]"])
         try await withReplicas(rules: rules) { sim, a, b, client in
             try a.register(in: sim.sim, failurePolicy: "Fail")
             for name in ["one", "two"] {

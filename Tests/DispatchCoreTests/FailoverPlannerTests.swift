@@ -137,4 +137,20 @@ import Testing
             [back], rules: rules, overrides: [:], inventory: try inventory(lost: ["external2"]), now: Self.now + 30, budget: 30)
         #expect(again == [.clearOriginBack(key("mailer"))])
     }
+
+    @Test func theNextDueClockIsTheEarliestFailoverOrFailbackStillAhead() throws {
+        let rules = try exampleRules()
+        let lost = try inventory(lost: ["external2"])
+        let functions = [
+            function("fresh", "team-b", on: "external2"),
+            function("older", "team-b", on: "external2", lostSince: Self.now - 50),
+            function("back", "team-a", on: "external1", from: "main", originBackSince: Self.now - 30),
+            function("fine", "team-a", on: "external1"),
+        ]
+        #expect(FailoverPlanner.nextDue(functions, rules: rules, inventory: lost, now: Self.now) == Self.now + 10, "older's 60 s")
+        #expect(FailoverPlanner.nextDue(Array(functions.prefix(1)), rules: rules, inventory: lost, now: Self.now) == Self.now + 60, "marked now")
+        let overdue = [function("stuck", "external2", on: "external2", lostSince: Self.now - 600)]
+        #expect(FailoverPlanner.nextDue(overdue, rules: rules, inventory: lost, now: Self.now) == nil, "due and not moved: no timer")
+        #expect(FailoverPlanner.nextDue([function("fine", "team-a", on: "external1")], rules: rules, inventory: lost, now: Self.now) == nil)
+    }
 }

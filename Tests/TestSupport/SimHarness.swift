@@ -36,10 +36,11 @@ public final class SimHarness: Sendable {
     }
 
     /// Starts a simulator with `scenario` applied; `functions` adds the function endpoints (and
-    /// the control plane that runs their pods).
+    /// the control plane that runs their pods). `tick`: how often the control plane reconciles
+    /// (each round reads every pod: benchmarks with hundreds of functions make it slower).
     public static func start(
         scenario: Scenario = .seed, options: KubeSim.Options = KubeSim.Options(), controlPlane: Bool = false,
-        functions: FunctionServers.Options? = nil
+        functions: FunctionServers.Options? = nil, tick: Duration = .milliseconds(50)
     ) async throws -> SimHarness {
         var serverLogger = Logger(label: "kubesim-test")
         // A hard stop makes the HTTP server log its cancelled connections as errors.
@@ -49,17 +50,19 @@ public final class SimHarness: Sendable {
         let servers = functions.map {
             FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store, options: $0), options: $0, logger: serverLogger)
         }
-        let (running, port) = try await serve(sim, port: 0, controlPlane: controlPlane || functions != nil, functions: servers)
+        let (running, port) = try await serve(sim, port: 0, controlPlane: controlPlane || functions != nil, functions: servers, tick: tick)
         if let servers { _ = await servers.running() }
         return SimHarness(sim: sim, running: running, port: port, controlPlane: controlPlane || functions != nil, functions: servers)
     }
 
-    private static func serve(_ sim: KubeSim, port: Int, controlPlane: Bool, functions: FunctionServers?) async throws -> (RunningServer, Int) {
+    private static func serve(
+        _ sim: KubeSim, port: Int, controlPlane: Bool, functions: FunctionServers?, tick: Duration = .milliseconds(50)
+    ) async throws -> (RunningServer, Int) {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = try sim.server(port: port) { continuation.yield($0) }
         var controlPlaneOptions = ControlPlane.Options()
         controlPlaneOptions.podStartDelay = .milliseconds(20)
-        controlPlaneOptions.tick = .milliseconds(50)
+        controlPlaneOptions.tick = tick
         var clusterServices: [any Service] = controlPlane ? [ControlPlane(store: sim.store, options: controlPlaneOptions)] : []
         if let functions { clusterServices.append(functions) }
         var logger = Logger(label: "kubesim-test")
@@ -229,4 +232,15 @@ public func withTeardown<T>(_ body: () async throws -> T, teardown: () async -> 
     }
     await teardown()
     return value
+}
+
+/// Whether `condition` holds within `deadline`, checked every 20 ms: for state with no event to
+/// await (a gauge set at the end of a controller's pass).
+public func eventually(within deadline: Duration = .seconds(15), _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let end = ContinuousClock.now + deadline
+    while ContinuousClock.now < end {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
 }

@@ -18,7 +18,8 @@ import Synchronization
 /// pass finds the workload on a lost cluster while its placement already names a schedulable
 /// one, and patches the workload only (no second decision, no second move).
 extension PlacementController {
-    func failoverPass(workloads: [FunctionKey: FunctionRecord]) async {
+    /// Returns when the earliest failover or failback clock falls due, if one runs.
+    func failoverPass(workloads: [FunctionKey: FunctionRecord]) async -> Date? {
         let rules = state.rules
         let date = now()
         let snapshot = inventory.snapshot
@@ -29,19 +30,30 @@ extension PlacementController {
             guard let cluster = placement.spec.cluster, let workload = workloads[key], let request = placement.spec.request else { continue }
             // A move recorded (a rebalance, or a leader that stopped halfway) whose workload is
             // not there yet: apply it, within the move budget.
-            if workload.cluster != cluster, workload.cluster != nil, placement.isMove {
+            // Counted only when the patch changed the workload: this cache may still show the
+            // workload as it was before this leader's own patch of a moment ago.
+            if workload.cluster != cluster, let from = workload.cluster, placement.isMove {
                 let allowed = recentMoves.withLock { moves in
                     moves.removeAll { date.timeIntervalSince($0) >= 60 }
-                    guard moves.count < rules.failover.maxMovesPerMinute else { return false }
-                    moves.append(date)
-                    return true
+                    return moves.count < rules.failover.maxMovesPerMinute
                 }
                 guard allowed else {
                     waitingToFinish += 1
                     continue
                 }
-                metrics.failover(from: workload.cluster ?? "", to: cluster)
-                await patchWorkload(workload, to: cluster, direktivNamespace: placement.spec.direktivNamespace, rules: rules)
+                if await patchWorkload(workload, to: cluster, direktivNamespace: placement.spec.direktivNamespace, rules: rules) {
+                    recentMoves.withLock { $0.append(date) }
+                    metrics.failover(from: from, to: cluster)
+                    // The leader that recorded a failover posts its Event after the patch; it
+                    // stopped before, so this one does (a rebalance's Event came with its answer).
+                    if let outcome = placement.status?.outcome, let kind = FailoverPlanner.MoveKind(rawValue: outcome) {
+                        events?.record(
+                            reason: kind == .failover ? "FailedOver" : "FailedBack", message: placement.status?.reason ?? "",
+                            isWarning: kind == .failover,
+                            for: key, kind: workload.kind, workloadUID: workload.uid, at: date)
+                    }
+                    logger.notice("finished a recorded move", metadata: ["function": "\(key)", "from": "\(from)", "to": "\(cluster)"])
+                }
                 continue
             }
             functions.append(
@@ -58,8 +70,15 @@ extension PlacementController {
         let actions = FailoverPlanner.plan(
             functions, rules: rules, overrides: state.overrides, inventory: snapshot, now: date.timeIntervalSince1970, budget: budget)
         var deferred = waitingToFinish
+        // Stranded after this pass: as read, less those cleared or moved, plus those stranded now.
+        var strandedKeys = Set(placements.filter { $0.value.condition(FunctionPlacement.ConditionType.stranded)?.status == "True" }.keys)
         for action in actions {
-            guard leadership.value.isLeader else { return }
+            switch action {
+            case .clearLost(let key), .move(let key, _, _, _): strandedKeys.remove(key)
+            case .stranded(let key, _, _): strandedKeys.insert(key)
+            default: break
+            }
+            guard leadership.value.isLeader else { return nil }
             switch action {
             case .markLost(let key, let since):
                 await patchStatus(key, ["clusterLostSince": .string(FunctionPlacement.format(Date(timeIntervalSince1970: since)))])
@@ -87,15 +106,14 @@ extension PlacementController {
             }
         }
         metrics.failoverMovesWaiting(deferred)
-        var stranded = Dictionary(
-            grouping: placements.values.filter { $0.condition(FunctionPlacement.ConditionType.stranded)?.status == "True" },
-            by: { $0.spec.cluster ?? "" }
-        ).mapValues(\.count)
+        var stranded = Dictionary(grouping: strandedKeys, by: { placements[$0]?.spec.cluster ?? "" }).mapValues(\.count)
         strandedClusters.withLock { clusters in
             for cluster in clusters where stranded[cluster] == nil { stranded[cluster] = 0 }
             clusters = Set(stranded.keys)
         }
         metrics.strandedFunctions(stranded)
+        return FailoverPlanner.nextDue(functions, rules: rules, inventory: snapshot, now: date.timeIntervalSince1970).map(
+            Date.init(timeIntervalSince1970:))
     }
 
     func move(
@@ -130,6 +148,8 @@ extension PlacementController {
             logger.info("failover: the placement changed meanwhile; deciding again next pass", metadata: ["function": "\(key)", "error": "\(error)"])
             return
         }
+        // The move is decided and recorded: it counts against the budget even when the workload
+        // patch fails (the next pass finishes it, and counts nothing then unless it patches).
         recentMoves.withLock { $0.append(date) }
         metrics.failover(from: from, to: target)
         await patchWorkload(workload, to: target, direktivNamespace: placement.spec.direktivNamespace, rules: rules)
@@ -140,26 +160,30 @@ extension PlacementController {
     }
 
     /// Pins the workload to `cluster`, conditional on the version read; retried on conflict.
-    func patchWorkload(_ workload: FunctionRecord, to cluster: String, direktivNamespace: String?, rules: Rules) async {
+    /// Returns whether it changed the workload (false when it was pinned there already or the
+    /// patch failed).
+    @discardableResult
+    func patchWorkload(_ workload: FunctionRecord, to cluster: String, direktivNamespace: String?, rules: Rules) async -> Bool {
         let resource: ResourceDescriptor = workload.kind == .knativeService ? .knativeServices : .deployments
         for _ in 0..<3 {
             do {
                 let object = try await client.get(JSONValue.self, resource, name: workload.key.name, namespace: workload.key.namespace)
                 let operations = PlacementPatch.operations(
                     for: object, cluster: cluster, direktivNamespace: direktivNamespace, settings: PatchSettings(rules: rules))
-                guard !operations.isEmpty else { return }
+                guard !operations.isEmpty else { return false }
                 let version = object[path: "metadata", "resourceVersion"] ?? .null
                 _ = try await client.patch(
                     JSONValue.self, resource, name: workload.key.name, namespace: workload.key.namespace,
                     patch: .json([JSONPatchOperation(op: .test, path: "/metadata/resourceVersion", value: version)] + operations))
-                return
+                return true
             } catch let error as KubeAPIError where error.code == 409 || error.code == 422 {
                 continue  // changed between read and write (a failed test is 422): read again
             } catch {
                 logger.warning("failover: cannot patch the workload", metadata: ["function": "\(workload.key)", "error": "\(error)"])
-                return
+                return false
             }
         }
+        return false
     }
 
     func patchStatus(_ key: FunctionKey, _ fields: [String: JSONValue]) async {

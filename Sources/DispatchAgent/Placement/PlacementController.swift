@@ -11,8 +11,9 @@ import Synchronization
 /// has read the workloads, the placements and the inventory once, it runs one
 /// ``PlacementUpkeep`` pass (backfill, conditions, reservations ended, placements of long-gone
 /// workloads deleted), then its failover pass (functions off clusters that cannot run them, and
-/// back). Every write is conditional or idempotent, so a pass interrupted by a change of leader
-/// is finished by the next leader.
+/// back); sooner when a cluster turns (un)schedulable or a failover clock falls due
+/// (``PassSchedule``). Every write is conditional or idempotent, so a pass interrupted by a
+/// change of leader is finished by the next leader.
 public final class PlacementController: Service, Sendable {
     let client: KubeClient
     let directory: FunctionDirectory
@@ -30,6 +31,9 @@ public final class PlacementController: Service, Sendable {
     let recentMoves = Mutex<[Date]>([])
     /// Clusters reported with stranded functions, so that they drop to 0 when none are left.
     let strandedClusters = Mutex<Set<String>>([])
+    let schedule: Mutex<PassSchedule>
+    /// How often the schedule is looked at: what a pass can be early by is at most this late.
+    static let scheduleTick: Duration = .milliseconds(250)
 
     public init(
         client: KubeClient, directory: FunctionDirectory, inventory: LiveInventory, state: AgentState,
@@ -45,30 +49,37 @@ public final class PlacementController: Service, Sendable {
         self.leadership = leadership
         self.identity = identity
         self.interval = interval
+        self.schedule = Mutex(PassSchedule(interval: interval.inSeconds))
         self.logger = logger
         self.now = now
     }
 
     public func run() async throws {
-        await repeatUntilShutdown(every: interval) {
+        await repeatUntilShutdown(every: min(interval, Self.scheduleTick)) {
             guard self.leadership.value.isLeader else { return }
-            await self.pass()
+            let date = self.now()
+            let snapshot = self.inventory.snapshot
+            let schedulable = Set(snapshot.clusters.lazy.filter { FailoverPlanner.isSchedulable($0.name, in: snapshot) }.map(\.name))
+            guard self.schedule.withLock({ $0.isDue(now: date, schedulable: schedulable) }) else { return }
+            guard let nextDue = await self.pass() else { return }
+            self.schedule.withLock { $0.passed(at: date, schedulable: schedulable, nextDue: nextDue) }
         }
     }
 
-    /// One pass; skipped until the caches have listed everything once (an empty cache would make
-    /// every workload look deleted).
-    func pass() async {
-        guard directory.hasSynced, inventory.readiness.isSynced else { return }
+    /// One pass; skipped (nil) until the caches have listed everything once (an empty cache
+    /// would make every workload look deleted). Returns when the earliest failover clock falls
+    /// due (`.some(nil)`: none runs).
+    func pass() async -> Date?? {
+        guard directory.hasSynced, inventory.readiness.isSynced else { return nil }
         let workloads = Dictionary(directory.records.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let actions = PlacementUpkeep.plan(
             placements: directory.placements, workloads: workloads, inventory: inventory.snapshot, now: now(),
             retention: TimeInterval(state.rules.placementRetentionSeconds), identity: identity)
         for action in actions {
-            guard leadership.value.isLeader else { return }
+            guard leadership.value.isLeader else { return nil }
             await run(action)
         }
-        await failoverPass(workloads: workloads)
+        return .some(await failoverPass(workloads: workloads))
     }
 
     func run(_ action: PlacementUpkeep.Action) async {

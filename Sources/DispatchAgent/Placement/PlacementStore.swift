@@ -18,12 +18,18 @@ public struct PlacementStore: Sendable {
     let identity: String
     let namespaces: @Sendable () -> [String]
     let cache: @Sendable () -> [FunctionKey: FunctionPlacement]
+    let beforeWrite: @Sendable (FunctionKey) async -> Void
     let logger: Logger
 
+    /// - Parameter beforeWrite: runs between a decision's read and its write. Nothing in the
+    ///   agent uses it; tests put another replica's write there, the race two replicas meet when
+    ///   Direktiv recreates a function through both at once.
     public init(
         client: KubeClient, identity: String, namespaces: @escaping @Sendable () -> [String],
-        cache: @escaping @Sendable () -> [FunctionKey: FunctionPlacement], logger: Logger
+        cache: @escaping @Sendable () -> [FunctionKey: FunctionPlacement], beforeWrite: @escaping @Sendable (FunctionKey) async -> Void = { _ in },
+        logger: Logger
     ) {
+        self.beforeWrite = beforeWrite
         self.client = client
         self.identity = identity
         self.namespaces = namespaces
@@ -68,6 +74,7 @@ public struct PlacementStore: Sendable {
     @discardableResult
     public func write(_ placement: FunctionPlacement, over existing: FunctionPlacement?) async throws -> FunctionPlacement {
         let key = placement.key
+        await beforeWrite(key)
         var stored: FunctionPlacement
         do {
             if let existing {
