@@ -82,7 +82,10 @@ public final class Agent: Sendable {
         placementController = PlacementController(
             client: client, directory: functions, inventory: inventory, state: state, leadership: elector.leadership, identity: settings.identity,
             interval: settings.placementUpkeepInterval, events: placementEvents, metrics: metrics, logger: logger)
-        controller = AdmissionController(placer: placer, state: state, metrics: metrics)
+        controller = AdmissionController(
+            placer: placer, state: state,
+            egress: settings.engineProxyURL.flatMap { EgressProxyRewrite(agentProxyURL: $0, replacement: settings.functionEgressProxy) },
+            metrics: metrics)
         if let managed = settings.managedWebhookCertificate {
             certificates = CertificateReloader(certificatePath: nil, keyPath: nil, metrics: metrics, logger: logger)
             certificateManager = WebhookCertificateManager(

@@ -73,6 +73,17 @@ extension AgentSettings {
         settings.protectReads = config.bool(forKey: "dispatch.protect.reads", default: settings.protectReads)
         settings.functionsTargetNamespace = config.string(forKey: "dispatch.functions.target.namespace").flatMap { $0.isEmpty ? nil : $0 }
         settings.sidecarImage = config.string(forKey: "dispatch.sidecar.image").flatMap { $0.isEmpty ? nil : $0 }
+        settings.engineProxyURL = config.string(forKey: "dispatch.engine.proxy.url").flatMap { $0.isEmpty ? nil : $0 }
+        settings.functionEgressProxy = config.string(forKey: "dispatch.function.egress.proxy").flatMap { $0.isEmpty ? nil : $0 }
+        if let url = settings.engineProxyURL, ProxyURL(url) == nil {
+            throw Invalid("--engine-proxy-url: \"\(url)\" is not an http:// or https:// URL")
+        }
+        if let url = settings.functionEgressProxy {
+            guard ProxyURL(url) != nil else { throw Invalid("--function-egress-proxy: \"\(url)\" is not an http:// or https:// URL") }
+            guard settings.engineProxyURL != nil else {
+                throw Invalid("--function-egress-proxy replaces the agent's proxy in function containers: it needs --engine-proxy-url")
+            }
+        }
         settings.connectTimeout = try Self.seconds(config, "dispatch.connect.timeout", settings.connectTimeout)
         settings.defaultDeadline = try Self.seconds(config, "dispatch.default.deadline", settings.defaultDeadline)
         settings.bodyIdleTimeout = try Self.seconds(config, "dispatch.body.idle.timeout", settings.bodyIdleTimeout)

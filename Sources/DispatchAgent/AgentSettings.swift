@@ -29,6 +29,11 @@ public struct AgentSettings: Sendable {
     public var protectReads = false
     public var functionsTargetNamespace: String?
     public var sidecarImage: String?
+    /// The agent's proxy as Direktiv's engine is told it (`http_proxy`), which Direktiv copies
+    /// into every function container: the webhook removes it there (``EgressProxyRewrite``).
+    public var engineProxyURL: String?
+    /// What function containers get instead of the agent's proxy; nil: no proxy at all.
+    public var functionEgressProxy: String?
     /// Event loops serving proxied calls.
     public var proxyThreads = ProxyServer.defaultThreads
     /// Whether the proxy's event loops are pinned to CPUs.

@@ -104,6 +104,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Direktiv sidecar image for POST /v1/functions. [DISPATCH_SIDECAR_IMAGE]")
     var sidecarImage: String?
 
+    @Option(
+        help:
+            "The agent's proxy URL as Direktiv's engine has it (http_proxy); the webhook removes it from function containers, which Direktiv copies it into. [DISPATCH_ENGINE_PROXY_URL]"
+    )
+    var engineProxyUrl: String?
+
+    @Option(help: "Proxy URL function containers get instead of the agent's. [DISPATCH_FUNCTION_EGRESS_PROXY]")
+    var functionEgressProxy: String?
+
     @Option(help: "Seconds to wait for a function's connection. [DISPATCH_CONNECT_TIMEOUT]")
     var connectTimeout: Double?
 
@@ -187,6 +196,8 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.protect.reads", protectReads.map { .bool($0) })
         put("dispatch.functions.target.namespace", functionsTargetNamespace.map { .string($0) })
         put("dispatch.sidecar.image", sidecarImage.map { .string($0) })
+        put("dispatch.engine.proxy.url", engineProxyUrl.map { .string($0) })
+        put("dispatch.function.egress.proxy", functionEgressProxy.map { .string($0) })
         put("dispatch.connect.timeout", connectTimeout.map { .double($0) })
         put("dispatch.default.deadline", defaultDeadline.map { .double($0) })
         put("dispatch.body.idle.timeout", bodyIdleTimeout.map { .double($0) })

@@ -15,8 +15,11 @@ public struct AdmissionController: Sendable {
     let placer: Placer
     let state: AgentState
     let metrics: DispatchMetrics
+    /// Removes the agent's proxy from function containers; nil when the agent was not told it.
+    let egress: EgressProxyRewrite?
 
-    public init(placer: Placer, state: AgentState, metrics: DispatchMetrics = DispatchMetrics()) {
+    public init(placer: Placer, state: AgentState, egress: EgressProxyRewrite? = nil, metrics: DispatchMetrics = DispatchMetrics()) {
+        self.egress = egress
         self.placer = placer
         self.state = state
         self.metrics = metrics
@@ -160,8 +163,10 @@ public struct AdmissionController: Sendable {
             )
         case .unplaced, .placed, .fallback, .kept:
             var response = AdmissionReview.Response(uid: context.uid, allowed: true, warnings: warnings)
-            if !placed.operations.isEmpty {
-                response.patch = Data(JSONValue.array(placed.operations.map(\.json)).jsonBytes).base64EncodedString()
+            // Both are made for the object as submitted and touch different paths.
+            let operations = placed.operations + (egress?.operations(for: context.object) ?? [])
+            if !operations.isEmpty {
+                response.patch = Data(JSONValue.array(operations.map(\.json)).jsonBytes).base64EncodedString()
                 response.patchType = "JSONPatch"
             }
             return response
