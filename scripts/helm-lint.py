@@ -50,9 +50,9 @@ ENV_ALWAYS = [
     "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
     "DISPATCH_BIND_ADDRESS", "DISPATCH_WEBHOOK_PORT", "DISPATCH_PROXY_PORT", "DISPATCH_ADMIN_PORT",
     "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_LONGEST_CALL_SECONDS", "DISPATCH_DRAIN_SECONDS",
-    "DISPATCH_LOG_LEVEL", "DISPATCH_IDENTITY", "DISPATCH_LEADER_LEASE",
+    "DISPATCH_LOG_LEVEL", "DISPATCH_IDENTITY", "DISPATCH_LEADER_LEASE", "DISPATCH_ENGINE_PROXY_URL",
 ]
-ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE"]
+ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE", "DISPATCH_FUNCTION_EGRESS_PROXY"]
 # Who keeps the webhook certificate and the admin token decides which of these the chart sets.
 ENV_AGENT_MANAGED_TLS = ["DISPATCH_WEBHOOK_CA_SECRET", "DISPATCH_WEBHOOK_CONFIGURATION", "DISPATCH_WEBHOOK_SERVICE"]
 ENV_MOUNTED_TLS = ["DISPATCH_TLS_CERT", "DISPATCH_TLS_KEY"]
@@ -268,6 +268,10 @@ def check_common(objects, values_rules):
           and env["DISPATCH_ADMIN_PORT"]["value"] == "9090" and env["DISPATCH_METRICS_PORT"]["value"] == "9091",
           "port variables match the container ports")
     check(env["DISPATCH_KNATIVE_NAMESPACE"]["value"] == "knative-serving", "knative.namespace reaches the agent")
+    proxy_service = one(objects, "Service", f"{RELEASE}-proxy", NAMESPACE)
+    check(env["DISPATCH_ENGINE_PROXY_URL"]["value"]
+          == f"http://{RELEASE}-proxy.{NAMESPACE}.svc:{proxy_service['spec']['ports'][0]['port']}",
+          "DISPATCH_ENGINE_PROXY_URL is the proxy Service's URL, as NOTES.txt tells Direktiv's engine")
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     check(not any("subPath" in m for m in mounts.values()), "no subPath mounts (they never see updates)")
     check(all(m.get("readOnly") for m in mounts.values()), "all mounts read-only")
@@ -552,7 +556,8 @@ def scenario_cert_manager(chart, values_rules):
         "prometheusRule": {"enabled": True},
         "networkPolicy": {"enabled": True},
         "dashboards": {"enabled": True},
-        "direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"},
+        "direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10",
+                     "functionEgressProxy": "http://egress.corp:3128"},
         "agent": {"protectReads": True},
     }
     objects, _ = render(chart, values)
@@ -579,7 +584,8 @@ def scenario_cert_manager(chart, values_rules):
           "cert-manager: a given issuerRef is used and no Issuer is created")
     env = {e["name"]: e.get("value") for e in container["env"]}
     check(env.get("DISPATCH_FUNCTIONS_TARGET_NAMESPACE") == "dispatch-functions"
-          and env.get("DISPATCH_SIDECAR_IMAGE") == "direktiv/direktiv:v0.8.10" and env["DISPATCH_PROTECT_READS"] == "true",
+          and env.get("DISPATCH_SIDECAR_IMAGE") == "direktiv/direktiv:v0.8.10" and env["DISPATCH_PROTECT_READS"] == "true"
+          and env.get("DISPATCH_FUNCTION_EGRESS_PROXY") == "http://egress.corp:3128",
           f"optional env set when given: {', '.join(ENV_OPTIONAL)}, protectReads")
     target = one(objects, "Role", f"{RELEASE}-functions-api", "dispatch-functions")
     check(target["rules"] == [{"apiGroups": ["serving.knative.dev"], "resources": ["services"],
@@ -719,6 +725,8 @@ def scenario_refusals(chart):
         ("failurePolicy Maybe", {"webhook": {"failurePolicy": "Maybe"}}, "/webhook/failurePolicy"),
         ("timeoutSeconds 31", {"webhook": {"timeoutSeconds": 31}}, "/webhook/timeoutSeconds"),
         ("proxyCPUAffinity always", {"agent": {"proxyCPUAffinity": "always"}}, "/agent/proxyCPUAffinity"),
+        ("a function egress proxy that is not an http URL", {"direktiv": {"functionEgressProxy": "socks5://x:1080"}},
+         "/direktiv/functionEgressProxy"),
         ("the agent's namespace as a functions namespace", {"rules": {"functionsNamespaces": [NAMESPACE]}},
          "must not contain the agent's own namespace"),
         ("Direktiv's own functions namespace as target namespace", {"direktiv": {"functionsTargetNamespace": FUNCTIONS_NS}},
@@ -776,7 +784,8 @@ def scenario_agent(chart, binary):
     defaults, _ = render(chart)
     check_rules_reject_nothing(one(defaults, "ConfigMap", f"{RELEASE}-rules", NAMESPACE)["data"]["rules.yaml"], binary)
     # The optional variables too, as the chart renders them.
-    options, _ = render(chart, {"direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10"},
+    options, _ = render(chart, {"direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10",
+                                             "functionEgressProxy": "http://egress.corp:3128"},
                                 "agent": {"proxyThreads": 2, "proxyCPUAffinity": "off"}})
     _, container = container_of(options)
     help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, check=True).stdout

@@ -1,3 +1,4 @@
+import Foundation
 import KubeModels
 
 /// Keeps a function's own outbound HTTP away from the agent's proxy.
@@ -29,8 +30,8 @@ public struct EgressProxyRewrite: Sendable, Hashable {
     public static let variableNames: Set<String> = ["HTTP_PROXY", "http_proxy"]
 
     /// JSON Patch operations for `object` (a Knative Service or a Deployment): one `replace` of
-    /// each container's `env` that changes, guarded by a `test` of the list as it was, so the
-    /// patch cannot apply to anything but the object it was made for.
+    /// each container's `env` that changes. The API server applies an admission patch to the
+    /// object it sent, so no `test` is needed, and applying it twice changes nothing.
     public func operations(for object: JSONValue) -> [JSONPatchOperation] {
         var operations: [JSONPatchOperation] = []
         for list in ["initContainers", "containers"] {
@@ -39,9 +40,7 @@ public struct EgressProxyRewrite: Sendable, Hashable {
                 guard let env = container["env"]?.arrayValue else { continue }
                 let rewritten = rewrite(env)
                 guard rewritten != env else { continue }
-                let path = "/spec/template/spec/\(list)/\(index)/env"
-                operations.append(JSONPatchOperation(op: .test, path: path, value: .array(env)))
-                operations.append(JSONPatchOperation(op: .replace, path: path, value: .array(rewritten)))
+                operations.append(JSONPatchOperation(op: .replace, path: "/spec/template/spec/\(list)/\(index)/env", value: .array(rewritten)))
             }
         }
         return operations
@@ -69,7 +68,8 @@ public struct EgressProxyRewrite: Sendable, Hashable {
 
 /// A proxy URL compared as HTTP clients read it: scheme and host without regard to case, the
 /// scheme's default port when none is given, no trailing slash; a value without a scheme is
-/// `http://` (Go's and curl's reading of `HTTP_PROXY=host:port`).
+/// `http://` (Go's and curl's reading of `HTTP_PROXY=host:port`). Parsed by Foundation's
+/// `URLComponents`; only http and https are proxies here.
 public struct ProxyURL: Sendable, Hashable, CustomStringConvertible {
     public let scheme: String
     public let host: String
@@ -77,50 +77,24 @@ public struct ProxyURL: Sendable, Hashable, CustomStringConvertible {
     public let path: String
 
     public init?(_ text: String) {
-        guard text.utf8.count <= 2048 else { return nil }
-        var rest = Substring(text).drop { $0 == " " || $0 == "\t" }
-        while let last = rest.last, last == " " || last == "\t" { rest = rest.dropLast() }
-        guard !rest.isEmpty else { return nil }
-        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") {
-            scheme = rest[..<colon].lowercased()
-            rest = rest[rest.index(colon, offsetBy: 3)...]
-        } else {
-            scheme = "http"
-        }
-        let defaultPort: Int
-        switch scheme {
-        case "http": defaultPort = 80
-        case "https": defaultPort = 443
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.utf8.count <= 2048,
+            let components = URLComponents(string: trimmed.contains("://") ? trimmed : "http://" + trimmed),
+            let scheme = components.scheme?.lowercased(), let host = components.host, !host.isEmpty
+        else { return nil }
+        switch (scheme, components.port) {
+        case ("http", nil): port = 80
+        case ("https", nil): port = 443
+        case ("http", let given?), ("https", let given?):
+            guard (1...65535).contains(given) else { return nil }
+            port = given
         default: return nil
         }
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        var remainder = String(rest[authorityEnd...])
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        var hostPart = authority
-        var portValue = defaultPort
-        if authority.hasPrefix("[") {
-            // An IPv6 literal: [::1]:8080
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            hostPart = authority[...close]
-            let after = authority[authority.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":"), let parsed = Int(after.dropFirst()), (1...65535).contains(parsed) else { return nil }
-                portValue = parsed
-            }
-        } else if let colon = authority.lastIndex(of: ":") {
-            hostPart = authority[..<colon]
-            let digits = authority[authority.index(after: colon)...]
-            if !digits.isEmpty {
-                guard let parsed = Int(digits), (1...65535).contains(parsed) else { return nil }
-                portValue = parsed
-            }
-        }
-        guard !hostPart.isEmpty else { return nil }
-        host = hostPart.lowercased()
-        port = portValue
-        while remainder.hasSuffix("/") { remainder.removeLast() }
-        path = remainder
+        self.scheme = scheme
+        self.host = host.lowercased()
+        var path = components.percentEncodedPath
+        while path.hasSuffix("/") { path.removeLast() }
+        self.path = path
     }
 
     public var description: String { "\(scheme)://\(host):\(port)\(path)" }

@@ -66,6 +66,11 @@ public enum FailoverPlanner {
         inventory.cluster(named: cluster)?.isReady ?? false
     }
 
+    /// The names of the clusters ``isSchedulable(_:in:)`` holds for.
+    public static func schedulableClusters(in inventory: ClusterInventory) -> Set<String> {
+        Set(inventory.clusters.lazy.filter(\.isReady).map(\.name))
+    }
+
     /// The actions for one pass, in the order of the functions' keys.
     ///
     /// - Parameters:

@@ -385,15 +385,8 @@ struct DemoScript: Sendable {
     /// every function's pods run, and who leads.
     func placementTable(_ functions: [Function], step: String) async throws {
         let keys = functions.map(\.key)
-        let directory = agent.functions
-        let ready: @Sendable () -> Bool = {
+        try await waitForPlacements(step, "the leader to report on every FunctionPlacement") { directory in
             keys.allSatisfy { directory.placement(for: $0)?.condition(FunctionPlacement.ConditionType.ready) != nil }
-        }
-        if !ready() {
-            _ = try await within(step, "the leader to report on every FunctionPlacement") {
-                for await _ in directory.changes() where ready() { return true }
-                return false
-            }
         }
         let placements = try await client.list(FunctionPlacement.self, .functionPlacements, namespace: Self.functionsNamespace).items
         var table = TextTable(headers: ["NAME", "DIREKTIV-NAMESPACE", "CLUSTER", "OUTCOME", "READY", "DECIDED-BY"])

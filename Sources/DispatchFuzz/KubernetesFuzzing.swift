@@ -65,7 +65,7 @@ enum KubernetesFuzzing {
         }
         let state = AgentState(rules: rules)
         let placer = Placer(state: state, inventory: { inventory }, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let controller = AdmissionController(placer: placer, state: state)
+        let controller = AdmissionController(placer: placer, state: state, egress: Self.egress)
         guard let answer = try? controller.review(body: body, shared: .none), let response = answer.response else { return }
         guard let patchText = response.patch else { return }
         guard let review = try? AdmissionReview(json: JSONValue.parse(body)), let object = review.request?.object else {
@@ -84,6 +84,9 @@ enum KubernetesFuzzing {
         }
         try require((try? JSONPatch.apply(operations, to: patched)) == patched, "the patch changes the object when applied again")
     }
+
+    /// The chart's proxy URL, as the seed `deployment-0.10-proxied` carries it.
+    static let egress = EgressProxyRewrite(agentProxyURL: "http://direktiv-dispatch-proxy.direktiv-dispatch.svc:8080")
 
     static let exampleRules: Rules? = try? RulesParser.parse(
         """

@@ -38,12 +38,24 @@ import Testing
         #expect(read.logLevel == .debug)
     }
 
+    @Test func theEngineProxyAndItsReplacementAreRead() throws {
+        let read = try AgentSettings(
+            reader: reader([
+                "dispatch.engine.proxy.url": ConfigValue(.string("http://direktiv-dispatch-proxy.direktiv-dispatch.svc:8080"), isSecret: false),
+                "dispatch.function.egress.proxy": ConfigValue(.string("http://egress:3128"), isSecret: false),
+            ]))
+        #expect(read.engineProxyURL == "http://direktiv-dispatch-proxy.direktiv-dispatch.svc:8080")
+        #expect(read.functionEgressProxy == "http://egress:3128")
+    }
+
     @Test(arguments: [
         ("dispatch.proxy.port", ConfigContent.int(70000), "is not a port"),
         ("dispatch.connect.timeout", .double(0), "must be positive"),
         ("dispatch.drain.seconds", .int(10), "must be at least the longest call"),
         ("dispatch.log.level", .string("loud"), "unknown log level"),
         ("dispatch.webhook.ca.secret", .string("ca"), "go together"),
+        ("dispatch.engine.proxy.url", .string("socks5://proxy:1080"), "is not an http:// or https:// URL"),
+        ("dispatch.function.egress.proxy", .string("http://egress:3128"), "it needs --engine-proxy-url"),
     ])
     func unusableValuesAreRefusedWithTheReason(key: String, value: ConfigContent, message: String) {
         #expect {

@@ -76,14 +76,12 @@ enum FailoverBench {
         let sim = try await SimHarness.start(options: options, controlPlane: true, tick: tick)
         let agent = try await AgentHarness.start(sim: sim, rules: rules(after: after, moves: moves))
         let client = try sim.client()
-        do {
-            try await body(sim, agent, client)
-        } catch {
-            print("failed: \(error)")
-        }
+        var failure: (any Error)?
+        do { try await body(sim, agent, client) } catch { failure = error }
         try? await client.shutdown()
         await agent.stop()
         await sim.stop()
+        if let failure { throw failure }
     }
 
     /// Waits until `condition` holds for the agent's view of workloads and placements.

@@ -18,8 +18,8 @@ import Synchronization
 /// pass finds the workload on a lost cluster while its placement already names a schedulable
 /// one, and patches the workload only (no second decision, no second move).
 extension PlacementController {
-    /// Returns when the earliest failover or failback clock falls due, if one runs.
-    func failoverPass(workloads: [FunctionKey: FunctionRecord]) async -> Date? {
+    /// Nil when this replica stopped leading during the pass.
+    func failoverPass(workloads: [FunctionKey: FunctionRecord]) async -> PassReport? {
         let rules = state.rules
         let date = now()
         let snapshot = inventory.snapshot
@@ -33,11 +33,7 @@ extension PlacementController {
             // Counted only when the patch changed the workload: this cache may still show the
             // workload as it was before this leader's own patch of a moment ago.
             if workload.cluster != cluster, let from = workload.cluster, placement.isMove {
-                let allowed = recentMoves.withLock { moves in
-                    moves.removeAll { date.timeIntervalSince($0) >= 60 }
-                    return moves.count < rules.failover.maxMovesPerMinute
-                }
-                guard allowed else {
+                guard movesLeft(at: date, rules: rules) > 0 else {
                     waitingToFinish += 1
                     continue
                 }
@@ -63,35 +59,30 @@ extension PlacementController {
                     failedOverFrom: placement.status?.failedOverFrom,
                     originBackSince: FunctionPlacement.parse(placement.status?.originBackSince)?.timeIntervalSince1970))
         }
-        let budget = recentMoves.withLock { moves in
-            moves.removeAll { date.timeIntervalSince($0) >= 60 }
-            return rules.failover.maxMovesPerMinute - moves.count
-        }
         let actions = FailoverPlanner.plan(
-            functions, rules: rules, overrides: state.overrides, inventory: snapshot, now: date.timeIntervalSince1970, budget: budget)
+            functions, rules: rules, overrides: state.overrides, inventory: snapshot, now: date.timeIntervalSince1970,
+            budget: movesLeft(at: date, rules: rules))
         var deferred = waitingToFinish
         // Stranded after this pass: as read, less those cleared or moved, plus those stranded now.
         var strandedKeys = Set(placements.filter { $0.value.condition(FunctionPlacement.ConditionType.stranded)?.status == "True" }.keys)
         for action in actions {
-            switch action {
-            case .clearLost(let key), .move(let key, _, _, _): strandedKeys.remove(key)
-            case .stranded(let key, _, _): strandedKeys.insert(key)
-            default: break
-            }
             guard leadership.value.isLeader else { return nil }
             switch action {
             case .markLost(let key, let since):
                 await patchStatus(key, ["clusterLostSince": .string(FunctionPlacement.format(Date(timeIntervalSince1970: since)))])
             case .clearLost(let key):
+                strandedKeys.remove(key)
                 await patchStatus(key, ["clusterLostSince": .null, "conditions": conditions(placements[key], stranded: nil, date: date)])
             case .markOriginBack(let key, let since):
                 await patchStatus(key, ["originBackSince": .string(FunctionPlacement.format(Date(timeIntervalSince1970: since)))])
             case .clearOriginBack(let key):
                 await patchStatus(key, ["originBackSince": .null])
             case .move(let key, let from, let decision, let kind):
+                strandedKeys.remove(key)
                 guard let placement = placements[key], let workload = workloads[key] else { continue }
                 await move(placement, workload: workload, from: from, decision: decision, kind: kind, rules: rules, date: date)
             case .stranded(let key, let from, let reason):
+                strandedKeys.insert(key)
                 guard let placement = placements[key], placement.condition(FunctionPlacement.ConditionType.stranded)?.status != "True" else {
                     continue
                 }
@@ -112,8 +103,9 @@ extension PlacementController {
             clusters = Set(stranded.keys)
         }
         metrics.strandedFunctions(stranded)
-        return FailoverPlanner.nextDue(functions, rules: rules, inventory: snapshot, now: date.timeIntervalSince1970).map(
-            Date.init(timeIntervalSince1970:))
+        return PassReport(
+            nextDue: FailoverPlanner.nextDue(functions, rules: rules, inventory: snapshot, now: date.timeIntervalSince1970).map(
+                Date.init(timeIntervalSince1970:)))
     }
 
     func move(
@@ -157,6 +149,14 @@ extension PlacementController {
             reason: kind == .failover ? "FailedOver" : "FailedBack", message: reason, isWarning: kind == .failover, for: key, kind: workload.kind,
             workloadUID: workload.uid, at: date)
         logger.notice("function moved", metadata: ["function": "\(key)", "from": "\(from)", "to": "\(target)", "kind": "\(kind.rawValue)"])
+    }
+
+    /// What is left of `maxMovesPerMinute` at `date`, the moves older than a minute forgotten.
+    func movesLeft(at date: Date, rules: Rules) -> Int {
+        recentMoves.withLock { moves in
+            moves.removeAll { date.timeIntervalSince($0) >= 60 }
+            return rules.failover.maxMovesPerMinute - moves.count
+        }
     }
 
     /// Pins the workload to `cluster`, conditional on the version read; retried on conflict.

@@ -58,18 +58,22 @@ public final class PlacementController: Service, Sendable {
         await repeatUntilShutdown(every: min(interval, Self.scheduleTick)) {
             guard self.leadership.value.isLeader else { return }
             let date = self.now()
-            let snapshot = self.inventory.snapshot
-            let schedulable = Set(snapshot.clusters.lazy.filter { FailoverPlanner.isSchedulable($0.name, in: snapshot) }.map(\.name))
+            let schedulable = FailoverPlanner.schedulableClusters(in: self.inventory.snapshot)
             guard self.schedule.withLock({ $0.isDue(now: date, schedulable: schedulable) }) else { return }
-            guard let nextDue = await self.pass() else { return }
-            self.schedule.withLock { $0.passed(at: date, schedulable: schedulable, nextDue: nextDue) }
+            guard let report = await self.pass() else { return }
+            self.schedule.withLock { $0.passed(at: date, schedulable: schedulable, nextDue: report.nextDue) }
         }
     }
 
-    /// One pass; skipped (nil) until the caches have listed everything once (an empty cache
-    /// would make every workload look deleted). Returns when the earliest failover clock falls
-    /// due (`.some(nil)`: none runs).
-    func pass() async -> Date?? {
+    /// What a finished pass leaves for the schedule.
+    struct PassReport {
+        /// When the earliest failover or failback clock falls due; nil when none runs.
+        var nextDue: Date?
+    }
+
+    /// One pass; nil when skipped (until the caches have listed everything once, an empty cache
+    /// would make every workload look deleted) or cut short by losing the lead.
+    func pass() async -> PassReport? {
         guard directory.hasSynced, inventory.readiness.isSynced else { return nil }
         let workloads = Dictionary(directory.records.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let actions = PlacementUpkeep.plan(
@@ -79,7 +83,7 @@ public final class PlacementController: Service, Sendable {
             guard leadership.value.isLeader else { return nil }
             await run(action)
         }
-        return .some(await failoverPass(workloads: workloads))
+        return await failoverPass(workloads: workloads)
     }
 
     func run(_ action: PlacementUpkeep.Action) async {

@@ -124,3 +124,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStop.sleepSeconds (%d) + agent.drainSeconds (%d)" (int .Values.terminationGracePeriodSeconds) $pause (int .Values.agent.drainSeconds)) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The proxy's URL as Direktiv's engine is told it (http_proxy); the agent removes exactly this
+value from function containers, which Direktiv copies it into.
+*/}}
+{{- define "direktiv-dispatch.proxyURL" -}}
+{{- printf "http://%s-proxy.%s.svc:%v" (include "direktiv-dispatch.fullname" .) .Release.Namespace .Values.service.proxyPort -}}
+{{- end }}
