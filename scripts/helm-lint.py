@@ -52,7 +52,8 @@ ENV_ALWAYS = [
     "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_LONGEST_CALL_SECONDS", "DISPATCH_DRAIN_SECONDS",
     "DISPATCH_LOG_LEVEL", "DISPATCH_IDENTITY", "DISPATCH_LEADER_LEASE", "DISPATCH_ENGINE_PROXY_URL",
 ]
-ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE", "DISPATCH_FUNCTION_EGRESS_PROXY"]
+ENV_OPTIONAL = ["DISPATCH_FUNCTIONS_TARGET_NAMESPACE", "DISPATCH_SIDECAR_IMAGE", "DISPATCH_FUNCTION_EGRESS_PROXY",
+                "DISPATCH_DIREKTIV_API", "DISPATCH_DIREKTIV_API_INTERVAL", "DISPATCH_DIREKTIV_API_KEY_FILE"]
 # Who keeps the webhook certificate and the admin token decides which of these the chart sets.
 ENV_AGENT_MANAGED_TLS = ["DISPATCH_WEBHOOK_CA_SECRET", "DISPATCH_WEBHOOK_CONFIGURATION", "DISPATCH_WEBHOOK_SERVICE"]
 ENV_MOUNTED_TLS = ["DISPATCH_TLS_CERT", "DISPATCH_TLS_KEY"]
@@ -557,7 +558,8 @@ def scenario_cert_manager(chart, values_rules):
         "networkPolicy": {"enabled": True},
         "dashboards": {"enabled": True},
         "direktiv": {"functionsTargetNamespace": "dispatch-functions", "sidecarImage": "direktiv/direktiv:v0.8.10",
-                     "functionEgressProxy": "http://egress.corp:3128"},
+                     "functionEgressProxy": "http://egress.corp:3128",
+                     "api": {"url": "http://direktiv-flow.direktiv:6665", "keySecret": "direktiv-api-key", "intervalSeconds": 15}},
         "agent": {"protectReads": True},
     }
     objects, _ = render(chart, values)
@@ -585,8 +587,16 @@ def scenario_cert_manager(chart, values_rules):
     env = {e["name"]: e.get("value") for e in container["env"]}
     check(env.get("DISPATCH_FUNCTIONS_TARGET_NAMESPACE") == "dispatch-functions"
           and env.get("DISPATCH_SIDECAR_IMAGE") == "direktiv/direktiv:v0.8.10" and env["DISPATCH_PROTECT_READS"] == "true"
-          and env.get("DISPATCH_FUNCTION_EGRESS_PROXY") == "http://egress.corp:3128",
+          and env.get("DISPATCH_FUNCTION_EGRESS_PROXY") == "http://egress.corp:3128"
+          and env.get("DISPATCH_DIREKTIV_API") == "http://direktiv-flow.direktiv:6665" and env.get("DISPATCH_DIREKTIV_API_INTERVAL") == "15"
+          and env.get("DISPATCH_DIREKTIV_API_KEY_FILE") == "/etc/direktiv-dispatch/direktiv-api/key",
           f"optional env set when given: {', '.join(ENV_OPTIONAL)}, protectReads")
+    key_volume = next((v for v in container_of(objects)[0]["spec"]["template"]["spec"]["volumes"] if v["name"] == "direktiv-api-key"), None)
+    key_mount = next((m for m in container["volumeMounts"] if m["name"] == "direktiv-api-key"), None)
+    check(key_volume is not None and key_volume["secret"]["secretName"] == "direktiv-api-key"
+          and key_volume["secret"]["items"] == [{"key": "apikey", "path": "key"}]
+          and key_mount is not None and key_mount["mountPath"] == "/etc/direktiv-dispatch/direktiv-api" and key_mount["readOnly"],
+          "Direktiv's API key Secret is mounted as the file DISPATCH_DIREKTIV_API_KEY_FILE names (whole directory, read-only)")
     target = one(objects, "Role", f"{RELEASE}-functions-api", "dispatch-functions")
     check(target["rules"] == [{"apiGroups": ["serving.knative.dev"], "resources": ["services"],
                                "verbs": ["get", "create", "delete"]}], "target namespace Role: get/create/delete services")
@@ -725,6 +735,7 @@ def scenario_refusals(chart):
         ("failurePolicy Maybe", {"webhook": {"failurePolicy": "Maybe"}}, "/webhook/failurePolicy"),
         ("timeoutSeconds 31", {"webhook": {"timeoutSeconds": 31}}, "/webhook/timeoutSeconds"),
         ("proxyCPUAffinity always", {"agent": {"proxyCPUAffinity": "always"}}, "/agent/proxyCPUAffinity"),
+        ("a Direktiv API URL with a query", {"direktiv": {"api": {"url": "http://direktiv-flow:6665/?x=1"}}}, "/direktiv/api/url"),
         ("a function egress proxy that is not an http URL", {"direktiv": {"functionEgressProxy": "socks5://x:1080"}},
          "/direktiv/functionEgressProxy"),
         ("the agent's namespace as a functions namespace", {"rules": {"functionsNamespaces": [NAMESPACE]}},

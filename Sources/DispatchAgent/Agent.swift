@@ -6,6 +6,7 @@ import Hummingbird
 import KubeClient
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The running agent: its shared state and every long-running part, wired together.
 ///
@@ -25,6 +26,8 @@ public final class Agent: Sendable {
     /// The admin token's Secret, when the agent keeps it.
     public let adminTokenSecret: AdminTokenSecret?
     public let rulesReloader: RulesReloader
+    /// Reads Direktiv's namespaces from its API, with `--direktiv-api`.
+    public let namespaceDiscovery: DirektivNamespaceDiscovery?
     public let knativePreflight: KnativePreflight
     public let functions: FunctionDirectory
     public let statistics: InvocationStatistics
@@ -98,10 +101,14 @@ public final class Agent: Sendable {
             try certificates.load()
             certificateManager = nil
         }
+        let directoryFollowsState = DirectoryFollowsState(state: state, directory: functions)
         rulesReloader = RulesReloader(path: settings.rulesPath, state: state, interval: settings.fileCheckInterval, metrics: metrics, logger: logger)
         { rules in
             inventory.reconfigure(.init(rules: rules))
-            functions.reconfigure(.init(rules: rules))
+            directoryFollowsState.apply()
+        }
+        namespaceDiscovery = settings.direktivAPI.map {
+            DirektivNamespaceDiscovery(settings: $0, state: state, metrics: metrics, logger: logger) { directoryFollowsState.apply() }
         }
         rulesReloader.loaded(rulesContents)
         knativePreflight = KnativePreflight(
@@ -202,6 +209,7 @@ public final class Agent: Sendable {
         if let certificateManager { services.append(certificateManager) }
         if let adminTokenSecret { services.append(adminTokenSecret) }
         if let resolverFile { services.append(resolverFile) }
+        if let namespaceDiscovery { services.append(namespaceDiscovery) }
         services += [
             AdminServer.application(
                 router: AdminServer.router(readiness: readiness, metrics: exposition, api: api), host: settings.bindAddress, port: settings.adminPort,
@@ -233,5 +241,24 @@ extension Agent: Service {
         var configuration = ServiceGroupConfiguration(services: services().map { .init(service: $0) }, logger: logger)
         configuration.maximumGracefulShutdownDuration = settings.drain
         try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// Gives the function directory the namespaces of the agent's state (rules and Direktiv's API).
+/// Calls are serialized and read the state inside, so the last one applies the latest of both.
+private final class DirectoryFollowsState: Sendable {
+    private let state: AgentState
+    private let directory: FunctionDirectory
+    private let serial = Mutex(())
+
+    init(state: AgentState, directory: FunctionDirectory) {
+        self.state = state
+        self.directory = directory
+    }
+
+    func apply() {
+        serial.withLock { _ in
+            directory.reconfigure(.init(functionsNamespaces: state.rules.functionsNamespaces, direktivNamespaces: state.direktivNamespaces))
+        }
     }
 }

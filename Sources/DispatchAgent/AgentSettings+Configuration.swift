@@ -84,6 +84,18 @@ extension AgentSettings {
                 throw Invalid("--function-egress-proxy replaces the agent's proxy in function containers: it needs --engine-proxy-url")
             }
         }
+        if let url = config.string(forKey: "dispatch.direktiv.api").flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard let base = DirektivNamespaceDiscovery.Settings.baseURL(url) else {
+                throw Invalid("--direktiv-api: \"\(url)\" is not an http:// or https:// URL without query or fragment")
+            }
+            var api = DirektivNamespaceDiscovery.Settings(baseURL: base)
+            api.keyFile = config.string(forKey: "dispatch.direktiv.api.key.file").flatMap { $0.isEmpty ? nil : $0 }
+            api.interval = try Self.seconds(config, "dispatch.direktiv.api.interval", api.interval)
+            guard api.interval >= .seconds(1) else { throw Invalid("--direktiv-api-interval must be at least 1 second") }
+            settings.direktivAPI = api
+        } else if config.string(forKey: "dispatch.direktiv.api.key.file").map({ !$0.isEmpty }) == true {
+            throw Invalid("--direktiv-api-key-file is the key for --direktiv-api, which is not set")
+        }
         settings.connectTimeout = try Self.seconds(config, "dispatch.connect.timeout", settings.connectTimeout)
         settings.defaultDeadline = try Self.seconds(config, "dispatch.default.deadline", settings.defaultDeadline)
         settings.bodyIdleTimeout = try Self.seconds(config, "dispatch.body.idle.timeout", settings.bodyIdleTimeout)

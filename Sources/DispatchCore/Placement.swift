@@ -18,18 +18,28 @@ public enum Placement {
         let override = request.direktivNamespace.flatMap { overrides[$0] }
         var evaluation = Evaluation(request: request, inventory: inventory, reservations: reservations, excluded: override?.exclude ?? [])
 
-        guard let namespace = request.direktivNamespace else {
-            return evaluation.unplaced(
-                "the Direktiv namespace of this function is unknown: list it in direktivNamespaces or set the \(FunctionIdentity.namespaceAnnotation) annotation",
-                rule: nil,
-                override: nil
-            )
+        let namespace = request.direktivNamespace
+        let matched: (index: Int, rule: NamespaceRule)?
+        if let namespace {
+            matched = rules.rule(for: namespace)
+            if matched == nil, override?.pin == nil, (override?.prefer ?? []).isEmpty {
+                return evaluation.unplaced("no rule matches Direktiv namespace \"\(namespace)\"", rule: nil, override: override)
+            }
+        } else {
+            // Rules for named namespaces cannot apply, but one for every namespace can: without it
+            // the function would be admitted unplaced and Liqo might run it on any peer.
+            matched = rules.catchAllRule
+            guard let matched else {
+                return evaluation.unplaced("\(Self.unknownNamespace); no catch-all rule (match: \"*\") to place it by", rule: nil, override: nil)
+            }
+            if matched.rule.clusters.allSatisfy({ $0 == .direktivNamespace }) {
+                return evaluation.unplaced(
+                    "\(Self.unknownNamespace); the catch-all rule namespaces[\(matched.index)] (\(matched.rule.match)) names only {namespace}, which needs it",
+                    rule: MatchedRule(index: matched.index, rule: matched.rule), override: nil)
+            }
         }
-        let matched = rules.rule(for: namespace)
         let matchedRule = matched.map { MatchedRule(index: $0.index, rule: $0.rule) }
-        if matched == nil, override?.pin == nil, (override?.prefer ?? []).isEmpty {
-            return evaluation.unplaced("no rule matches Direktiv namespace \"\(namespace)\"", rule: nil, override: override)
-        }
+        let subject = namespace.map { "Direktiv namespace \"\($0)\"" } ?? "a function of unknown Direktiv namespace"
 
         // Groups are tried in order: the pin alone, or the preferred clusters, then the rule's candidates.
         var groups: [(rows: [Int], strategy: PlacementStrategy)] = []
@@ -45,10 +55,17 @@ public enum Placement {
         }
         evaluation.applyOverride(pinned: override?.pin != nil)
 
-        let ruleText = matchedRule.map { " by rule namespaces[\($0.index)] (\($0.match))" } ?? ""
+        var ruleText = matchedRule.map { " by rule namespaces[\($0.index)] (\($0.match))" } ?? ""
         var warnings: [String] = []
-        for name in override?.namedClusters ?? [] where inventory.cluster(named: name) == nil {
-            warnings.append("override for \"\(namespace)\" names unknown cluster \"\(name)\"")
+        if namespace == nil {
+            ruleText = matchedRule.map { " by catch-all rule namespaces[\($0.index)] (\($0.match))" } ?? ""
+            let skipped = matched?.rule.clusters.contains(.direktivNamespace) == true ? ", its {namespace} candidate skipped" : ""
+            warnings.append("\(Self.unknownNamespace); placed by the catch-all rule\(skipped)")
+        }
+        if let namespace, let override {
+            for name in override.namedClusters where inventory.cluster(named: name) == nil {
+                warnings.append("override for \"\(namespace)\" names unknown cluster \"\(name)\"")
+            }
         }
 
         if let current = request.currentCluster, let row = evaluation.candidateRow(current),
@@ -81,10 +98,10 @@ public enum Placement {
         switch onNoFit {
         case .reject:
             return evaluation.finish(
-                .rejected, cluster: nil, summary: "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)",
+                .rejected, cluster: nil, summary: "rejected: no eligible cluster for \(subject)\(ruleText): \(considered)",
                 rule: matchedRule, override: override, warnings: warnings)
         case .admitUnplaced:
-            let summary = "admitted unplaced: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText): \(considered)"
+            let summary = "admitted unplaced: no eligible cluster for \(subject)\(ruleText): \(considered)"
             return evaluation.finish(.unplaced, cluster: nil, summary: summary, rule: matchedRule, override: override, warnings: warnings + [summary])
         case .fallback(let fallback):
             let row = evaluation.considerFallback(fallback)
@@ -94,7 +111,7 @@ public enum Placement {
                 return evaluation.finish(
                     .rejected, cluster: nil,
                     summary:
-                        "rejected: no eligible cluster for Direktiv namespace \"\(namespace)\"\(ruleText) (\(considered)) and fallback \(fallback) is not usable: \(why)",
+                        "rejected: no eligible cluster for \(subject)\(ruleText) (\(considered)) and fallback \(fallback) is not usable: \(why)",
                     rule: matchedRule, override: override, warnings: warnings)
             }
             if row?.blockers.contains(.doesNotFit) == true {
@@ -105,6 +122,10 @@ public enum Placement {
                 override: override, warnings: warnings)
         }
     }
+
+    /// Why a function without a known Direktiv namespace is treated apart.
+    static let unknownNamespace =
+        "the Direktiv namespace of this function is unknown (list it in direktivNamespaces, let the agent discover it with --direktiv-api, or set the \(FunctionIdentity.namespaceAnnotation) annotation)"
 }
 
 /// The working state of one decision: a row per inventory cluster plus rows for unknown candidates.
@@ -170,7 +191,7 @@ private struct Evaluation {
 
     /// Turns cluster references into row indices, scoring each new candidate once; a cluster
     /// named in several groups is considered where it first appears.
-    mutating func consider(_ references: [ClusterReference], namespace: String) -> [Int] {
+    mutating func consider(_ references: [ClusterReference], namespace: String?) -> [Int] {
         var indices: [Int] = []
         func add(_ index: Int) {
             guard !rows[index].isCandidate else { return }
@@ -185,7 +206,8 @@ private struct Evaluation {
             case .named(let name):
                 addNamed(name, into: &indices)
             case .direktivNamespace:
-                if KubernetesNames.isLabelValue(namespace) { addNamed(namespace, into: &indices) }
+                // Without a namespace there is no cluster named like it: skipped (the decision says so).
+                if let namespace, KubernetesNames.isLabelValue(namespace) { addNamed(namespace, into: &indices) }
             }
         }
         return indices

@@ -57,9 +57,20 @@ public struct Rules: Sendable, Hashable {
     ]
 
     /// The failover settings for a Direktiv namespace: the global ones with its rule's block over
-    /// them; the global ones when no rule matches or the namespace is unknown.
+    /// them (the catch-all rule's when the namespace is unknown, as that rule places it); the
+    /// global ones when no rule matches.
     public func failover(for direktivNamespace: String?) -> FailoverSettings {
-        failover.applying(direktivNamespace.flatMap { rule(for: $0) }?.rule.failover)
+        let matched = direktivNamespace.map { rule(for: $0) } ?? catchAllRule
+        return failover.applying(matched?.rule.failover)
+    }
+
+    /// The first rule whose pattern matches every name: it places functions whose Direktiv
+    /// namespace cannot be read.
+    public var catchAllRule: (index: Int, rule: NamespaceRule)? {
+        for (index, rule) in namespaces.enumerated() where rule.match.matchesEverything {
+            return (index, rule)
+        }
+        return nil
     }
 
     /// The first rule matching `direktivNamespace`, with its position.

@@ -100,6 +100,8 @@ struct DemoScript: Sendable {
         // external1 carries three large pods, so relative to its size external2 has more room.
         try expect(
             before.cluster == "external2", step, "explain chose \(before.cluster ?? "no cluster") for team-b, expected external2 (least loaded)")
+        // What ran on external2 when it was lost: under load, step 3 may outlast failover.afterSeconds.
+        let onExternal2 = Self.initialFunctions.filter { cluster(of: $0) == "external2" }
         try sim.setPeer(cluster: "external2", reachable: false)
         try await waitForInventory(step) { $0.cluster(named: "external2")?.isReady == false }
         let after = try await explain("team-b", http: http, step: step)
@@ -119,7 +121,6 @@ struct DemoScript: Sendable {
 
         // 4. external2 stays lost past failover.afterSeconds: the leader moves what may move.
         step = "4/6 external2 stays lost: its functions fail over"
-        let onExternal2 = Self.initialFunctions.filter { cluster(of: $0) == "external2" }
         let movable = onExternal2.filter { $0.namespace.hasPrefix("team-") }
         let pinned = onExternal2.filter { !$0.namespace.hasPrefix("team-") }
         try expect(!movable.isEmpty, step, "no team function ran on external2 to fail over")
@@ -289,10 +290,13 @@ struct DemoScript: Sendable {
         try expect(ready, step, "the agent stopped before the functions were Ready")
     }
 
+    /// Waits until both replicas' inventories satisfy `condition`: the webhook reaches either.
     func waitForInventory(_ step: String, until condition: @escaping @Sendable (ClusterInventory) -> Bool) async throws {
-        _ = try await within(step, "the inventory to see the change") {
-            for await snapshot in agent.inventory.snapshots() where condition(snapshot) { return true }
-            return false
+        for inventory in [agent.inventory, replica.inventory] {
+            _ = try await within(step, "the inventory to see the change") {
+                for await snapshot in inventory.snapshots() where condition(snapshot) { return true }
+                return false
+            }
         }
     }
 

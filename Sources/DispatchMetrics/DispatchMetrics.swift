@@ -37,6 +37,8 @@ public struct DispatchMetrics: Sendable {
         public static let failovers = "direktiv_dispatch_failovers_total"
         public static let strandedFunctions = "direktiv_dispatch_stranded_functions"
         public static let failoverMovesWaiting = "direktiv_dispatch_failover_moves_waiting"
+        public static let direktivAPIFailures = "direktiv_dispatch_direktiv_api_failures_total"
+        public static let direktivNamespacesDiscovered = "direktiv_dispatch_direktiv_namespaces_discovered"
     }
 
     /// One line per metric for the exposition's `# HELP` (swift-metrics carries no help text).
@@ -65,6 +67,8 @@ public struct DispatchMetrics: Sendable {
         Name.failovers: "Functions the leader moved off a cluster that could not run them, or back, by source and target cluster.",
         Name.strandedFunctions: "Functions whose cluster cannot run them and that no other cluster may take, by cluster.",
         Name.failoverMovesWaiting: "Moves due but waiting for the failover.maxMovesPerMinute budget, at the leader's last pass.",
+        Name.direktivAPIFailures: "Reads of Direktiv's namespace list (--direktiv-api) that failed; the last list stays in force.",
+        Name.direktivNamespacesDiscovered: "Direktiv namespaces in the last list read from Direktiv's API.",
     ]
 
     /// Buckets of the duration histograms: invocations span milliseconds to Direktiv's 300 s default deadline.
@@ -157,6 +161,16 @@ public struct DispatchMetrics: Sendable {
             factory: factory
         ).increment()
         Timer(label: Name.placementDuration, factory: factory).record(duration: duration)
+    }
+
+    /// A read of Direktiv's namespace list failed.
+    public func direktivAPIFailed() {
+        Counter(label: Name.direktivAPIFailures, factory: factory).increment()
+    }
+
+    /// The size of the last namespace list read from Direktiv's API.
+    public func direktivNamespacesDiscovered(_ count: Int) {
+        Gauge(label: Name.direktivNamespacesDiscovered, factory: factory).record(count)
     }
 
     public func rulesReloadFailed() {

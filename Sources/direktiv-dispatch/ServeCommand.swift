@@ -113,6 +113,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Proxy URL function containers get instead of the agent's. [DISPATCH_FUNCTION_EGRESS_PROXY]")
     var functionEgressProxy: String?
 
+    @Option(
+        help:
+            "Base URL of Direktiv's API (e.g. http://direktiv-flow.direktiv:6665); the agent lists its namespaces (GET /api/v2/namespaces) and knows them as direktivNamespaces. [DISPATCH_DIREKTIV_API]"
+    )
+    var direktivApi: String?
+
+    @Option(help: "File holding Direktiv's API key, sent as Direktiv-Api-Key (and Direktiv-Token for 0.8). [DISPATCH_DIREKTIV_API_KEY_FILE]")
+    var direktivApiKeyFile: String?
+
+    @Option(help: "Seconds between two reads of Direktiv's namespace list (default 30). [DISPATCH_DIREKTIV_API_INTERVAL]")
+    var direktivApiInterval: Double?
+
     @Option(help: "Seconds to wait for a function's connection. [DISPATCH_CONNECT_TIMEOUT]")
     var connectTimeout: Double?
 
@@ -198,6 +210,9 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.sidecar.image", sidecarImage.map { .string($0) })
         put("dispatch.engine.proxy.url", engineProxyUrl.map { .string($0) })
         put("dispatch.function.egress.proxy", functionEgressProxy.map { .string($0) })
+        put("dispatch.direktiv.api", direktivApi.map { .string($0) })
+        put("dispatch.direktiv.api.key.file", direktivApiKeyFile.map { .string($0) })
+        put("dispatch.direktiv.api.interval", direktivApiInterval.map { .double($0) })
         put("dispatch.connect.timeout", connectTimeout.map { .double($0) })
         put("dispatch.default.deadline", defaultDeadline.map { .double($0) })
         put("dispatch.body.idle.timeout", bodyIdleTimeout.map { .double($0) })

@@ -178,18 +178,64 @@ import Testing
         #expect(notAllowed.outcome == .placed, "main is not a team-* candidate")
     }
 
-    @Test func unknownNamespaceOrNoRuleIsUnplaced() throws {
+    /// Issue 21: a function whose Direktiv namespace cannot be read is placed by the catch-all
+    /// rule, not left to Liqo's LocalAndRemote offloading, which could run it on any peer.
+    @Test func unknownNamespaceIsPlacedByTheCatchAllRule() throws {
         let unknown = try decide(nil)
-        #expect(unknown.outcome == .unplaced)
-        #expect(unknown.summary.contains("Direktiv namespace of this function is unknown"))
+        #expect(unknown.outcome == .placed)
+        #expect(unknown.cluster == "main", "the example's catch-all rule sends everything else to main")
+        #expect(unknown.rule?.index == 2)
+        #expect(unknown.summary.contains("by catch-all rule namespaces[2] (*)"), "\(unknown.summary)")
+        #expect(unknown.warnings.contains { $0.contains("Direktiv namespace of this function is unknown") }, "\(unknown.warnings)")
 
-        let rules = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("team-*"), clusters: [.named("external1")])])
-        let noRule = try decide("other", rules: rules)
+        // A glob for named namespaces never applies, however early it comes.
+        let teamsFirst = Rules(namespaces: [
+            NamespaceRule(match: try NamespacePattern("*-*"), clusters: [.named("external2")]),
+            NamespaceRule(match: try NamespacePattern("*"), clusters: [.direktivNamespace, .named("external1")], strategy: .ordered),
+        ])
+        let skipped = try decide(nil, rules: teamsFirst)
+        #expect(skipped.cluster == "external1")
+        #expect(skipped.rule?.index == 1)
+        #expect(skipped.warnings.contains { $0.contains("{namespace} candidate skipped") }, "\(skipped.warnings)")
+        #expect(try decide("team-a", rules: teamsFirst).cluster == "external2", "a known namespace still matches its own rule")
+
+        // The catch-all's onNoFit applies to what remains.
+        let full = try decide(nil, request: .cpu("30", memory: "1Gi"), rules: teamsFirst)
+        #expect(full.outcome == .rejected)
+        #expect(full.summary.contains("no eligible cluster for a function of unknown Direktiv namespace by catch-all rule"), "\(full.summary)")
+    }
+
+    @Test func unknownNamespaceWithoutAUsableCatchAllIsUnplaced() throws {
+        let noCatchAll = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("team-*"), clusters: [.named("external1")])])
+        let unplaced = try decide(nil, rules: noCatchAll)
+        #expect(unplaced.outcome == .unplaced)
+        #expect(unplaced.summary.contains("no catch-all rule"), "\(unplaced.summary)")
+
+        // The default rules' catch-all names only {namespace}: nothing is left to place by, and
+        // refusing the function for it would break Direktiv.
+        let onlyNamespace = try decide(nil, rules: Rules())
+        #expect(onlyNamespace.outcome == .unplaced)
+        #expect(onlyNamespace.summary.contains("names only {namespace}"), "\(onlyNamespace.summary)")
+        let strict = Rules(namespaces: [NamespaceRule(match: try NamespacePattern("*"), clusters: [.direktivNamespace], onNoFit: .reject)])
+        #expect(try decide(nil, rules: strict).outcome == .unplaced)
+
+        let noRule = try decide("other", rules: noCatchAll)
         #expect(noRule.outcome == .unplaced)
         #expect(noRule.summary.contains("no rule matches"))
 
-        let pinned = try decide("other", rules: rules, overrides: ["other": NamespaceOverride(pin: "main")])
+        let pinned = try decide("other", rules: noCatchAll, overrides: ["other": NamespaceOverride(pin: "main")])
         #expect(pinned.cluster == "main", "a pin places even without a rule")
+    }
+
+    @Test func unknownNamespaceFailsOverByTheCatchAllRulesSettings() throws {
+        let rules = Rules(
+            namespaces: [
+                NamespaceRule(match: try NamespacePattern("team-*"), clusters: [.named("external1")]),
+                NamespaceRule(match: try NamespacePattern("*"), clusters: [.named("main")], failover: FailoverOverride(afterSeconds: 7)),
+            ],
+            failover: FailoverSettings(afterSeconds: 60))
+        #expect(rules.failover(for: nil).afterSeconds == 7)
+        #expect(rules.failover(for: "team-a").afterSeconds == 60)
     }
 
     @Test func replicasMustAllFit() throws {

@@ -11,6 +11,7 @@ public final class AgentState: Sendable {
         var rules: Rules
         var overrides: [String: NamespaceOverride] = [:]
         var knativeFeatures: KnativeFeatures?
+        var discoveredNamespaces: [String] = []
     }
 
     private let state: Mutex<State>
@@ -41,6 +42,22 @@ public final class AgentState: Sendable {
     public var knativeFeatures: KnativeFeatures? {
         get { state.withLock { $0.knativeFeatures } }
         set { state.withLock { $0.knativeFeatures = newValue } }
+    }
+
+    /// The Direktiv namespaces read from Direktiv's API (``DirektivNamespaceDiscovery``), known
+    /// alongside the rules' `direktivNamespaces`.
+    public var discoveredNamespaces: [String] {
+        get { state.withLock { $0.discoveredNamespaces } }
+        set { state.withLock { $0.discoveredNamespaces = newValue } }
+    }
+
+    /// Every Direktiv namespace name the agent reads function IDs with: the rules' and the
+    /// discovered ones, without duplicates.
+    public var direktivNamespaces: [String] {
+        state.withLock { state in
+            var seen = Set(state.rules.direktivNamespaces)
+            return state.rules.direktivNamespaces + state.discoveredNamespaces.filter { seen.insert($0).inserted }
+        }
     }
 
     /// The rules and overrides a decision reads, in one consistent copy.

@@ -175,16 +175,17 @@ public struct Placer: Sendable {
             .reservations(excluding: nil, inventory: inventory(), now: now(), instant: .now)
     }
 
-    /// The Direktiv namespaces the agent knows: from the rules, the clusters and the overrides.
+    /// The Direktiv namespaces the agent knows: from the rules, Direktiv's API, the clusters and the overrides.
     public func knownNamespaces(inventory snapshot: ClusterInventory? = nil) -> NamespaceResolver {
         let snapshot = snapshot ?? inventory()
-        let (rules, overrides) = state.placementInputs
+        let overrides = state.overrides
+        let direktivNamespaces = state.direktivNamespaces
         let key = ResolverKey(
-            direktivNamespaces: rules.direktivNamespaces, overrideNamespaces: overrides.keys.sorted(),
+            direktivNamespaces: direktivNamespaces, overrideNamespaces: overrides.keys.sorted(),
             clusterNamesDigest: snapshot.clusterNamesDigest,
             clusterCount: snapshot.clusters.count)
         if let cached = resolvers.get(), cached.key == key { return cached.resolver }
-        let resolver = NamespaceResolver(names: rules.direktivNamespaces + snapshot.clusters.map(\.name) + overrides.keys)
+        let resolver = NamespaceResolver(names: direktivNamespaces + snapshot.clusters.map(\.name) + overrides.keys)
         resolvers.set((key, resolver))
         return resolver
     }
