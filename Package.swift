@@ -119,10 +119,22 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(
+            name: "DispatchDoctor",
+            dependencies: [
+                "DispatchCore",
+                "KubeClient",
+                "KubeModels",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DispatchAgent",
             dependencies: [
                 "DispatchCertificates",
                 "DispatchCore",
+                "DispatchDoctor",
                 "DispatchMetrics",
                 "DispatchProxy",
                 "KubeClient",
@@ -173,6 +185,7 @@ let package = Package(
         .target(
             name: "DispatchDemo",
             dependencies: [
+                "DispatchDoctor",
                 "DispatchMetrics",
                 "DispatchProxy",
                 "DispatchAgent",
@@ -197,6 +210,7 @@ let package = Package(
                 "DispatchMetrics",
                 "DispatchProxy",
                 "DispatchAgent",
+                "DispatchDoctor",
                 "DispatchDemo",
                 "DispatchPrometheus",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -297,6 +311,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DispatchDoctorTests",
+            dependencies: ["DispatchDoctor", "DispatchCore", "DispatchCertificates", "KubeClient", "KubeModels", "KubeSim", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DispatchCoreTests",
             dependencies: ["DispatchCore", "KubeModels"],
             swiftSettings: swiftSettings
@@ -326,6 +345,7 @@ let package = Package(
             name: "DispatchAgentTests",
             dependencies: [
                 .product(name: "Configuration", package: "swift-configuration"),
+                "DispatchDoctor",
                 "DispatchMetrics",
                 "DispatchProxy",
                 "DispatchAgent",

@@ -260,6 +260,11 @@ def check_agent(binary, objects, monitor_objects, check, find_one, release, name
                 _kube(work / "kubeconfig", "GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{lease_name}")))
             check(lease["spec"]["holderIdentity"] == POD_NAME and lease["spec"]["leaseDurationSeconds"] == 15,
                   f"the single replica leads through Lease {namespace}/{lease_name} with client-go's 15 s")
+            status, _, doctor_body = _get(f"http://127.0.0.1:{ports['admin']}/v1/doctor")
+            doctor = json.loads(doctor_body) if status == 200 else {}
+            unreadable = [f["detail"] for f in doctor.get("findings", []) if "cannot read" in f["detail"]]
+            check(status == 200 and doctor.get("findings") and not unreadable,
+                  f"GET /v1/doctor reads everything it checks under the chart's RBAC ({status}, unreadable: {unreadable})")
             metrics_text = _get(f"http://127.0.0.1:{ports['admin']}/metrics")[2].decode()
             check("direktiv_dispatch_placement_write_failures_total 0" in metrics_text,
                   "no decision failed to be written under the chart's RBAC")

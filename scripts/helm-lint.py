@@ -47,7 +47,7 @@ SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
 
 # The agent's contract (DESIGN + issue 7): what the chart must hand to the container.
 ENV_ALWAYS = [
-    "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
+    "DISPATCH_NAMESPACE", "DISPATCH_RULES", "DISPATCH_DIREKTIV_NAMESPACE", "DISPATCH_ENGINE_DEPLOYMENT", "DISPATCH_PROTECT_READS", "DISPATCH_OVERRIDES_CONFIGMAP",
     "DISPATCH_BIND_ADDRESS", "DISPATCH_WEBHOOK_PORT", "DISPATCH_PROXY_PORT", "DISPATCH_ADMIN_PORT",
     "DISPATCH_CONNECT_TIMEOUT", "DISPATCH_DEFAULT_DEADLINE", "DISPATCH_LONGEST_CALL_SECONDS", "DISPATCH_DRAIN_SECONDS",
     "DISPATCH_LOG_LEVEL", "DISPATCH_IDENTITY", "DISPATCH_LEADER_LEASE", "DISPATCH_ENGINE_PROXY_URL",
@@ -354,10 +354,17 @@ def check_common(objects, values_rules):
               f"no '*' in any rule of {role['kind']} {role['metadata']['name']}")
     cluster_role = one(objects, "ClusterRole", RELEASE)
     inventory = [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list", "watch"]}]
-    ca_bundle = [{"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"],
-                  "resourceNames": [RELEASE], "verbs": ["get", "patch"]}]
-    check(cluster_role["rules"] == inventory + (ca_bundle if agent_tls else []),
-          "ClusterRole: list/watch nodes and pods" + ("; get/patch this release's webhook configuration only" if agent_tls else " only"))
+    webhook_rule = [{"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"],
+                     "resourceNames": [RELEASE], "verbs": ["get", "patch"] if agent_tls else ["get"]}]
+    doctor = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]},
+              {"apiGroups": ["offloading.liqo.io"], "resources": ["namespaceoffloadings", "quotas"], "verbs": ["list"]},
+              {"apiGroups": ["core.liqo.io"], "resources": ["foreignclusters"], "verbs": ["list"]}]
+    check(cluster_role["rules"] == inventory + webhook_rule + doctor,
+          "ClusterRole: list/watch nodes and pods; " + ("get/patch" if agent_tls else "get") +
+          " this release's webhook configuration only; list namespaces and Liqo's offloadings, quotas, peers (doctor)")
+    engine_role = one(objects, "Role", f"{RELEASE}-engine", "direktiv")
+    check(engine_role["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["direktiv-flow"], "verbs": ["get"]}],
+          "Direktiv namespace Role: get the engine's Deployment only (doctor)")
     kept = ([f"{RELEASE}-webhook-ca"] if agent_tls else []) + (
         [env["DISPATCH_ADMIN_TOKEN_SECRET"]["value"]] if "DISPATCH_ADMIN_TOKEN_SECRET" in env else [])
     if agent_tls:

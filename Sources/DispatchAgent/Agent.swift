@@ -1,4 +1,5 @@
 import DispatchCore
+import DispatchDoctor
 import DispatchMetrics
 import DispatchProxy
 import Foundation
@@ -151,9 +152,21 @@ public final class Agent: Sendable {
         adminTokenSecret = settings.adminTokenSecret.map {
             AdminTokenSecret(name: $0, namespace: settings.namespace, client: client, token: adminToken, logger: logger)
         }
+        let certificates = certificates
+        let doctor: @Sendable () async throws -> DoctorReport = {
+            var doctorSettings = Doctor.Settings(rules: state.rules)
+            doctorSettings.direktivNamespace = settings.direktivNamespace
+            doctorSettings.engineDeployment = settings.engineDeployment
+            doctorSettings.agentProxyURL = settings.engineProxyURL
+            doctorSettings.webhookConfiguration = settings.managedWebhookCertificate?.webhookConfiguration ?? doctorSettings.webhookConfiguration
+            doctorSettings.knativeNamespace = settings.knativeNamespace
+            let facts = try await DoctorFacts.gather(client: client, settings: doctorSettings, servingCertificatePEM: certificates.certificatePEM)
+            return Doctor.examine(facts, settings: doctorSettings)
+        }
         api = AdminAPI(
             placer: placer, state: state, inventory: inventory, functions: functions, statistics: statistics, overrides: overrides,
-            creator: creator, token: adminToken, protectReads: settings.protectReads, leadership: elector.leadership, logger: logger
+            creator: creator, token: adminToken, protectReads: settings.protectReads, leadership: elector.leadership, doctor: doctor,
+            logger: logger
         )
     }
 

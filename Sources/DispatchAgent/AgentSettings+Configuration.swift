@@ -84,6 +84,16 @@ extension AgentSettings {
                 throw Invalid("--function-egress-proxy replaces the agent's proxy in function containers: it needs --engine-proxy-url")
             }
         }
+        settings.direktivNamespace =
+            config.string(forKey: "dispatch.direktiv.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? settings.direktivNamespace
+        settings.engineDeployment =
+            config.string(forKey: "dispatch.engine.deployment").flatMap { $0.isEmpty ? nil : $0 } ?? settings.engineDeployment
+        guard KubernetesNames.isDNS1123Label(settings.direktivNamespace) else {
+            throw Invalid("--direktiv-namespace: \"\(settings.direktivNamespace)\" is not a namespace name")
+        }
+        guard KubernetesNames.isDNS1123Subdomain(settings.engineDeployment) else {
+            throw Invalid("--engine-deployment: \"\(settings.engineDeployment)\" is not an object name")
+        }
         if let url = config.string(forKey: "dispatch.direktiv.api").flatMap({ $0.isEmpty ? nil : $0 }) {
             guard let base = DirektivNamespaceDiscovery.Settings.baseURL(url) else {
                 throw Invalid("--direktiv-api: \"\(url)\" is not an http:// or https:// URL without query or fragment")

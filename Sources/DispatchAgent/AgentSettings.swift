@@ -34,6 +34,9 @@ public struct AgentSettings: Sendable {
     public var engineProxyURL: String?
     /// What function containers get instead of the agent's proxy; nil: no proxy at all.
     public var functionEgressProxy: String?
+    /// Direktiv's namespace and its engine's Deployment, for `GET /v1/doctor`.
+    public var direktivNamespace = "direktiv"
+    public var engineDeployment = "direktiv-flow"
     /// Direktiv's API, whose namespace list the agent reads into the known Direktiv namespaces;
     /// nil: only the rules' `direktivNamespaces` (and the clusters and overrides) are known.
     public var direktivAPI: DirektivNamespaceDiscovery.Settings?

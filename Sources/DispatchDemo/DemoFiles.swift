@@ -82,6 +82,8 @@ struct DemoFiles {
         settings.tlsCertificatePath = certificate.path
         settings.tlsKeyPath = key.path
         settings.adminTokenFile = token.path
+        // As the chart sets it: the URL Direktiv's engine has (the seed's engine Deployment).
+        settings.engineProxyURL = Scenario.engineProxyURL
         settings.bindAddress = options.host
         settings.webhookPort = options.webhookPort
         settings.proxyPort = options.proxyPort

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DispatchAgent
 import DispatchCore
+import DispatchDoctor
 import DispatchMetrics
 import DispatchProxy
 import Foundation
@@ -65,6 +66,18 @@ struct DemoScript: Sendable {
             "direktiv-dispatch demo: KubeSim (seed: main + Liqo peers external1, external2) at https://\(endpoints.host):\(endpoints.api), agent webhook :\(endpoints.webhook), proxy :\(endpoints.proxy), admin :\(endpoints.admin)"
         )
         output("files: \(URL(fileURLWithPath: endpoints.kubeconfig).deletingLastPathComponent().path)")
+
+        // 0. The setup the seed document prescribes, checked link by link (GET /v1/doctor).
+        let doctorStep = "doctor: the setup, checked"
+        let doctorAnswer = try await admin(.GET, "/v1/doctor", http: http, step: doctorStep)
+        guard let doctorReport = try? JSONDecoder().decode(DoctorReport.self, from: Data(doctorAnswer.body)) else {
+            throw DemoFailure(step: doctorStep, reason: "GET /v1/doctor did not answer a report")
+        }
+        output(
+            "\n== \(doctorStep) (GET /v1/doctor; the same as direktiv-dispatch doctor --kubeconfig \(endpoints.kubeconfig))\n" + doctorReport.render()
+        )
+        let failed = doctorReport.findings.filter { $0.status == .fail }.map { "\($0.check): \($0.detail)" }
+        try expect(failed.isEmpty, doctorStep, "the seed setup fails: \(failed.joined(separator: "; "))")
 
         // 1. Direktiv creates its functions; the webhook places each one.
         var step = "1/6 Direktiv creates functions"
@@ -250,13 +263,15 @@ struct DemoScript: Sendable {
     }
 
     private func admin(
-        _ method: HTTPMethod, _ path: String, body: JSONValue, http: HTTPClient, step: String
+        _ method: HTTPMethod, _ path: String, body: JSONValue? = nil, http: HTTPClient, step: String
     ) async throws -> (status: Int, body: [UInt8]) {
         var request = HTTPClientRequest(url: endpoints.adminURL + path)
         request.method = method
-        request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.body = .bytes(ByteBuffer(bytes: body.jsonBytes))
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.jsonBytes))
+        }
         do {
             let response = try await http.execute(request, timeout: .seconds(10))
             let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)

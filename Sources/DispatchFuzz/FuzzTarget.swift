@@ -44,6 +44,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case serverSideApply = "server-side-apply"
     /// KubeSim's reader of protobuf SelfSubjectAccessReviews (`kubectl auth can-i`).
     case protobufReview = "protobuf-review"
+    /// Direktiv's namespace list as the agent reads it (`--direktiv-api`).
+    case direktivNamespaces = "direktiv-namespaces"
 
     /// Runs the target on `bytes`.
     public func run(_ bytes: [UInt8]) throws(FuzzFailure) {
@@ -66,6 +68,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .matchCondition: try KubeSimTargets.matchCondition(bytes)
         case .serverSideApply: try KubeSimTargets.serverSideApply(bytes)
         case .protobufReview: try KubeSimTargets.protobufReview(bytes)
+        case .direktivNamespaces: try KubernetesFuzzing.direktivNamespaces(bytes)
         }
     }
 }

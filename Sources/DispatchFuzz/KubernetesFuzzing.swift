@@ -14,6 +14,17 @@ enum KubernetesFuzzing {
         _ = try? RulesParser.parse(String(decoding: bytes, as: UTF8.self))
     }
 
+    /// A namespace list that reads holds only names Direktiv allows, sorted and once each, and
+    /// accounts for every entry.
+    static func direktivNamespaces(_ bytes: [UInt8]) throws(FuzzFailure) {
+        guard let list = try? DirektivNamespaceList.parse(bytes) else { return }
+        try require(list.names.allSatisfy(DirektivNames.isNamespaceName), "a name Direktiv refuses was kept: \(list.names)")
+        try require(list.names == Array(Set(list.names)).sorted(), "names not sorted or not unique: \(list.names)")
+        let entries = (try? JSONValue.parse(bytes))?["data"]?.arrayValue?.count ?? 0
+        try require(
+            list.skipped >= 0 && list.names.count + list.skipped <= entries, "\(list.names.count) names and \(list.skipped) skipped of \(entries)")
+    }
+
     /// A quantity that parses has values that do not trap and a description that parses to the same amount.
     static func quantity(_ bytes: [UInt8]) throws(FuzzFailure) {
         guard let quantity = try? Quantity(parsing: String(decoding: bytes, as: UTF8.self)) else { return }

@@ -57,4 +57,14 @@ public struct ResourceDescriptor: Sendable, Hashable, CustomStringConvertible {
     public static let mutatingWebhookConfigurations = ResourceDescriptor(
         group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations", kind: "MutatingWebhookConfiguration",
         isNamespaced: false)
+    public static let services = ResourceDescriptor(group: "", version: "v1", resource: "services", kind: "Service", isNamespaced: true)
+    /// Liqo 1.x: which namespaces are offloaded, where (offloading.liqo.io).
+    public static let namespaceOffloadings = ResourceDescriptor(
+        group: "offloading.liqo.io", version: "v1beta1", resource: "namespaceoffloadings", kind: "NamespaceOffloading", isNamespaced: true)
+    /// Liqo 1.x: per-user limits on what runs on virtual nodes, with their enforcement.
+    public static let liqoQuotas = ResourceDescriptor(
+        group: "offloading.liqo.io", version: "v1beta1", resource: "quotas", kind: "Quota", isNamespaced: true)
+    /// Liqo 1.x: one per peer, with the state of each module of the peering.
+    public static let foreignClusters = ResourceDescriptor(
+        group: "core.liqo.io", version: "v1beta1", resource: "foreignclusters", kind: "ForeignCluster", isNamespaced: false)
 }

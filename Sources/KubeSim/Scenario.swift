@@ -6,7 +6,10 @@ public enum Scenario: String, Sendable, CaseIterable {
     /// Namespaces only.
     case empty
     /// The seed setup: cluster `main` with two local nodes, `external1` and `external2` as Liqo
-    /// virtual nodes, Direktiv's functions namespace, and a few running pods.
+    /// virtual nodes, Direktiv's functions namespace, and a few running pods; and the rest of the
+    /// setup as the operations guide prescribes it (``applySetup(to:)``): both NamespaceOffloadings
+    /// Ready, a ForeignCluster and a Connection per peer, Direktiv's engine Deployment with its
+    /// proxy variables, the API server's Service. `direktiv-dispatch doctor` passes on it.
     case seed
 
     public static let functionsNamespace = "direktiv-services-direktiv"
@@ -30,6 +33,7 @@ public enum Scenario: String, Sendable, CaseIterable {
             ],
             .configMaps, namespace: "knative-serving")
         for node in Self.seedNodes { _ = try store.create(node, .nodes, namespace: nil) }
+        try Self.applySetup(to: store)
         for pod in Self.seedPods {
             let node = Self.seedNodes.first { $0[path: "metadata", "name"] == pod[path: "spec", "nodeName"] }
             let running = pod.setting("status", Pods.runningStatus(pod, node: node, now: Date()))
@@ -94,7 +98,6 @@ public enum Scenario: String, Sendable, CaseIterable {
 
     static var seedPods: [JSONValue] {
         [
-            pod("direktiv", "direktiv-flow-6d9c7b5f4-x2k8p", node: "main-1", labels: ["app": "direktiv-flow"], containers: [("flow", "500m", "1Gi")]),
             pod("direktiv", "direktiv-api-7c8d9e6f5-q9w7e", node: "main-2", labels: ["app": "direktiv-api"], containers: [("api", "250m", "512Mi")]),
             pod(
                 "kube-system", "coredns-5d78c9869d-4m2nb", node: "main-1", labels: ["k8s-app": "kube-dns"], containers: [("coredns", "100m", "70Mi")]),

@@ -162,13 +162,7 @@ struct ExplainCommand: AsyncParsableCommand {
     }
 
     private func loadRules() throws -> Rules {
-        guard let rules else { return Rules() }
-        let text = try String(contentsOfFile: rules, encoding: .utf8)
-        do {
-            return try RulesParser.parse(text)
-        } catch {
-            throw ValidationError("invalid rules \(rules):\n" + error.issues.map { "\(rules):\($0)" }.joined(separator: "\n"))
-        }
+        try RulesFile.load(rules)
     }
 
     private func resources(rules: Rules) throws -> Resources {

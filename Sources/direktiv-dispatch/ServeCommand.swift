@@ -113,6 +113,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Proxy URL function containers get instead of the agent's. [DISPATCH_FUNCTION_EGRESS_PROXY]")
     var functionEgressProxy: String?
 
+    @Option(help: "Direktiv's namespace, where GET /v1/doctor looks for the engine. [DISPATCH_DIREKTIV_NAMESPACE]")
+    var direktivNamespace: String?
+
+    @Option(help: "The engine's Deployment in Direktiv's namespace (default direktiv-flow). [DISPATCH_ENGINE_DEPLOYMENT]")
+    var engineDeployment: String?
+
     @Option(
         help:
             "Base URL of Direktiv's API (e.g. http://direktiv-flow.direktiv:6665); the agent lists its namespaces (GET /api/v2/namespaces) and knows them as direktivNamespaces. [DISPATCH_DIREKTIV_API]"
@@ -210,6 +216,8 @@ struct ServeCommand: AsyncParsableCommand {
         put("dispatch.sidecar.image", sidecarImage.map { .string($0) })
         put("dispatch.engine.proxy.url", engineProxyUrl.map { .string($0) })
         put("dispatch.function.egress.proxy", functionEgressProxy.map { .string($0) })
+        put("dispatch.direktiv.namespace", direktivNamespace.map { .string($0) })
+        put("dispatch.engine.deployment", engineDeployment.map { .string($0) })
         put("dispatch.direktiv.api", direktivApi.map { .string($0) })
         put("dispatch.direktiv.api.key.file", direktivApiKeyFile.map { .string($0) })
         put("dispatch.direktiv.api.interval", direktivApiInterval.map { .double($0) })

@@ -1,5 +1,6 @@
 import DispatchAgent
 import DispatchCore
+import DispatchDoctor
 import DispatchMetrics
 import DispatchProxy
 import Foundation
@@ -73,6 +74,27 @@ import Testing
                 #expect(answer.status == 400, "\(bad)")
                 #expect(answer.error?.isEmpty == false)
             }
+        }
+    }
+
+    /// `GET /v1/doctor` runs the doctor with the agent's own rules and serving certificate: the
+    /// webhook the harness registered with the agent's CA passes, a broken link is reported.
+    @Test func doctorChecksTheClusterAsTheAgentSeesIt() async throws {
+        try await withAgent { _, _, admin, client in
+            let answer = try await admin.call(.GET, "/v1/doctor")
+            #expect(answer.status == 200)
+            #expect(answer.json["failed"] == false, "\(answer.json)")
+            let findings = answer.json["findings"]?.arrayValue ?? []
+            let webhook = findings.first { $0["check"] == "webhook" }
+            #expect(webhook?["detail"]?.stringValue?.contains("caBundle signed the serving certificate") == true, "\(webhook ?? .null)")
+
+            try await client.delete(.namespaceOffloadings, name: "offloading", namespace: Self.functions)
+            let broken = try await admin.call(.GET, "/v1/doctor")
+            #expect(broken.status == 200, "a failed check is a finding, not an error")
+            #expect(broken.json["failed"] == true)
+            let offloading = broken.json["findings"]?.arrayValue?.first { $0["check"] == "offloading-functions" }
+            #expect(offloading?["status"] == "fail")
+            #expect(offloading?["fix"]?.stringValue?.contains("kind: NamespaceOffloading") == true)
         }
     }
 

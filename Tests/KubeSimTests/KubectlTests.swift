@@ -143,6 +143,63 @@ struct KubectlTests {
     /// `kubectl apply` of a changed MutatingWebhookConfiguration sends a strategic merge patch
     /// with only the changed webhook's changed fields: the API server merges webhooks by name,
     /// so the rules stay (before, KubeSim replaced the list and the webhook lost its rules).
+    /// The seed's Liqo setup as kubectl shows it with Liqo's printer columns, and a
+    /// NamespaceOffloading applied as the operations guide writes it turns Ready once Liqo
+    /// (KubeSim's offloading controller) selected a peer, or NoClusterSelected when none matches.
+    @Test func liqoObjectsOfTheSeedAndAnAppliedNamespaceOffloading() async throws {
+        try await KubectlSession.withSim(controlPlane: true) { kubectl in
+            let offloadings = try await kubectl.run(["get", "namespaceoffloadings", "-A"])
+            #expect(offloadings.status == 0, "\(offloadings.stderr)")
+            #expect(offloadings.stdout.contains("direktiv-services-direktiv"), "\(offloadings.stdout)")
+            let foreign = try await kubectl.run(["get", "foreignclusters", "-o", "jsonpath={.items[*].spec.clusterID}"])
+            #expect(
+                foreign.stdout.split(separator: " ").map(String.init).sorted() == Scenario.remoteClusterIDs.values.sorted(),
+                "\(foreign.stdout)\(foreign.stderr)")
+            let latency = try await kubectl.run(["get", "connections", "-A", "-o", "jsonpath={.items[*].status.latency.value}"])
+            #expect(latency.stdout.split(separator: " ").sorted() == ["15ms", "40ms"], "\(latency.stdout)\(latency.stderr)")
+
+            // `kubectl create namespace` sends protobuf, which KubeSim does not read: apply sends JSON.
+            let namespace = try kubectl.write("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-fns\n")
+            #expect(try await kubectl.run(["apply", "-f", namespace]).status == 0)
+            let manifest = """
+                apiVersion: offloading.liqo.io/v1beta1
+                kind: NamespaceOffloading
+                metadata:
+                  name: offloading
+                  namespace: team-fns
+                spec:
+                  namespaceMappingStrategy: DefaultName
+                  podOffloadingStrategy: LocalAndRemote
+                  clusterSelector:
+                    nodeSelectorTerms:
+                      - matchExpressions:
+                          - key: liqo.io/type
+                            operator: In
+                            values: [virtual-node]
+                """
+            let applied = try await kubectl.run(["apply", "-f", try kubectl.write("offloading.yaml", manifest)])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let type = try Scenario.bundledType("namespaceoffloadings.offloading.liqo.io")
+            let ready = try await eventually {
+                (try? kubectl.sim.store.get(type, namespace: "team-fns", name: "offloading"))?[path: "status", "offloadingPhase"] == "Ready"
+            }
+            #expect(ready)
+            let nowhere = manifest.replacingOccurrences(of: "values: [virtual-node]", with: "values: [no-such-node]")
+            #expect(try await kubectl.run(["apply", "-f", try kubectl.write("offloading.yaml", nowhere)]).status == 0)
+            let noCluster = try await eventually {
+                (try? kubectl.sim.store.get(type, namespace: "team-fns", name: "offloading"))?[path: "status", "offloadingPhase"]
+                    == "NoClusterSelected"
+            }
+            #expect(noCluster)
+            let mapping = try await kubectl.run([
+                "patch", "namespaceoffloading", "offloading", "-n", "team-fns", "--type", "merge", "-p",
+                #"{"spec":{"podOffloadingStrategy":"Sideways"}}"#,
+            ])
+            #expect(mapping.status != 0, "Liqo's CRD refuses an unknown strategy")
+            #expect(mapping.stderr.contains("podOffloadingStrategy"), "\(mapping.stderr)")
+        }
+    }
+
     @Test func applyingAChangedWebhookConfigurationKeepsItsRules() async throws {
         try await KubectlSession.withSim { kubectl in
             let manifest = """

@@ -1,4 +1,5 @@
 import DispatchCore
+import DispatchDoctor
 import DispatchProxy
 import Foundation
 import Hummingbird
@@ -27,14 +28,18 @@ public struct AdminAPI: Sendable {
     let protectReads: Bool
     /// Who leads, for `/v1/status`.
     let leadership: Broadcast<LeaderElector.Leadership>
+    /// Runs the doctor's checks against the cluster, for `/v1/doctor`; nil: 501.
+    let doctor: (@Sendable () async throws -> DoctorReport)?
     let logger: Logger
 
     public init(
         placer: Placer, state: AgentState, inventory: LiveInventory, functions: FunctionDirectory, statistics: InvocationStatistics,
         overrides: OverridesStore, creator: FunctionCreator, token: AdminToken, protectReads: Bool,
-        leadership: Broadcast<LeaderElector.Leadership> = Broadcast(LeaderElector.Leadership(isLeader: false, holder: nil)), logger: Logger
+        leadership: Broadcast<LeaderElector.Leadership> = Broadcast(LeaderElector.Leadership(isLeader: false, holder: nil)),
+        doctor: (@Sendable () async throws -> DoctorReport)? = nil, logger: Logger
     ) {
         self.leadership = leadership
+        self.doctor = doctor
         self.placer = placer
         self.state = state
         self.inventory = inventory
@@ -53,6 +58,7 @@ public struct AdminAPI: Sendable {
         v1.get("status") { _, _ in Response.json(status()) }
         v1.get("clusters") { _, _ in Response.json(clusters()) }
         v1.get("functions") { _, _ in Response.json(functionList()) }
+        v1.get("doctor") { _, _ in try await runDoctor() }
         v1.post("placements/explain") { request, _ in try await explain(request) }
         v1.get("overrides") { _, _ in
             Response.json(
@@ -347,6 +353,19 @@ public struct AdminAPI: Sendable {
             return try JSONValue.parse(buffer.readableBytesView)
         } catch {
             throw AdminAPIError(.badRequest, "the body is not JSON: \(error)")
+        }
+    }
+}
+
+extension AdminAPI {
+    /// `GET /v1/doctor`: the doctor's checks as this replica sees the cluster; 200 also when a
+    /// check fails (the report says so), 502 when the API server cannot be read.
+    func runDoctor() async throws -> Response {
+        guard let doctor else { throw AdminAPIError(.notImplemented, "the doctor is not available in this agent") }
+        do {
+            return .json(try await doctor())
+        } catch {
+            throw AdminAPIError(.badGateway, "cannot read the cluster: \(error)")
         }
     }
 }

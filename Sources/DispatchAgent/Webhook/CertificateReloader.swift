@@ -5,6 +5,7 @@ import NIOCertificateReloading
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import SwiftASN1
 import Synchronization
 import X509
 
@@ -32,6 +33,8 @@ public final class CertificateReloader: Service, Sendable {
             /// Loads that changed the pair.
             var changes = 0
             var loaded = false
+            /// The certificate served now, as PEM (for the doctor's caBundle check).
+            var certificatePEM: String?
             /// Tasks waiting in ``firstLoaded()``, by id so a cancelled one can leave.
             var nextWaiter = 0
             var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -82,9 +85,11 @@ public final class CertificateReloader: Service, Sendable {
                 // Files rotated by cert-manager or by hand are watched like the agent's own: the
                 // expiry alert covers both.
                 metrics.webhookCertificateExpiry("serving", at: leaf.notValidAfter.timeIntervalSince1970)
+                let pem = try? leaf.serializeAsPEM().pemString
                 let waiting = loads.state.withLock { state in
                     state.changes += 1
                     state.loaded = true
+                    state.certificatePEM = pem
                     defer { state.waiting = [:] }
                     return Array(state.waiting.values)
                 }
@@ -163,6 +168,9 @@ public final class CertificateReloader: Service, Sendable {
     }
 
     public var isLoaded: Bool { loads.state.withLock { $0.loaded } }
+
+    /// The certificate the webhook serves, as PEM; nil before the first load.
+    public var certificatePEM: String? { loads.state.withLock { $0.certificatePEM } }
 
     /// A server configuration (TLS 1.2 and later) whose handshakes use the latest certificate.
     public func serverConfiguration() throws(LoadError) -> TLSConfiguration {

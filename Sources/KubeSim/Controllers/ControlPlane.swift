@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// Pending with the real scheduler's message; kubelets confirm deleted pods (not on a node that
 /// stopped answering); the taint eviction controller deletes pods whose node has a NoExecute
 /// taint they no longer tolerate; the garbage collector follows owner references; the namespace controller
-/// empties and removes namespaces being deleted.
+/// empties and removes namespaces being deleted; Liqo reports each NamespaceOffloading's phase.
 public final class ControlPlane: Service, Sendable {
     public struct Options: Sendable {
         /// How long a bound pod takes to start (image pull and readiness, simulated).
@@ -35,9 +35,10 @@ public final class ControlPlane: Service, Sendable {
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for type in [
-                    ResourceType.knativeServices, .deployments, .replicaSets, .pods, .nodes, .namespaces, .services, .horizontalPodAutoscalers,
-                ] {
+                let types: [ResourceType] =
+                    [.knativeServices, .deployments, .replicaSets, .pods, .nodes, .namespaces, .services, .horizontalPodAutoscalers]
+                    + [LiqoOffloadingController.offloadings].compactMap { $0 }
+                for type in types {
                     group.addTask {
                         guard let registration = try? self.store.watch(type, resourceVersion: self.store.currentResourceVersion) else { return }
                         defer { registration.end() }
@@ -69,6 +70,7 @@ public final class ControlPlane: Service, Sendable {
             try DeploymentController(store: store).reconcileStatus()
             try GarbageCollector(store: store).reconcile()
             try NamespaceController(store: store).reconcile()
+            try LiqoOffloadingController(store: store).reconcile()
         } catch {
             logger.warning("control plane pass failed", metadata: ["error": "\(error)"])
         }

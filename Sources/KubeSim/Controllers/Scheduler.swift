@@ -154,32 +154,11 @@ struct Scheduler {
         let labels = node[path: "metadata", "labels"]?.stringMap ?? [:]
         for (key, value) in pod[path: "spec", "nodeSelector"]?.stringMap ?? [:] where labels[key] != value { return false }
         guard
-            let terms = pod[path: "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]?
-                .arrayValue, !terms.isEmpty
+            let required = pod[path: "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"],
+            required["nodeSelectorTerms"]?.arrayValue?.isEmpty == false
         else {
             return true
         }
-        return terms.contains { term in
-            let expressions = term["matchExpressions"]?.arrayValue ?? []
-            let fields = term["matchFields"]?.arrayValue ?? []
-            if expressions.isEmpty, fields.isEmpty { return false }
-            let fieldValues = ["metadata.name": node[path: "metadata", "name"]?.stringValue ?? ""]
-            return expressions.allSatisfy { matches($0, labels) } && fields.allSatisfy { matches($0, fieldValues) }
-        }
-    }
-
-    static func matches(_ requirement: JSONValue, _ values: [String: String]) -> Bool {
-        let key = requirement["key"]?.stringValue ?? ""
-        let wanted = (requirement["values"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let actual = values[key]
-        switch requirement["operator"]?.stringValue {
-        case "In": return actual.map(wanted.contains) ?? false
-        case "NotIn": return actual.map { !wanted.contains($0) } ?? true
-        case "Exists": return actual != nil
-        case "DoesNotExist": return actual == nil
-        case "Gt": return (actual.flatMap { Int($0) } ?? .min) > (wanted.first.flatMap { Int($0) } ?? .max)
-        case "Lt": return (actual.flatMap { Int($0) } ?? .max) < (wanted.first.flatMap { Int($0) } ?? .min)
-        default: return false
-        }
+        return NodeSelector(json: required).matches(labels: labels, fields: ["metadata.name": node[path: "metadata", "name"]?.stringValue ?? ""])
     }
 }
