@@ -154,7 +154,10 @@ public final class Agent: Sendable {
         }
         let certificates = certificates
         let doctor: @Sendable () async throws -> DoctorReport = {
-            var doctorSettings = Doctor.Settings(rules: state.rules)
+            var rules = state.rules
+            // {namespace} candidates stand for the namespaces Direktiv's API listed too.
+            rules.direktivNamespaces = state.direktivNamespaces
+            var doctorSettings = Doctor.Settings(rules: rules)
             doctorSettings.direktivNamespace = settings.direktivNamespace
             doctorSettings.engineDeployment = settings.engineDeployment
             doctorSettings.agentProxyURL = settings.engineProxyURL

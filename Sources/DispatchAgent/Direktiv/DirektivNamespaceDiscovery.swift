@@ -146,7 +146,8 @@ public final class DirektivNamespaceDiscovery: Service, Sendable {
             throw Failure(description: "\(error)")
         }
         guard status == 200 else {
-            let message = (try? JSONValue.parse(body.readableBytesView))?[path: "error", "message"]?.stringValue
+            // Direktiv's error text goes into a log line: a few hundred characters say enough.
+            let message = (try? JSONValue.parse(body.readableBytesView))?[path: "error", "message"]?.stringValue.map { String($0.prefix(200)) }
             let hint = status == 401 || status == 403 ? " (check --direktiv-api-key-file)" : ""
             throw Failure(description: "answered HTTP \(status)\(message.map { ": \($0)" } ?? "")\(hint)")
         }
