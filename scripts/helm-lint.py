@@ -358,10 +358,11 @@ def check_common(objects, values_rules):
                      "resourceNames": [RELEASE], "verbs": ["get", "patch"] if agent_tls else ["get"]}]
     doctor = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]},
               {"apiGroups": ["offloading.liqo.io"], "resources": ["namespaceoffloadings", "quotas"], "verbs": ["list"]},
-              {"apiGroups": ["core.liqo.io"], "resources": ["foreignclusters"], "verbs": ["list"]}]
+              {"apiGroups": ["core.liqo.io"], "resources": ["foreignclusters"], "verbs": ["list"]},
+              {"apiGroups": ["networking.liqo.io"], "resources": ["connections"], "verbs": ["list"]}]
     check(cluster_role["rules"] == inventory + webhook_rule + doctor,
           "ClusterRole: list/watch nodes and pods; " + ("get/patch" if agent_tls else "get") +
-          " this release's webhook configuration only; list namespaces and Liqo's offloadings, quotas, peers (doctor)")
+          " this release's webhook configuration only; list namespaces and Liqo's offloadings, quotas, peers (doctor), connections (latency)")
     engine_role = one(objects, "Role", f"{RELEASE}-engine", "direktiv")
     check(engine_role["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["direktiv-flow"], "verbs": ["get"]}],
           "Direktiv namespace Role: get the engine's Deployment only (doctor)")

@@ -27,6 +27,8 @@ public final class Agent: Sendable {
     /// The admin token's Secret, when the agent keeps it.
     public let adminTokenSecret: AdminTokenSecret?
     public let rulesReloader: RulesReloader
+    /// Keeps each cluster's measured latency current, for `lowest-latency`.
+    public let latencyReader: PeerLatencyReader
     /// Reads Direktiv's namespaces from its API, with `--direktiv-api`.
     public let namespaceDiscovery: DirektivNamespaceDiscovery?
     public let knativePreflight: KnativePreflight
@@ -117,7 +119,12 @@ public final class Agent: Sendable {
             logger: logger)
         resolverFile =
             resolver == nil ? settings.resolverFile.map { ResolverFile(path: $0, interval: settings.fileCheckInterval, logger: logger) } : nil
-        statistics = InvocationStatistics()
+        let statistics = InvocationStatistics()
+        self.statistics = statistics
+        latencyReader = PeerLatencyReader(
+            client: client, state: state, inventory: { inventory.snapshot },
+            synced: { for await readiness in inventory.readinessChanges() where readiness.isReady { break } }, statistics: statistics,
+            interval: settings.latencyInterval, metrics: metrics, logger: logger)
         var proxySettings = InvocationProxy.Settings()
         proxySettings.connectTimeout = settings.connectTimeout
         proxySettings.defaultDeadline = settings.defaultDeadline
@@ -219,6 +226,7 @@ public final class Agent: Sendable {
             rulesReloader,
             certificates,
             knativePreflight,
+            latencyReader,
             placementEvents,
             placementController,
         ]

@@ -59,6 +59,8 @@ public struct AgentSettings: Sendable {
     /// How often files (rules, certificates) are checked for changes.
     public var fileCheckInterval: Duration = .seconds(2)
     public var knativeCheckInterval: Duration = .seconds(60)
+    /// How often Liqo's measured latencies (and the agent's own) are read for `lowest-latency`.
+    public var latencyInterval: Duration = .seconds(10)
     /// This replica's name in the leader Lease and in each FunctionPlacement's `decidedBy`: the
     /// pod's name in a cluster (the chart passes it), else the host name and a random suffix,
     /// as client-go's leader election does.

@@ -79,7 +79,7 @@ public enum FailoverPlanner {
     ///     it are `deferred`.
     public static func plan(
         _ functions: [Function], rules: Rules, overrides: [String: NamespaceOverride], inventory: ClusterInventory,
-        reservations: ReservationBook = ReservationBook(), now: Double, budget: Int
+        reservations: ReservationBook = ReservationBook(), latencies: LatencyTable = .empty, now: Double, budget: Int
     ) -> [Action] {
         var actions: [Action] = []
         var book = reservations
@@ -110,7 +110,7 @@ public enum FailoverPlanner {
             let after = Double(settings.afterSeconds)
 
             if !here, let since = function.lostSince, now - since >= after {
-                let decision = decide(function, rules: rules, overrides: overrides, inventory: inventory, book: book)
+                let decision = decide(function, rules: rules, overrides: overrides, inventory: inventory, book: book, latencies: latencies)
                 guard decision.outcome.hasCluster, let target = decision.cluster, target != function.cluster else {
                     actions.append(.stranded(function.key, from: function.cluster, reason: decision.summary))
                     continue
@@ -132,7 +132,8 @@ public enum FailoverPlanner {
                 var request = PlacementRequest(
                     function: function.key, direktivNamespace: function.direktivNamespace, requestPerPod: function.requestPerPod,
                     replicas: function.replicas, currentCluster: origin)
-                let decision = Placement.decide(request, rules: rules, overrides: overrides, inventory: inventory, reservations: book)
+                let decision = Placement.decide(
+                    request, rules: rules, overrides: overrides, inventory: inventory, reservations: book, latencies: latencies)
                 guard decision.outcome == .kept, decision.cluster == origin else { continue }
                 guard budget > 0 else {
                     actions.append(.deferred(function.key, kind: .failback))
@@ -172,13 +173,14 @@ public enum FailoverPlanner {
     /// health filter refuses, with the reason operators should read (an exclusion would read
     /// "excluded by override", which nobody set).
     static func decide(
-        _ function: Function, rules: Rules, overrides: [String: NamespaceOverride], inventory: ClusterInventory, book: ReservationBook
+        _ function: Function, rules: Rules, overrides: [String: NamespaceOverride], inventory: ClusterInventory, book: ReservationBook,
+        latencies: LatencyTable = .empty
     ) -> PlacementDecision {
         Placement.decide(
             PlacementRequest(
                 function: function.key, direktivNamespace: function.direktivNamespace, requestPerPod: function.requestPerPod,
                 replicas: function.replicas),
-            rules: rules, overrides: overrides, inventory: inventory, reservations: book)
+            rules: rules, overrides: overrides, inventory: inventory, reservations: book, latencies: latencies)
     }
 
     /// Later moves of the same pass see this one's request on its new cluster.

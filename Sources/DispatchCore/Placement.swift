@@ -13,10 +13,13 @@ public enum Placement {
         rules: Rules,
         overrides: [String: NamespaceOverride] = [:],
         inventory: ClusterInventory,
-        reservations: ReservationBook = ReservationBook()
+        reservations: ReservationBook = ReservationBook(),
+        latencies: LatencyTable = .empty
     ) -> PlacementDecision {
         let override = request.direktivNamespace.flatMap { overrides[$0] }
-        var evaluation = Evaluation(request: request, inventory: inventory, reservations: reservations, excluded: override?.exclude ?? [])
+        var evaluation = Evaluation(
+            request: request, inventory: inventory, reservations: reservations, excluded: override?.exclude ?? [], latencies: latencies,
+            tolerance: rules.latencyTolerance)
 
         let namespace = request.direktivNamespace
         let matched: (index: Int, rule: NamespaceRule)?
@@ -85,9 +88,16 @@ public enum Placement {
             } else if position == 0, override?.prefer?.isEmpty == false {
                 how = "first eligible preferred cluster (override)"
             } else {
-                how =
-                    group.strategy == .leastLoaded
-                    ? "least loaded of \(evaluation.eligibleCount(group.rows)) eligible\(ruleText)" : "first eligible in order\(ruleText)"
+                let eligible = evaluation.eligibleCount(group.rows)
+                switch group.strategy {
+                case .leastLoaded: how = "least loaded of \(eligible) eligible\(ruleText)"
+                case .ordered: how = "first eligible in order\(ruleText)"
+                case .lowestLatency:
+                    let latency = evaluation.row(chosen)?.latency
+                    how =
+                        latency.map { "lowest latency of \(eligible) eligible, \($0.text)\(ruleText)" }
+                        ?? "lowest latency of \(eligible) eligible: no latency known for any, least loaded\(ruleText)"
+                }
             }
             return evaluation.finish(
                 .placed, cluster: chosen, summary: "placed on \(chosen): \(how)", rule: matchedRule, override: override, warnings: warnings)
@@ -138,9 +148,16 @@ private struct Evaluation {
     var candidateOrder: [Int] = []
     var unknownIndex: [String: Int] = [:]
 
-    init(request: PlacementRequest, inventory: ClusterInventory, reservations: ReservationBook, excluded: [String]) {
+    /// Latencies that tie under `lowest-latency`.
+    let tolerance: LatencyTolerance
+
+    init(
+        request: PlacementRequest, inventory: ClusterInventory, reservations: ReservationBook, excluded: [String],
+        latencies: LatencyTable = .empty, tolerance: LatencyTolerance = LatencyTolerance()
+    ) {
         self.request = request
         self.inventory = inventory
+        self.tolerance = tolerance
         var reserved = reservations.isEmpty ? [:] : reservations.byCluster()
         if let own = request.function {
             // A function's own earlier reservation must not count against it.
@@ -167,7 +184,8 @@ private struct Evaluation {
         var rows: [ClusterEvaluation] = []
         rows.reserveCapacity(inventory.clusters.count + 2)
         let health = Placement.healthFilter
-        for cluster in inventory.clusters {
+        let aligned = latencies.isAligned(with: inventory)
+        for (position, cluster) in inventory.clusters.enumerated() {
             let reservedTotal = reservedTotals[cluster.name] ?? .zero
             let ready = health.admits(cluster, in: context)
             rows.append(
@@ -178,7 +196,8 @@ private struct Evaluation {
                     blockers: ready ? [.notCandidate] : [.notCandidate, health.blocker],
                     healthProblems: ready ? [] : cluster.problems,
                     largestNodeFree: cluster.largestNodeFree,
-                    requestNeeded: request.requestPerPod
+                    requestNeeded: request.requestPerPod,
+                    latency: latencies.isEmpty ? nil : aligned ? latencies.estimate(at: position) : latencies[cluster.name]
                 )
             )
         }
@@ -285,11 +304,36 @@ private struct Evaluation {
     }
 
     /// The chosen eligible cluster of a group: the first for `ordered`; for `least-loaded` the
-    /// highest score, then most free CPU after placing, then list order.
+    /// highest score, then most free CPU after placing, then list order; for `lowest-latency`
+    /// the least loaded of those within the tolerance of the lowest known latency (those without
+    /// one only when none is known: unknown ranks last, it never rules a cluster out).
     func choose(among indices: [Int], strategy: PlacementStrategy) -> String? {
+        let chosen: Int?
+        switch strategy {
+        case .ordered:
+            chosen = indices.first { rows[$0].isEligible }
+        case .leastLoaded:
+            chosen = leastLoaded(indices) { rows[$0].isEligible }
+        case .lowestLatency:
+            // Two passes, no intermediate arrays: this runs over every candidate of a `*` rule.
+            var lowest: Double?
+            for index in indices where rows[index].isEligible {
+                if let seconds = rows[index].latency?.seconds, seconds < (lowest ?? .infinity) { lowest = seconds }
+            }
+            if let lowest {
+                let ceiling = tolerance.ceiling(over: lowest)
+                chosen = leastLoaded(indices) { rows[$0].isEligible && (rows[$0].latency?.seconds ?? .infinity) <= ceiling }
+            } else {
+                chosen = leastLoaded(indices) { rows[$0].isEligible }
+            }
+        }
+        return chosen.map { rows[$0].cluster }
+    }
+
+    /// Among `indices` that pass `included`: the highest score, then most free CPU after placing, then the first.
+    private func leastLoaded(_ indices: [Int], where included: (Int) -> Bool) -> Int? {
         var best: Int?
-        for index in indices where rows[index].isEligible {
-            if strategy == .ordered { return rows[index].cluster }
+        for index in indices where included(index) {
             guard let current = best else {
                 best = index
                 continue
@@ -300,7 +344,7 @@ private struct Evaluation {
                 best = index
             }
         }
-        return best.map { rows[$0].cluster }
+        return best
     }
 
     /// `a (not ready: ...), b (does not fit: ...)` over the candidates.

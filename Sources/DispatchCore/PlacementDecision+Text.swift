@@ -18,14 +18,16 @@ extension PlacementDecision {
         lines.append("Override: \(override.map(Self.describe) ?? "none")")
         for warning in warnings { lines.append("Warning: \(warning)") }
         lines.append("")
-        var table = TextTable(headers: [
-            "", "CLUSTER", "CANDIDATE", "ELIGIBLE", "FREE CPU", "FREE MEMORY", "CPU AFTER", "MEMORY AFTER", "SCORE", "REASONS",
-        ])
+        // The latency column only where latencies are known (every decision of an agent; files hold none).
+        let showsLatency = rows.contains { $0.latency != nil }
+        var table = TextTable(
+            headers: ["", "CLUSTER", "CANDIDATE", "ELIGIBLE", "FREE CPU", "FREE MEMORY", "CPU AFTER", "MEMORY AFTER", "SCORE"]
+                + (showsLatency ? ["LATENCY"] : []) + ["REASONS"])
         // Both memory columns in one unit, so that their numbers compare at a glance.
         let memoryUnit = QuantityForPeople.memoryUnit(
             for: rows.flatMap { [$0.freeBefore.memoryBytes] + ($0.freeAfter.map { [$0.memoryBytes] } ?? []) })
         for row in rowsByConsideration {
-            table.append([
+            var cells: [String] = [
                 row.isChosen ? "*" : "",
                 row.cluster,
                 row.isCandidate ? "yes" : "no",
@@ -35,8 +37,10 @@ extension PlacementDecision {
                 row.freeAfter.map { QuantityForPeople.cpu($0.milliCPU) } ?? "-",
                 row.freeAfter.map { QuantityForPeople.memory($0.memoryBytes, in: memoryUnit) } ?? "-",
                 row.score.map { String(format2: $0) } ?? "-",
-                row.reasons.joined(separator: "; "),
-            ])
+            ]
+            if showsLatency { cells.append(row.latency?.text ?? "unknown") }
+            cells.append(row.reasons.joined(separator: "; "))
+            table.append(cells)
         }
         lines.append(table.render())
         return lines.joined(separator: "\n")

@@ -103,6 +103,8 @@ public struct ClusterEvaluation: Sendable, Hashable {
     public var score: Double?
     /// The order in which candidates were considered (0 first); `nil` for other clusters.
     public var candidateRank: Int?
+    /// The round trip to the cluster placement used, with its source and age; nil when unknown.
+    public var latency: LatencyEstimate?
     var blockers: Blockers
     var healthProblems: [String]
     var largestNodeFree: Resources
@@ -123,8 +125,9 @@ public struct ClusterEvaluation: Sendable, Hashable {
 
     init(
         cluster: String, isCandidate: Bool, freeBefore: Resources, blockers: Blockers, healthProblems: [String], largestNodeFree: Resources,
-        requestNeeded: Resources
+        requestNeeded: Resources, latency: LatencyEstimate? = nil
     ) {
+        self.latency = latency
         self.cluster = cluster
         self.isCandidate = isCandidate
         self.isEligible = blockers.isEmpty
@@ -156,7 +159,7 @@ public struct ClusterEvaluation: Sendable, Hashable {
 
 extension ClusterEvaluation: Codable {
     private enum CodingKeys: String, CodingKey {
-        case cluster, candidate, candidateRank, eligible, chosen, reasons, freeBefore, freeAfter, score
+        case cluster, candidate, candidateRank, eligible, chosen, reasons, freeBefore, freeAfter, score, latency
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -170,6 +173,7 @@ extension ClusterEvaluation: Codable {
         try container.encode(freeBefore, forKey: .freeBefore)
         try container.encodeIfPresent(freeAfter, forKey: .freeAfter)
         try container.encodeIfPresent(score, forKey: .score)
+        try container.encodeIfPresent(latency, forKey: .latency)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -183,6 +187,7 @@ extension ClusterEvaluation: Codable {
         freeBefore = try container.decode(Resources.self, forKey: .freeBefore)
         freeAfter = try container.decodeIfPresent(Resources.self, forKey: .freeAfter)
         score = try container.decodeIfPresent(Double.self, forKey: .score)
+        latency = try container.decodeIfPresent(LatencyEstimate.self, forKey: .latency)
         blockers = []
         healthProblems = []
         largestNodeFree = .zero

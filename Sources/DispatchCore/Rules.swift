@@ -24,6 +24,8 @@ public struct Rules: Sendable, Hashable {
     public var placementRetentionSeconds: Int
     /// When functions leave a cluster that can no longer run them (rules key `failover`).
     public var failover: FailoverSettings
+    /// Latencies that tie under `lowest-latency` (rules key `latencyTolerance`).
+    public var latencyTolerance: LatencyTolerance
 
     public init(
         clusterLabel: String = Rules.defaultClusterLabel,
@@ -34,8 +36,10 @@ public struct Rules: Sendable, Hashable {
         liqo: LiqoSettings = LiqoSettings(),
         reservationTimeoutSeconds: Int = 120,
         placementRetentionSeconds: Int = 900,
-        failover: FailoverSettings = FailoverSettings()
+        failover: FailoverSettings = FailoverSettings(),
+        latencyTolerance: LatencyTolerance = LatencyTolerance()
     ) {
+        self.latencyTolerance = latencyTolerance
         self.clusterLabel = clusterLabel
         self.functionsNamespaces = functionsNamespaces
         self.direktivNamespaces = direktivNamespaces
@@ -127,6 +131,27 @@ public enum PlacementStrategy: String, Sendable, Hashable, Codable, CaseIterable
     case leastLoaded = "least-loaded"
     /// The first eligible candidate in the rule's order.
     case ordered
+    /// The candidate with the lowest round trip from the main cluster (``ClusterLatency``);
+    /// candidates within ``Rules/latencyTolerance`` of it go to the least loaded.
+    case lowestLatency = "lowest-latency"
+}
+
+/// How close two latencies must be to count as the same for `lowest-latency`: within `percent`
+/// of the lowest or `milliseconds`, whichever is larger (a few milliseconds of jitter must not
+/// pile every function onto one cluster).
+public struct LatencyTolerance: Sendable, Hashable {
+    public var percent: Double
+    public var milliseconds: Double
+
+    public init(percent: Double = 20, milliseconds: Double = 5) {
+        self.percent = percent
+        self.milliseconds = milliseconds
+    }
+
+    /// The highest latency (seconds) that still ties with `lowest`.
+    public func ceiling(over lowest: Double) -> Double {
+        lowest + max(lowest * percent / 100, milliseconds / 1000)
+    }
 }
 
 /// What to do when no candidate is eligible.

@@ -71,7 +71,7 @@ private struct RulesDocument: Decodable {
                 decoder,
                 allowedKeys: [
                     "clusterLabel", "functionsNamespaces", "direktivNamespaces", "namespaces", "sizes", "liqo", "reservationTimeoutSeconds",
-                    "placementRetentionSeconds", "failover",
+                    "placementRetentionSeconds", "failover", "latencyTolerance",
                 ]
             )
         else {
@@ -116,6 +116,7 @@ private struct RulesDocument: Decodable {
         }
 
         let failover = mapping.optional("failover", as: FailoverDocument.self)?.settings ?? defaults.failover
+        let tolerance = mapping.optional("latencyTolerance", as: LatencyToleranceDocument.self)?.tolerance ?? defaults.latencyTolerance
 
         rules = Rules(
             clusterLabel: clusterLabel,
@@ -126,7 +127,8 @@ private struct RulesDocument: Decodable {
             liqo: liqo,
             reservationTimeoutSeconds: timeout,
             placementRetentionSeconds: retention,
-            failover: failover
+            failover: failover,
+            latencyTolerance: tolerance
         )
     }
 
@@ -212,7 +214,8 @@ private struct RuleDocument: Decodable {
             if let parsed = PlacementStrategy(rawValue: text) {
                 strategy = parsed
             } else {
-                mapping.problem("strategy", "unknown strategy \"\(text)\" (allowed: least-loaded, ordered)")
+                mapping.problem(
+                    "strategy", "unknown strategy \"\(text)\" (allowed: \(PlacementStrategy.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
         }
 
@@ -365,6 +368,27 @@ private struct FailoverOverrideDocument: Decodable {
         override.afterSeconds = mapping.optional("afterSeconds", as: Int.self)
         if let seconds = override.afterSeconds, !FailoverSettings.afterSecondsRange.contains(seconds) {
             mapping.problem("afterSeconds", "must be between 1 and 86400 seconds")
+        }
+    }
+}
+
+/// `latencyTolerance: {percent: 20, milliseconds: 5}`.
+private struct LatencyToleranceDocument: Decodable {
+    var tolerance = LatencyTolerance()
+
+    init(from decoder: any Decoder) throws {
+        guard let mapping = StrictMapping(decoder, allowedKeys: ["percent", "milliseconds"]) else { return }
+        let percent = mapping.value("percent", default: tolerance.percent)
+        if (0...1000).contains(percent) {
+            tolerance.percent = percent
+        } else {
+            mapping.problem("percent", "must be between 0 and 1000")
+        }
+        let milliseconds = mapping.value("milliseconds", default: tolerance.milliseconds)
+        if (0...60_000).contains(milliseconds) {
+            tolerance.milliseconds = milliseconds
+        } else {
+            mapping.problem("milliseconds", "must be between 0 and 60000")
         }
     }
 }

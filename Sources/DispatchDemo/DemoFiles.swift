@@ -26,7 +26,7 @@ struct DemoFiles {
         # direktiv-dispatch demo rules (see docs/rules.md)
         clusterLabel: direktiv.io/namespace
         functionsNamespaces: [direktiv-services-direktiv]
-        direktivNamespaces: [main, external1, external2, team-a, team-b]
+        direktivNamespaces: [main, external1, external2, team-a, team-b, edge-eu]
         # Functions leave a lost cluster after \(failoverAfterSeconds) s and come back once it has been
         # healthy as long (60 s by default; short here so the demo does not wait a minute).
         failover: {afterSeconds: \(failoverAfterSeconds)}
@@ -44,6 +44,11 @@ struct DemoFiles {
             strategy: least-loaded
             onNoFit:
               fallback: main
+          # Edge namespaces run on the peer whose calls come back fastest (Liqo's measured round
+          # trip, then the agent's own); latencies within 20% or 5 ms go to the least loaded.
+          - match: "edge-*"
+            clusters: [external1, external2]
+            strategy: lowest-latency
           # Everything else runs on the main cluster.
           - match: "*"
             clusters: [main]
@@ -90,6 +95,7 @@ struct DemoFiles {
         settings.adminPort = options.adminPort
         settings.fileCheckInterval = .seconds(1)
         settings.knativeCheckInterval = .seconds(5)
+        settings.latencyInterval = .seconds(1)
         // The leader reports on the placements sooner than the default 5 s, for the last table.
         settings.placementUpkeepInterval = .seconds(1)
         return settings

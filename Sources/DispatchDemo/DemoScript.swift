@@ -50,6 +50,9 @@ struct DemoScript: Sendable {
         Function(namespace: "team-b", name: "mailer"),
     ]
 
+    /// Placed by latency (the demo rules' `edge-*` rule), in step 2.
+    static let edgeFunction = Function(namespace: "edge-eu", name: "thumbs")
+
     func perform() async throws {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(2), read: .seconds(30))))
         do {
@@ -99,12 +102,23 @@ struct DemoScript: Sendable {
         step = "2/6 the engine calls each function through the proxy"
         progress(step, "\(options.callsPerFunction) calls per function with Direktiv's headers")
         for function in Self.initialFunctions { try await invoke(function, step: step) }
-        for function in Self.initialFunctions {
+        // The edge namespace's rule (strategy lowest-latency) ranks the peers by their measured
+        // round trip: external1 answers in 15 ms, external2 in 40 ms, though external2 has more room.
+        let byLoad = try await explain("team-b", http: http, step: step)
+        let byLatency = try await explain("edge-eu", http: http, step: step)
+        progress(step, "explain edge-eu (lowest-latency): \(byLatency.summary); team-b (least-loaded) would take \(byLoad.cluster ?? "none")")
+        try expect(byLoad.cluster == "external2", step, "least-loaded chose \(byLoad.cluster ?? "no cluster"), expected external2")
+        try expect(byLatency.cluster == "external1", step, "lowest-latency chose \(byLatency.cluster ?? "no cluster"), expected external1")
+        try await create(Self.edgeFunction, step: step)
+        try await waitUntilReady([Self.edgeFunction], step: step)
+        try expect(cluster(of: Self.edgeFunction) == "external1", step, "edge-eu/thumbs went to \(cluster(of: Self.edgeFunction) ?? "no cluster")")
+        try await invoke(Self.edgeFunction, step: step)
+        for function in Self.initialFunctions + [Self.edgeFunction] {
             guard let cluster = cluster(of: function), let p50 = agent.statistics.latency(function: function.key)?.p50 else { continue }
             // The simulated WAN delay is a floor under every call to that cluster.
             try expect(p50 >= functionServers.latency(of: cluster), step, "\(function.serviceName): p50 \(p50) below \(cluster)'s simulated latency")
         }
-        table(step, Self.initialFunctions)
+        table(step, Self.initialFunctions + [Self.edgeFunction])
 
         // 3. A Liqo peer goes away: the next team function lands on the other one.
         step = "3/6 Liqo peer external2 is lost: new functions avoid it"

@@ -38,6 +38,7 @@ public struct DispatchMetrics: Sendable {
         public static let strandedFunctions = "direktiv_dispatch_stranded_functions"
         public static let failoverMovesWaiting = "direktiv_dispatch_failover_moves_waiting"
         public static let direktivAPIFailures = "direktiv_dispatch_direktiv_api_failures_total"
+        public static let clusterLatency = "direktiv_dispatch_cluster_latency_seconds"
         public static let direktivNamespacesDiscovered = "direktiv_dispatch_direktiv_namespaces_discovered"
     }
 
@@ -67,6 +68,7 @@ public struct DispatchMetrics: Sendable {
         Name.failovers: "Functions the leader moved off a cluster that could not run them, or back, by source and target cluster.",
         Name.strandedFunctions: "Functions whose cluster cannot run them and that no other cluster may take, by cluster.",
         Name.failoverMovesWaiting: "Moves due but waiting for the failover.maxMovesPerMinute budget, at the leader's last pass.",
+        Name.clusterLatency: "Round trip from the main cluster to a cluster, by source: liqo (its Connection), agent (the floor of proxied calls).",
         Name.direktivAPIFailures: "Reads of Direktiv's namespace list (--direktiv-api) that failed; the last list stays in force.",
         Name.direktivNamespacesDiscovered: "Direktiv namespaces in the last list read from Direktiv's API.",
     ]
@@ -161,6 +163,16 @@ public struct DispatchMetrics: Sendable {
             factory: factory
         ).increment()
         Timer(label: Name.placementDuration, factory: factory).record(duration: duration)
+    }
+
+    /// A cluster's round trip from one source; nil removes the series (no measurement).
+    public func clusterLatency(_ cluster: String, source: String, seconds: Double?) {
+        let gauge = Gauge(label: Name.clusterLatency, dimensions: [("cluster", cluster), ("source", source)], factory: factory)
+        if let seconds {
+            gauge.record(seconds)
+        } else {
+            gauge.destroy()
+        }
     }
 
     /// A read of Direktiv's namespace list failed.

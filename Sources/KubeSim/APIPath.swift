@@ -16,6 +16,8 @@ enum APIPath: Equatable {
     case resource(ResourceType, namespace: String?, name: String?, subresource: String?)
     /// `/kubesim/v1/peers/<cluster>/<reachable|unreachable>`: Liqo peer loss and return.
     case peer(cluster: String, reachable: Bool)
+    /// `/kubesim/v1/peers/<cluster>/latency?ms=N`: the simulated WAN to a peer.
+    case peerLatency(cluster: String)
     /// A resource path for a group, version or resource this server does not serve.
     case unknownResource(String)
     case notFound
@@ -28,7 +30,10 @@ enum APIPath: Equatable {
         case "healthz", "livez", "readyz": return .health
         case "openapi": return .openAPI(parts.dropFirst().joined(separator: "/"))
         case "kubesim":
-            guard parts.count == 5, parts[1] == "v1", parts[2] == "peers", ["reachable", "unreachable"].contains(parts[4]) else { return .notFound }
+            guard parts.count == 5, parts[1] == "v1", parts[2] == "peers", ["reachable", "unreachable", "latency"].contains(parts[4]) else {
+                return .notFound
+            }
+            if parts[4] == "latency" { return .peerLatency(cluster: parts[3]) }
             return .peer(cluster: parts[3], reachable: parts[4] == "reachable")
         case "api":
             if parts.count == 1 { return .coreVersions }

@@ -82,8 +82,26 @@ public final class FunctionServers: Service, Sendable {
         options.addresses[cluster] ?? "127.0.10.\((clusters.firstIndex(of: cluster) ?? 0) + 1)"
     }
 
+    /// The delay added to every answer from `cluster`: what its Liqo Connection reports (so that
+    /// changing it, `POST /kubesim/v1/peers/<cluster>/latency`, changes both), else the option.
     public func latency(of cluster: String) -> Duration {
-        options.latency[cluster] ?? options.defaultLatency
+        if let measured = connectionLatency(of: cluster) { return measured }
+        return options.latency[cluster] ?? options.defaultLatency
+    }
+
+    private func connectionLatency(of cluster: String) -> Duration? {
+        guard let type = LiqoOffloadingController.connections, let nodes = try? store.list(.nodes).items else { return nil }
+        let ids = Set(
+            nodes.filter { $0[path: "metadata", "labels", options.clusterLabel]?.stringValue == cluster }
+                .compactMap { $0[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue })
+        guard !ids.isEmpty, let connections = try? store.list(type).items else { return nil }
+        for connection in connections where ids.contains(connection[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue ?? "") {
+            guard let text = connection[path: "status", "latency", "value"]?.stringValue, text.hasSuffix("ms"), let value = Double(text.dropLast(2)),
+                value.isFinite, (0...60_000).contains(value)
+            else { continue }
+            return .microseconds(Int64(value * 1000))
+        }
+        return nil
     }
 
     /// `host:port` per cluster, once every server listens.

@@ -77,4 +77,26 @@ extension KubeSim {
                 path: ["metadata", "annotations", notReadyAtAnnotation], nil)
         }
     }
+
+    /// Sets the round trip Liqo measures to a peer: the `status.latency` of its Connections (the
+    /// ones labelled with the remote cluster id its virtual nodes carry). Function answers from
+    /// that cluster are delayed by it (``FunctionServers/latency(of:)`` reads it). Returns the
+    /// Connections changed.
+    @discardableResult
+    public func setPeerLatency(cluster: String, milliseconds: Int, clusterLabel: String = "direktiv.io/namespace") throws -> [String] {
+        guard let type = LiqoOffloadingController.connections else { return [] }
+        let ids = Set(
+            try store.list(.nodes).items.filter { $0[path: "metadata", "labels", clusterLabel]?.stringValue == cluster }
+                .compactMap { $0[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue })
+        var changed: [String] = []
+        for connection in try store.list(type).items
+        where ids.contains(connection[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue ?? "") {
+            let name = connection[path: "metadata", "name"]?.stringValue ?? ""
+            try store.modify(type, namespace: connection[path: "metadata", "namespace"]?.stringValue, name: name, subresource: "status") {
+                $0 = $0.setting(path: ["status", "latency"], ["value": .string("\(milliseconds)ms"), "timestamp": .string(ObjectStore.timestamp())])
+            }
+            changed.append(name)
+        }
+        return changed
+    }
 }

@@ -40,7 +40,7 @@ struct KubeSimResponder: HTTPResponder {
         case .health: return nil
         case .version, .coreVersions, .groups, .group, .resourceList, .openAPI:
             return .nonResource(verb: "get", path: request.uri.path)
-        case .peer: return .nonResource(verb: "post", path: request.uri.path)
+        case .peer, .peerLatency: return .nonResource(verb: "post", path: request.uri.path)
         case .unknownResource, .notFound: return nil
         case .resource(let type, let namespace, let name, let subresource):
             let verb: String
@@ -103,6 +103,15 @@ struct KubeSimResponder: HTTPResponder {
             let nodes = try sim.setPeer(cluster: cluster, reachable: reachable)
             guard !nodes.isEmpty else { throw Status.failure(404, .notFound, "no Liqo virtual node belongs to cluster \"\(cluster)\"") }
             return .json(["cluster": .string(cluster), "reachable": .bool(reachable), "nodes": .array(nodes.map(JSONValue.string))])
+        case .peerLatency(let cluster):
+            guard request.method == .post else { throw Status.failure(405, .methodNotAllowed, "use POST") }
+            guard let text = request.uri.queryParameters["ms"].map(String.init), let milliseconds = Int(text), (0...60_000).contains(milliseconds)
+            else { throw Status.failure(400, .badRequest, "ms must be a whole number of milliseconds between 0 and 60000") }
+            let changed = try sim.setPeerLatency(cluster: cluster, milliseconds: milliseconds)
+            guard !changed.isEmpty else { throw Status.failure(404, .notFound, "no Liqo Connection belongs to cluster \"\(cluster)\"") }
+            return .json([
+                "cluster": .string(cluster), "milliseconds": .integer(Int64(milliseconds)), "connections": .array(changed.map(JSONValue.string)),
+            ])
         case .unknownResource, .notFound:
             throw Status.failure(404, .notFound, "the server could not find the requested resource")
         case .resource(let type, let namespace, let name, let subresource):

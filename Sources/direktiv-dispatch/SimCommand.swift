@@ -36,8 +36,28 @@ struct SimCommand: AsyncParsableCommand {
     )
     var peerGrace: Double = 40
 
+    @Option(
+        help: ArgumentHelp(
+            "The simulated WAN to a cluster, CLUSTER=MS (repeatable; defaults main=1, external1=15, external2=40): function answers are delayed by it and the peer's Liqo Connection reports it. Change it at run time: POST /kubesim/v1/peers/<cluster>/latency?ms=N."
+        ))
+    var peerLatency: [String] = []
+
+    /// `--peer-latency` values, by cluster.
+    func peerLatencies() throws -> [String: Int] {
+        var result: [String: Int] = [:]
+        for entry in peerLatency {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let milliseconds = Int(parts[1]), (0...60_000).contains(milliseconds) else {
+                throw ValidationError("--peer-latency \(entry): expected CLUSTER=MS with MS between 0 and 60000")
+            }
+            result[parts[0]] = milliseconds
+        }
+        return result
+    }
+
     func run() async throws {
         guard peerGrace >= 0, peerGrace <= 86_400 else { throw ValidationError("--peer-grace must be between 0 and 86400 seconds") }
+        let latencies = try peerLatencies()
         var options = KubeSim.Options()
         options.token = token
         options.peerNodeGracePeriod = .milliseconds(Int64(peerGrace * 1000))
@@ -59,9 +79,18 @@ struct SimCommand: AsyncParsableCommand {
             printLine("KubeSim serving the \(scenario.rawValue) scenario at \(url)")
             if let kubeconfigPath { printLine("kubeconfig: \(kubeconfigPath)  (try: kubectl --kubeconfig \(kubeconfigPath) get nodes)") }
             printLine("Liqo peers: POST \(url)/kubesim/v1/peers/<cluster>/unreachable (or /reachable) with the kubeconfig's token")
+            printLine("WAN latency: POST \(url)/kubesim/v1/peers/<cluster>/latency?ms=N")
         }
         let controlPlane = ControlPlane(store: sim.store, logger: logger)
-        let functions = FunctionServers(store: sim.store, clusters: FunctionServers.clusters(in: sim.store), logger: logger)
+        var functionOptions = FunctionServers.Options()
+        for (cluster, milliseconds) in latencies {
+            // A peer's Connection carries it (and the answers follow); a local cluster has none.
+            if try sim.setPeerLatency(cluster: cluster, milliseconds: milliseconds).isEmpty {
+                functionOptions.latency[cluster] = .milliseconds(milliseconds)
+            }
+        }
+        let functions = FunctionServers(
+            store: sim.store, clusters: FunctionServers.clusters(in: sim.store, options: functionOptions), options: functionOptions, logger: logger)
         var services: [any Service] = [controlPlane, functions, server]
         if let resolverOut { services.append(ResolverWriter(functions: functions, path: resolverOut)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

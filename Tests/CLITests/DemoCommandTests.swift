@@ -21,6 +21,7 @@ import Testing
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix("report") && $0.contains(" main ") && $0.contains("pinned by override") })
         #expect(lines.contains { $0.hasPrefix("digest") && $0.contains("external1") })
+        #expect(lines.contains { $0.hasPrefix("thumbs") && $0.contains("external1") && $0.contains("lowest latency of 2 eligible") })
         // mailer failed over to external1 while external2 was lost and came back with it.
         #expect(lines.contains { $0.hasPrefix("mailer") && $0.contains("external1") && $0.contains("failed over from external2") })
         #expect(lines.contains { $0.hasPrefix("mailer") && $0.contains("external2") && $0.contains("failed back to external2") })

@@ -448,3 +448,108 @@ import Testing
         #expect(!NamespaceOverride(pin: "no good").validationErrors().isEmpty)
     }
 }
+
+/// Issue 22: `strategy: lowest-latency`.
+@Suite struct LowestLatencyPlacementTests {
+    func rules(_ tolerance: LatencyTolerance = LatencyTolerance()) throws -> Rules {
+        Rules(
+            namespaces: [
+                NamespaceRule(match: try NamespacePattern("team-*"), clusters: [.named("external1"), .named("external2")], strategy: .lowestLatency)
+            ],
+            latencyTolerance: tolerance)
+    }
+
+    /// Decides with the latencies aligned with the inventory (as the agent has them) and by name;
+    /// both must agree.
+    func decide(_ latencies: [String: LatencyEstimate], rules: Rules? = nil, inventory: ClusterInventory? = nil) throws -> PlacementDecision {
+        let inventory = try inventory ?? seedInventory()
+        let rules = try rules ?? self.rules()
+        let request = PlacementRequest(direktivNamespace: "team-a", requestPerPod: .cpu("100m", memory: "64M"))
+        let aligned = Placement.decide(request, rules: rules, inventory: inventory, latencies: LatencyTable(latencies, for: inventory))
+        let byName = Placement.decide(request, rules: rules, inventory: inventory, latencies: LatencyTable(latencies))
+        #expect(aligned == byName)
+        // A table aligned with another inventory (a cluster since gone) is read by name.
+        let other = ClusterInventory(clusterLabel: "direktiv.io/namespace", clusters: Array(inventory.clusters.dropFirst()))
+        #expect(Placement.decide(request, rules: rules, inventory: inventory, latencies: LatencyTable(latencies, for: other)) == byName)
+        return aligned
+    }
+
+    func liqo(_ milliseconds: Double) -> LatencyEstimate { LatencyEstimate(seconds: milliseconds / 1000, source: .liqo, ageSeconds: 3) }
+
+    @Test func theLowestRoundTripWinsOverTheLeastLoaded() throws {
+        let leastLoaded = Placement.decide(
+            PlacementRequest(direktivNamespace: "team-a", requestPerPod: .cpu("100m", memory: "64M")), rules: try exampleRules(),
+            inventory: try seedInventory())
+        #expect(leastLoaded.cluster == "external1", "the seed's least-loaded choice")
+        let decision = try decide(["external1": liqo(60), "external2": liqo(5)])
+        #expect(decision.cluster == "external2")
+        #expect(
+            decision.summary.contains("lowest latency of 2 eligible, 5.0 ms (liqo, 3 s old) by rule namespaces[0] (team-*)"), "\(decision.summary)")
+        #expect(decision.row(for: "external1")?.latency?.seconds == 0.06, "every row shows its latency")
+        #expect(decision.renderText().contains("60.0 ms (liqo, 3 s old)"))
+    }
+
+    @Test func latenciesWithinTheToleranceGoToTheLeastLoaded() throws {
+        // 12 ms is within 5 ms of 10 ms: a tie, and external1 has more room.
+        #expect(try decide(["external1": liqo(12), "external2": liqo(10)]).cluster == "external1")
+        // 20% of 100 ms is more than 5 ms: 115 ms ties with 100 ms, 125 ms does not.
+        #expect(try decide(["external1": liqo(115), "external2": liqo(100)]).cluster == "external1")
+        #expect(try decide(["external1": liqo(125), "external2": liqo(100)]).cluster == "external2")
+        let strict = try rules(LatencyTolerance(percent: 0, milliseconds: 0))
+        #expect(try decide(["external1": liqo(10.5), "external2": liqo(10)], rules: strict).cluster == "external2")
+    }
+
+    @Test func unknownLatencyRanksLastButNeverRulesOut() throws {
+        let oneKnown = try decide(["external1": liqo(60)])
+        #expect(oneKnown.cluster == "external1", "a known latency beats an unknown one")
+        #expect(try decide(["external2": liqo(60)]).cluster == "external2")
+        let noneKnown = try decide([:])
+        #expect(noneKnown.cluster == "external1", "least loaded when nothing is known")
+        #expect(noneKnown.summary.contains("no latency known for any, least loaded"), "\(noneKnown.summary)")
+        #expect(noneKnown.renderText().contains("LATENCY") == false)
+        // The fastest cluster not ready: the next known one, not an unknown.
+        let inventory = try seedInventory { nodes in
+            for index in nodes.indices where nodes[index].metadata.name == "liqo-external2" {
+                nodes[index].status?.conditions = [Condition(type: "Ready", status: "False", reason: "KubeletNotReady")]
+            }
+        }
+        #expect(try decide(["external1": liqo(60), "external2": liqo(5)], inventory: inventory).cluster == "external1")
+    }
+}
+
+@Suite struct ClusterLatencyTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func goDurationsAsLiqoWritesThem() {
+        #expect(ClusterLatency.seconds(goDuration: "15ms") == 0.015)
+        #expect(ClusterLatency.seconds(goDuration: "1.5s") == 1.5)
+        #expect(ClusterLatency.seconds(goDuration: "850µs") == 0.00085)
+        #expect(ClusterLatency.seconds(goDuration: "1m2.5s") == 62.5)
+        #expect(ClusterLatency.seconds(goDuration: "0") == 0)
+        for bad in ["", "15", "ms", "-3ms", "1e400s", "25h", "3 ms x", "1.2.3s"] {
+            #expect(ClusterLatency.seconds(goDuration: bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func theAgentsMeasurementWinsOnceItHasRecentCalls() {
+        let liqo = ClusterLatency.Measurement(seconds: 0.015, observedAt: now.addingTimeInterval(-2))
+        let few = ClusterLatency.Measurement(seconds: 0.020, observedAt: now, samples: 4)
+        let enough = ClusterLatency.Measurement(seconds: 0.020, observedAt: now.addingTimeInterval(-1), samples: 5)
+        let stale = ClusterLatency.Measurement(seconds: 0.020, observedAt: now.addingTimeInterval(-601), samples: 50)
+        #expect(ClusterLatency(liqo: liqo, agent: few).estimate(at: now)?.source == .liqo)
+        let both = ClusterLatency(liqo: liqo, agent: enough).estimate(at: now)
+        #expect(both == LatencyEstimate(seconds: 0.020, source: .agent, ageSeconds: 1, liqoSeconds: 0.015, agentSeconds: 0.020))
+        #expect(both?.text == "20.0 ms (agent, 1 s old; liqo 15.0 ms)", "both sources side by side")
+        #expect(ClusterLatency(liqo: liqo, agent: stale).estimate(at: now)?.source == .liqo)
+        #expect(ClusterLatency(agent: stale, isLocal: true).estimate(at: now)?.source == .local)
+        #expect(ClusterLatency(agent: stale, isLocal: true).estimate(at: now)?.text == "0.0 ms (local; agent 20.0 ms)")
+        #expect(ClusterLatency(agent: few).estimate(at: now) == nil)
+    }
+
+    @Test func textNeverTraps() {
+        #expect(LatencyEstimate(seconds: 0.0153, source: .liqo, ageSeconds: 2.6).text == "15.3 ms (liqo, 3 s old)")
+        for seconds in [Double.nan, .infinity, -.infinity, -5, 1e300] {
+            _ = LatencyEstimate(seconds: seconds, source: .agent, ageSeconds: seconds).text
+        }
+    }
+}

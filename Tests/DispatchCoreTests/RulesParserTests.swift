@@ -211,6 +211,14 @@ import Testing
         #expect(rules.failover(for: nil) == rules.failover, "an unknown namespace follows the global block")
     }
 
+    @Test func lowestLatencyAndItsTolerance() throws {
+        let rules = try RulesParser.parse(
+            "latencyTolerance: {percent: 10, milliseconds: 2}\nnamespaces:\n  - match: edge-*\n    clusters: [a, b]\n    strategy: lowest-latency\n")
+        #expect(rules.namespaces.first?.strategy == .lowestLatency)
+        #expect(rules.latencyTolerance == LatencyTolerance(percent: 10, milliseconds: 2))
+        #expect(try RulesParser.parse("").latencyTolerance == LatencyTolerance(percent: 20, milliseconds: 5))
+    }
+
     @Test(arguments: [
         ("failover: {afterSeconds: 0}\n", "failover.afterSeconds", "between 1 and 86400"),
         ("failover: {maxMovesPerMinute: 0}\n", "failover.maxMovesPerMinute", "between 1 and 10000"),
@@ -222,6 +230,10 @@ import Testing
             "top-level"
         ),
         ("namespaces:\n  - match: a\n    clusters: [x]\n    failover: {afterSeconds: 100000}\n", "namespaces[0].failover.afterSeconds", "between 1"),
+        ("latencyTolerance: {percent: -1}\n", "latencyTolerance.percent", "between 0 and 1000"),
+        ("latencyTolerance: {milliseconds: 70000}\n", "latencyTolerance.milliseconds", "between 0 and 60000"),
+        ("latencyTolerance: {ms: 5}\n", "latencyTolerance.ms", "unknown key"),
+        ("namespaces:\n  - match: a\n    clusters: [x]\n    strategy: fastest\n", "namespaces[0].strategy", "lowest-latency"),
     ])
     func refusesWhatCannotWork(yaml: String, path: String, message: String) {
         do {

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModels
 import KubeSim
+import Logging
 import Synchronization
 import TestSupport
 import Testing
@@ -197,6 +198,33 @@ struct KubectlTests {
             ])
             #expect(mapping.status != 0, "Liqo's CRD refuses an unknown strategy")
             #expect(mapping.stderr.contains("podOffloadingStrategy"), "\(mapping.stderr)")
+        }
+    }
+
+    /// The simulated WAN: `POST /kubesim/v1/peers/<cluster>/latency?ms=N` (here through
+    /// `kubectl create --raw`) sets what the peer's Liqo Connection reports, and the function
+    /// servers delay that cluster's answers by it.
+    @Test func peerLatencyIsTheConnectionsAndTheAnswersDelay() async throws {
+        try await KubectlSession.withSim { kubectl in
+            let functions = FunctionServers(
+                store: kubectl.sim.store, clusters: FunctionServers.clusters(in: kubectl.sim.store), logger: Logger(label: "test"))
+            #expect(functions.latency(of: "external1") == .milliseconds(15), "the seed's Connection")
+            let empty = try kubectl.write("empty.json", "{}")
+            let set = try await kubectl.run(["create", "--raw", "/kubesim/v1/peers/external1/latency?ms=60", "-f", empty])
+            #expect(set.status == 0, "\(set.stderr)")
+            #expect(set.stdout.contains(#""milliseconds":60"#), "\(set.stdout)")
+            let latency = try await kubectl.run([
+                "get", "connections", "-A", "-o", "jsonpath={.items[?(@.metadata.name==\"gw-external1\")].status.latency.value}",
+            ])
+            #expect(latency.stdout == "60ms", "\(latency.stdout)\(latency.stderr)")
+            #expect(functions.latency(of: "external1") == .milliseconds(60))
+            #expect(functions.latency(of: "main") == .milliseconds(1), "a local cluster has no Connection: the option")
+            for bad in [
+                "/kubesim/v1/peers/external1/latency?ms=-1", "/kubesim/v1/peers/external1/latency?ms=x", "/kubesim/v1/peers/main/latency?ms=5",
+            ] {
+                let refused = try await kubectl.run(["create", "--raw", bad, "-f", empty])
+                #expect(refused.status != 0, "\(bad)")
+            }
         }
     }
 

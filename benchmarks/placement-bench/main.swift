@@ -1,7 +1,8 @@
 // Placement benchmark: `swift run -c release placement-bench [decisions|inventory|all]`.
 //
 // decisions  one placement decision at 3, 100 and 1,000 clusters (10 nodes and 100 pods per
-//            cluster), for a rule over every cluster (least-loaded, worst case) and a
+//            cluster), for a rule over every cluster (least-loaded, worst case), the same rule
+//            with `lowest-latency` and a measured latency for every cluster, and a
 //            `{namespace}` rule (one candidate); median and p99 of many runs.
 // generate   writes nodes.json (10,000 Nodes) and pods.json (100,000 Pods) into DIR.
 // inventory  reads those files, decodes them and builds the inventory (medians of 5 runs),
@@ -30,18 +31,29 @@ func runDecisions() {
         let inventory = inventory(clusters: clusters)
         let everyCluster = Rules(namespaces: [NamespaceRule(match: try! NamespacePattern("*"), clusters: [.all], strategy: .leastLoaded)])
         let ownCluster = Rules(namespaces: [NamespaceRule(match: try! NamespacePattern("*"), clusters: [.direktivNamespace])])
+        let byLatency = Rules(namespaces: [NamespaceRule(match: try! NamespacePattern("*"), clusters: [.all], strategy: .lowestLatency)])
+        // Spread over 1..200 ms, so that a few clusters tie within the tolerance and are scored.
+        var estimates: [String: LatencyEstimate] = [:]
+        for index in 0..<clusters {
+            estimates[clusterName(index)] = LatencyEstimate(seconds: Double((index * 37) % 200 + 1) / 1000, source: .liqo, ageSeconds: 5)
+        }
+        // As the agent has it: aligned with the inventory once per latency read, not per decision.
+        let latencies = LatencyTable(estimates, for: inventory)
         let request = PlacementRequest(
             function: FunctionKey(namespace: "direktiv-services-direktiv", name: "fn"), direktivNamespace: clusterName(clusters / 2),
             requestPerPod: Resources(milliCPU: 100, memoryBytes: 64_000_000))
-        for (label, rules) in [("* least-loaded", everyCluster), ("{namespace}", ownCluster)] {
+        let cases: [(String, Rules, LatencyTable)] = [
+            ("* least-loaded", everyCluster, .empty), ("* lowest-latency", byLatency, latencies), ("{namespace}", ownCluster, .empty),
+        ]
+        for (label, rules, latencies) in cases {
             let runs = clusters >= 1000 ? 2000 : 20000
-            for _ in 0..<200 { consume(Placement.decide(request, rules: rules, inventory: inventory)) }
+            for _ in 0..<200 { consume(Placement.decide(request, rules: rules, inventory: inventory, latencies: latencies)) }
             var samples: [Double] = []
             samples.reserveCapacity(runs)
             let clock = ContinuousClock()
             for _ in 0..<runs {
                 let start = clock.now
-                let decision = Placement.decide(request, rules: rules, inventory: inventory)
+                let decision = Placement.decide(request, rules: rules, inventory: inventory, latencies: latencies)
                 samples.append(nanoseconds(clock.now - start))
                 consume(decision)
             }

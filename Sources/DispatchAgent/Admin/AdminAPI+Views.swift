@@ -49,6 +49,15 @@ extension AdminAPI {
         var largestNodeFree: ResourcesView
         var functions: Int
         var latency: LatencyView?
+        /// The round trip from the main cluster, from Liqo and from the agent's calls, and the
+        /// one `lowest-latency` ranks by.
+        var roundTrip: RoundTripView
+    }
+
+    struct RoundTripView: Encodable {
+        var liqo: ClusterLatency.Measurement?
+        var agent: ClusterLatency.Measurement?
+        var effective: LatencyEstimate?
     }
 
     struct ClustersBody: Encodable {

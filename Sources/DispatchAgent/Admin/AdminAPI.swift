@@ -92,8 +92,11 @@ public struct AdminAPI: Sendable {
         for record in functions.records {
             if let cluster = record.cluster { placed[cluster, default: 0] += 1 }
         }
+        let latencies = state.latencies
+        let now = Date()
         let views = snapshot.clusters.map { cluster in
-            ClusterView(
+            let roundTrip = latencies[cluster.name]
+            return ClusterView(
                 name: cluster.name,
                 kind: cluster.kind.rawValue,
                 remoteClusterIDs: cluster.remoteClusterIDs,
@@ -105,7 +108,8 @@ public struct AdminAPI: Sendable {
                 free: ResourcesView(cluster.total.free),
                 largestNodeFree: ResourcesView(cluster.largestNodeFree),
                 functions: placed[cluster.name] ?? 0,
-                latency: LatencyView(statistics.latency(cluster: cluster.name))
+                latency: LatencyView(statistics.latency(cluster: cluster.name)),
+                roundTrip: RoundTripView(liqo: roundTrip?.liqo, agent: roundTrip?.agent, effective: roundTrip?.estimate(at: now))
             )
         }
         return ClustersBody(clusters: views, unassignedNodes: snapshot.unassignedNodes, inventoryStale: inventory.readiness.isStale)
@@ -196,7 +200,7 @@ public struct AdminAPI: Sendable {
         let placements = functions.placements
         let plan = Rebalance.plan(
             namespace, placements: Array(placements.values), workloads: Set(functions.records.map(\.key)), rules: rules, overrides: overrides,
-            inventory: inventory.snapshot)
+            inventory: inventory.snapshot, latencies: state.latencyTable)
         var conflicts: [String] = []
         if !dryRun {
             let date = Date()

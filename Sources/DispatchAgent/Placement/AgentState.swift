@@ -1,5 +1,6 @@
 import DispatchCore
 import DispatchProxy
+import Foundation
 import KubeModels
 import Synchronization
 
@@ -12,6 +13,8 @@ public final class AgentState: Sendable {
         var overrides: [String: NamespaceOverride] = [:]
         var knativeFeatures: KnativeFeatures?
         var discoveredNamespaces: [String] = []
+        var latencies: [String: ClusterLatency] = [:]
+        var latencyTable = LatencyTable.empty
     }
 
     private let state: Mutex<State>
@@ -58,6 +61,24 @@ public final class AgentState: Sendable {
             var seen = Set(state.rules.direktivNamespaces)
             return state.rules.direktivNamespaces + state.discoveredNamespaces.filter { seen.insert($0).inserted }
         }
+    }
+
+    /// What is known of the round trip to each cluster (``PeerLatencyReader``).
+    public var latencies: [String: ClusterLatency] {
+        get { state.withLock { $0.latencies } }
+        set { state.withLock { $0.latencies = newValue } }
+    }
+
+    /// The latency `lowest-latency` ranks each cluster by at `now`; clusters without one are absent.
+    public func latencyEstimates(at now: Date) -> [String: LatencyEstimate] {
+        latencies.compactMapValues { $0.estimate(at: now) }
+    }
+
+    /// What decisions read: the estimates as of the last latency read, aligned with the
+    /// inventory of that read (``PeerLatencyReader``), so a decision reads them by position.
+    public var latencyTable: LatencyTable {
+        get { state.withLock { $0.latencyTable } }
+        set { state.withLock { $0.latencyTable = newValue } }
     }
 
     /// The rules and overrides a decision reads, in one consistent copy.

@@ -60,8 +60,8 @@ extension PlacementController {
                     originBackSince: FunctionPlacement.parse(placement.status?.originBackSince)?.timeIntervalSince1970))
         }
         let actions = FailoverPlanner.plan(
-            functions, rules: rules, overrides: state.overrides, inventory: snapshot, now: date.timeIntervalSince1970,
-            budget: movesLeft(at: date, rules: rules))
+            functions, rules: rules, overrides: state.overrides, inventory: snapshot, latencies: state.latencyTable,
+            now: date.timeIntervalSince1970, budget: movesLeft(at: date, rules: rules))
         var deferred = waitingToFinish
         // Stranded after this pass: as read, less those cleared or moved, plus those stranded now.
         var strandedKeys = Set(placements.filter { $0.value.condition(FunctionPlacement.ConditionType.stranded)?.status == "True" }.keys)

@@ -135,7 +135,8 @@ public struct Placer: Sendable {
             rules: inputs.rules,
             overrides: inputs.overrides,
             inventory: snapshot,
-            reservations: reservations
+            reservations: reservations,
+            latencies: state.latencyTable
         )
         var warnings = decision.warnings
         var operations: [JSONPatchOperation] = []
@@ -165,7 +166,9 @@ public struct Placer: Sendable {
         let reservations = shared.reservations(excluding: request.function, inventory: snapshot, now: now(), instant: .now)
         var request = request
         if request.currentCluster == nil { request.currentCluster = shared.keptCluster }
-        return Placement.decide(request, rules: inputs.rules, overrides: inputs.overrides, inventory: snapshot, reservations: reservations)
+        return Placement.decide(
+            request, rules: inputs.rules, overrides: inputs.overrides, inventory: snapshot, reservations: reservations,
+            latencies: state.latencyTable)
     }
 
     /// The open reservations as this replica's cache has them, for `/v1/clusters`.

@@ -26,7 +26,7 @@ public enum Rebalance {
     /// The decisions, by function name; writes nothing.
     public static func plan(
         _ direktivNamespace: String, placements: [FunctionPlacement], workloads: Set<FunctionKey>, rules: Rules,
-        overrides: [String: NamespaceOverride], inventory: ClusterInventory
+        overrides: [String: NamespaceOverride], inventory: ClusterInventory, latencies: LatencyTable = .empty
     ) -> [(entry: Entry, decision: PlacementDecision)] {
         var book = ReservationBook()
         var result: [(Entry, PlacementDecision)] = []
@@ -37,7 +37,7 @@ public enum Rebalance {
             let decision = Placement.decide(
                 PlacementRequest(
                     function: placement.key, direktivNamespace: direktivNamespace, requestPerPod: request.perPod, replicas: request.replicas),
-                rules: rules, overrides: overrides, inventory: inventory, reservations: book)
+                rules: rules, overrides: overrides, inventory: inventory, reservations: book, latencies: latencies)
             let to = decision.outcome.hasCluster ? decision.cluster ?? from : from
             let moves = to != from
             if moves {

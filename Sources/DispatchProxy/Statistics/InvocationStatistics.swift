@@ -1,4 +1,5 @@
 import DispatchCore
+import Foundation
 import Synchronization
 
 /// Recent invocation latencies per cluster and per function, and which placements have been
@@ -6,6 +7,8 @@ import Synchronization
 public final class InvocationStatistics: Sendable {
     private struct State {
         var clusters: [String: LatencyWindow] = [:]
+        /// When each cluster last answered a call.
+        var lastCall: [String: Date] = [:]
         var functions: [FunctionKey: LatencyWindow] = [:]
         /// The placement each function was last called under.
         var calledPlacements: [FunctionKey: String] = [:]
@@ -13,18 +16,26 @@ public final class InvocationStatistics: Sendable {
 
     private let state = Mutex(State())
     private let capacity: Int
+    private let now: @Sendable () -> Date
 
-    public init(capacity: Int = 1024) {
+    public init(capacity: Int = 1024, now: @escaping @Sendable () -> Date = { Date() }) {
         self.capacity = capacity
+        self.now = now
     }
+
+    /// The fraction of calls below the floor: the fastest tenth, set by the network rather than
+    /// by what the functions do.
+    public static let floorPercentile = 0.1
 
     /// Records a finished call. Returns whether it was the first call of the function's current
     /// placement, a cold start.
     @discardableResult
     public func record(cluster: String, function: FunctionRecord?, duration: Duration) -> Bool {
         let capacity = capacity
+        let date = now()
         return state.withLock { state in
             state.clusters[cluster, default: LatencyWindow(capacity: capacity)].record(duration)
+            state.lastCall[cluster] = date
             guard let function else { return false }
             state.functions[function.key, default: LatencyWindow(capacity: capacity)].record(duration)
             let placement = function.placementID
@@ -36,6 +47,16 @@ public final class InvocationStatistics: Sendable {
 
     public func latency(cluster: String) -> LatencySummary? {
         state.withLock { $0.clusters[cluster]?.summary }
+    }
+
+    /// The floor of the calls to `cluster` (their ``floorPercentile``), how many calls it is taken
+    /// from and when the last one finished: the agent's own measurement of the round trip.
+    public func floor(cluster: String) -> ClusterLatency.Measurement? {
+        state.withLock { state in
+            guard let window = state.clusters[cluster], let floor = window.percentile(Self.floorPercentile), let last = state.lastCall[cluster]
+            else { return nil }
+            return ClusterLatency.Measurement(seconds: floor.inSeconds, observedAt: last, samples: min(window.count, window.capacity))
+        }
     }
 
     public func latency(function: FunctionKey) -> LatencySummary? {

@@ -10,6 +10,8 @@ struct LiqoOffloadingController {
     let store: ObjectStore
     /// The type KubeSim serves for NamespaceOffloadings, when its definition is installed.
     static let offloadings = try? Scenario.bundledType("namespaceoffloadings.offloading.liqo.io")
+    /// The type KubeSim serves for Liqo's Connections (their latency is the simulated WAN).
+    static let connections = try? Scenario.bundledType("connections.networking.liqo.io")
 
     func reconcile() throws {
         guard let type = Self.offloadings, let offloadings = try? store.list(type).items, !offloadings.isEmpty else { return }
