@@ -104,6 +104,13 @@ struct DemoScript: Sendable {
         for function in Self.initialFunctions { try await invoke(function, step: step) }
         // The edge namespace's rule (strategy lowest-latency) ranks the peers by their measured
         // round trip: external1 answers in 15 ms, external2 in 40 ms, though external2 has more room.
+        // Either replica may decide: both must have read the peers' latencies (every second, the
+        // first right after their inventory synced; a loaded machine can delay it).
+        let (stateA, stateB) = (agent.state, replica.state)
+        _ = try await within(step, "both replicas to read the peers' latencies") {
+            while stateA.latencyTable.isEmpty || stateB.latencyTable.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            return true
+        }
         let byLoad = try await explain("team-b", http: http, step: step)
         let byLatency = try await explain("edge-eu", http: http, step: step)
         progress(step, "explain edge-eu (lowest-latency): \(byLatency.summary); team-b (least-loaded) would take \(byLoad.cluster ?? "none")")

@@ -40,6 +40,8 @@ public final class FunctionServers: Service, Sendable {
     private let store: ObjectStore
     private let logger: Logger
     private let routesCache = Mutex<(version: String, routes: FunctionRoutes)?>(nil)
+    /// Each cluster's Connection latency (nil: none) at a store version.
+    private let latencyCache = Mutex<(version: String, latencies: [String: Duration?])?>(nil)
     private let bound = Mutex<(endpoints: [String: String], waiters: [CheckedContinuation<[String: String], Never>])>(([:], []))
     private let observers = Mutex<[Int: AsyncStream<ServedRequest>.Continuation]>([:])
     private let nextObserver = Atomic<Int>(0)
@@ -89,19 +91,24 @@ public final class FunctionServers: Service, Sendable {
         return options.latency[cluster] ?? options.defaultLatency
     }
 
+    /// What the cluster's Connection reports; read from the store once per change of it, not per answer.
     private func connectionLatency(of cluster: String) -> Duration? {
-        guard let type = LiqoOffloadingController.connections, let nodes = try? store.list(.nodes).items else { return nil }
-        let ids = Set(
-            nodes.filter { $0[path: "metadata", "labels", options.clusterLabel]?.stringValue == cluster }
-                .compactMap { $0[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue })
-        guard !ids.isEmpty, let connections = try? store.list(type).items else { return nil }
-        for connection in connections where ids.contains(connection[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue ?? "") {
+        let version = store.currentResourceVersion
+        if let cached = latencyCache.withLock({ $0 }), cached.version == version, let known = cached.latencies[cluster] { return known }
+        var measured: Duration?
+        for connection in KubeSim.connections(of: cluster, in: store, clusterLabel: options.clusterLabel) {
             guard let text = connection[path: "status", "latency", "value"]?.stringValue, text.hasSuffix("ms"), let value = Double(text.dropLast(2)),
                 value.isFinite, (0...60_000).contains(value)
             else { continue }
-            return .microseconds(Int64(value * 1000))
+            measured = .microseconds(Int64(value * 1000))
+            break
         }
-        return nil
+        latencyCache.withLock { cache in
+            var latencies = cache?.version == version ? cache?.latencies ?? [:] : [:]
+            latencies[cluster] = measured
+            cache = (version, latencies)
+        }
+        return measured
     }
 
     /// `host:port` per cluster, once every server listens.

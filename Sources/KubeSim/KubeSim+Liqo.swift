@@ -85,12 +85,8 @@ extension KubeSim {
     @discardableResult
     public func setPeerLatency(cluster: String, milliseconds: Int, clusterLabel: String = "direktiv.io/namespace") throws -> [String] {
         guard let type = LiqoOffloadingController.connections else { return [] }
-        let ids = Set(
-            try store.list(.nodes).items.filter { $0[path: "metadata", "labels", clusterLabel]?.stringValue == cluster }
-                .compactMap { $0[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue })
         var changed: [String] = []
-        for connection in try store.list(type).items
-        where ids.contains(connection[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue ?? "") {
+        for connection in Self.connections(of: cluster, in: store, clusterLabel: clusterLabel) {
             let name = connection[path: "metadata", "name"]?.stringValue ?? ""
             try store.modify(type, namespace: connection[path: "metadata", "namespace"]?.stringValue, name: name, subresource: "status") {
                 $0 = $0.setting(path: ["status", "latency"], ["value": .string("\(milliseconds)ms"), "timestamp": .string(ObjectStore.timestamp())])
@@ -98,5 +94,16 @@ extension KubeSim {
             changed.append(name)
         }
         return changed
+    }
+
+    /// The Liqo Connections of a peer: those labelled with the remote cluster id its virtual
+    /// nodes carry. None for a local cluster.
+    static func connections(of cluster: String, in store: ObjectStore, clusterLabel: String) -> [JSONValue] {
+        guard let type = LiqoOffloadingController.connections, let nodes = try? store.list(.nodes).items else { return [] }
+        let ids = Set(
+            nodes.filter { $0[path: "metadata", "labels", clusterLabel]?.stringValue == cluster }
+                .compactMap { $0[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue })
+        guard !ids.isEmpty, let connections = try? store.list(type).items else { return [] }
+        return connections.filter { ids.contains($0[path: "metadata", "labels", "liqo.io/remote-cluster-id"]?.stringValue ?? "") }
     }
 }

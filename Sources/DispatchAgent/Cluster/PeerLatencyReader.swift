@@ -77,18 +77,11 @@ public final class PeerLatencyReader: Service, Sendable {
             guard let id = connection[path: "metadata", "labels", remoteClusterLabel]?.stringValue,
                 let value = connection[path: "status", "latency", "value"]?.stringValue, let seconds = ClusterLatency.seconds(goDuration: value)
             else { continue }
-            let observedAt = connection[path: "status", "latency", "timestamp"]?.stringValue.flatMap(Self.date) ?? Date()
+            let observedAt = FunctionPlacement.parse(connection[path: "status", "latency", "timestamp"]?.stringValue) ?? Date()
             if let known = result[id], known.observedAt > observedAt { continue }
             result[id] = ClusterLatency.Measurement(seconds: seconds, observedAt: observedAt)
         }
         return result
-    }
-
-    static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
     }
 
     /// Combines both sources for every cluster of the inventory into the state and the gauge.

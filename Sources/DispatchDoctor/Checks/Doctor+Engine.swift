@@ -17,10 +17,7 @@ extension Doctor {
         case .missing: data = [:]
         case .unreadable(let why): return [DoctorFinding(check: check, status: .warn, detail: "cannot read \(where_): \(why)")]
         }
-        let features = KnativeFeaturesFlags(data: data)
-        var missing = [features.affinity ? nil : "kubernetes.podspec-affinity"]
-        if context.rules.liqo.addToleration { missing.append(features.tolerations ? nil : "kubernetes.podspec-tolerations") }
-        let off = missing.compactMap { $0 }
+        let off = KnativeFeatures(configMapData: data, configMap: where_).missingFlags(addsTolerations: context.rules.liqo.addToleration)
         guard !off.isEmpty else {
             return [
                 DoctorFinding(
@@ -37,16 +34,6 @@ extension Doctor {
                     "kubectl -n \(context.settings.knativeNamespace) patch configmap config-features --type merge -p '{\"data\":{\(patch)}}'\n(with the Knative Operator set them in KnativeServing spec.config.features instead)"
             )
         ]
-    }
-
-    /// Knative's two flags, as Knative reads them: only `enabled` turns one on.
-    struct KnativeFeaturesFlags {
-        var affinity: Bool
-        var tolerations: Bool
-        init(data: [String: String]) {
-            affinity = data["kubernetes.podspec-affinity"]?.lowercased() == "enabled"
-            tolerations = data["kubernetes.podspec-tolerations"]?.lowercased() == "enabled"
-        }
     }
 
     /// The plain value of the first env entry named one of `names` in `container`.
